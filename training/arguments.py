@@ -1,0 +1,152 @@
+"""Command-line and YAML arguments of the training script, parsed by `HfArgumentParser`.
+
+Precedence: our defaults < `--train_config FILE.yaml|json` < flags on the command line.
+Every `TrainingArguments` option works in both places under its own name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from transformers import HfArgumentParser, TrainingArguments
+
+from training.model_builder import POOLING_CHOICES
+
+
+@dataclass
+class ModelArguments:
+    model_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Fine-tuned checkpoint: a pytorch_model.bin or model.safetensors file (with "
+            "--config_path), a save_pretrained directory, or a hub id."
+        },
+    )
+    config_path: str | None = field(
+        default=None, metadata={"help": "The checkpoint's config.json (needed for a lone file)."}
+    )
+    pooling: Literal[POOLING_CHOICES] = field(
+        default="mean",
+        metadata={
+            "help": "mean: masked mean of the last layer over real frames. weighted_layers: "
+            "softmax-weighted sum of all hidden layers (helps ASR-fine-tuned encoders)."
+        },
+    )
+    classifier_proj_size: int = field(
+        default=256, metadata={"help": "Width of the projection before the linear classifier."}
+    )
+    freeze_feature_encoder: bool = field(
+        default=True, metadata={"help": "Keep the CNN feature encoder fixed (standard, ~+2%)."}
+    )
+    freeze_encoder: bool = field(
+        default=False, metadata={"help": "Train the head only (a linear probe of the encoder)."}
+    )
+    encoder_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "Learning rate of the encoder; the head uses --learning_rate."},
+    )
+    attn_implementation: str | None = field(
+        default=None,
+        metadata={"help": "eager or sdpa (faster on GPU where the model supports it)."},
+    )
+
+
+@dataclass
+class DataArguments:
+    data_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder written by the download script; the Arrow cache is built or reused."
+        },
+    )
+    dataset_dir: str | None = field(
+        default=None, metadata={"help": "A dataset saved by `python -m data_scripts.ravdess`."}
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
+    vocal_channel: Literal["all", "speech", "song"] = field(
+        default="all", metadata={"help": "Which recordings to use."}
+    )
+    split: Literal["speaker", "kfold", "random"] = field(
+        default="speaker",
+        metadata={
+            "help": "speaker: disjoint actors in train/validation/test. kfold: fold --fold of "
+            "--num_folds by actor. random: file-level, NOT speaker-independent (comparison only)."
+        },
+    )
+    split_seed: int = field(default=0, metadata={"help": "Seed of the split."})
+    fold: int = field(default=0, metadata={"help": "Test fold for --split kfold."})
+    num_folds: int = field(default=6, metadata={"help": "Folds for --split kfold."})
+    cv_folds: int | None = field(
+        default=None,
+        metadata={"help": "Run speaker-independent k-fold cross-validation with this many folds."},
+    )
+    max_train_seconds: float | None = field(
+        default=6.0, metadata={"help": "Randomly crop longer training clips to this length."}
+    )
+
+
+# Defaults that suit this task better than TrainingArguments' own; YAML and flags override them.
+TRAINING_DEFAULTS = {
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "logging_strategy": "steps",
+    "logging_steps": 10,
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "uar",
+    "greater_is_better": True,
+    "save_total_limit": 2,
+    "remove_unused_columns": False,
+    "train_sampling_strategy": "group_by_length",
+    "length_column_name": "length",
+    "learning_rate": 5e-5,
+    "num_train_epochs": 10,
+    "per_device_train_batch_size": 8,
+    "per_device_eval_batch_size": 8,
+    "warmup_steps": 0.1,
+    "report_to": "none",
+}
+
+
+def _read_config_file(path: str) -> dict:
+    text = Path(path).read_text()
+    values = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of argument names to values")
+    return values
+
+
+def build_parser() -> HfArgumentParser:
+    return HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+
+
+def parse_arguments(
+    argv: list[str] | None = None,
+) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--train_config", default=None)
+    known, rest = pre.parse_known_args(argv)
+    parser = build_parser()
+    valid = {
+        f.name for cls in (ModelArguments, DataArguments, TrainingArguments) for f in fields(cls)
+    }
+    defaults = dict(TRAINING_DEFAULTS)
+    if known.train_config:
+        from_file = _read_config_file(known.train_config)
+        unknown = sorted(set(from_file) - valid)
+        if unknown:
+            raise ValueError(f"{known.train_config}: unknown arguments {', '.join(unknown)}")
+        defaults.update(from_file)
+    parser.set_defaults(**defaults)
+    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=rest)
+    if not model_args.model_path:
+        parser.error("--model_path is required (on the command line or in --train_config)")
+    if bool(data_args.data_dir) == bool(data_args.dataset_dir):
+        parser.error("give exactly one of --data_dir and --dataset_dir")
+    if not training_args.output_dir:
+        parser.error("--output_dir is required")
+    return model_args, data_args, training_args

@@ -1,0 +1,97 @@
+"""Prepared RAVDESS for training: load the Arrow data, split it, and batch it for the model."""
+
+from __future__ import annotations
+
+import logging
+
+import datasets
+import numpy as np
+import torch
+from data_scripts.ravdess import build_ravdess
+from data_scripts.splits import split_dataset, split_summary
+from transformers import Wav2Vec2FeatureExtractor
+
+from training.arguments import DataArguments
+
+logger = logging.getLogger(__name__)
+
+# Columns the collator reads; numpy format hands each row's waveform over without copying
+# it into a Python list.
+MODEL_COLUMNS = ["audio", "label", "length"]
+
+
+def load_prepared_dataset(data_args: DataArguments) -> datasets.Dataset:
+    """All rows of the chosen vocal channel, from a saved dataset or the (cached) builder."""
+    if data_args.dataset_dir:
+        dataset = datasets.load_from_disk(data_args.dataset_dir)
+        if isinstance(dataset, datasets.DatasetDict):
+            dataset = datasets.concatenate_datasets(list(dataset.values()))
+        if data_args.vocal_channel != "all":
+            dataset = dataset.filter(
+                lambda channel: channel == data_args.vocal_channel, input_columns="vocal_channel"
+            )
+    else:
+        dataset = build_ravdess(
+            data_dir=data_args.data_dir,
+            config=data_args.vocal_channel,
+            cache_dir=data_args.cache_dir,
+        )
+    if len(dataset) == 0:
+        raise ValueError(f"no {data_args.vocal_channel} recordings in the prepared data")
+    return dataset
+
+
+def split_for_training(
+    dataset: datasets.Dataset, data_args: DataArguments
+) -> tuple[datasets.DatasetDict, dict]:
+    """Train/validation/test splits of the chosen protocol, and their description for split.json."""
+    splits = split_dataset(
+        dataset,
+        protocol=data_args.split,
+        seed=data_args.split_seed,
+        fold=data_args.fold,
+        num_folds=data_args.num_folds,
+    )
+    return splits, split_summary(splits)
+
+
+def model_view(dataset: datasets.Dataset) -> datasets.Dataset:
+    return dataset.with_format("numpy", columns=MODEL_COLUMNS)
+
+
+class AudioClassificationCollator:
+    """Normalises each utterance, pads with an attention mask, and optionally crops long clips.
+
+    Random crops use torch's generator, which the Trainer seeds and DataLoader workers re-seed.
+    """
+
+    def __init__(
+        self,
+        feature_extractor: Wav2Vec2FeatureExtractor,
+        max_seconds: float | None = None,
+        random_crop: bool = False,
+    ):
+        self.feature_extractor = feature_extractor
+        self.random_crop = random_crop
+        rate = feature_extractor.sampling_rate
+        self.max_samples = int(max_seconds * rate) if max_seconds else None
+
+    def _crop(self, waveform: np.ndarray) -> np.ndarray:
+        if not self.random_crop or self.max_samples is None or len(waveform) <= self.max_samples:
+            return waveform
+        start = int(torch.randint(0, len(waveform) - self.max_samples + 1, ()).item())
+        return waveform[start : start + self.max_samples]
+
+    def __call__(self, rows: list[dict]) -> dict[str, torch.Tensor]:
+        waveforms = [
+            self._crop(np.asarray(row["audio"]["array"], dtype=np.float32)) for row in rows
+        ]
+        batch = self.feature_extractor(
+            waveforms,
+            sampling_rate=self.feature_extractor.sampling_rate,
+            padding=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
+        batch["labels"] = torch.tensor([int(row["label"]) for row in rows], dtype=torch.long)
+        return batch

@@ -1,0 +1,216 @@
+"""Train and evaluate an emotion classifier on RAVDESS from a fine-tuned wav2vec2 checkpoint.
+
+    python training/wav2vec2_classification.py --model_path ckpt/pytorch_model.bin \
+        --config_path ckpt/config.json --data_dir data --output_dir runs/small \
+        --train_config configs/training/small.yaml
+    accelerate launch -m training.wav2vec2_classification ...   # one or many GPUs / machines
+
+The output directory loads with `pipeline("audio-classification", model=output_dir)`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    # Run as a file (`python training/wav2vec2_classification.py`): make the repo importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import transformers
+from transformers import TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from data_scripts.ravdess_facts import EMOTIONS
+from training import reports
+from training.arguments import DataArguments, ModelArguments, parse_arguments
+from training.data import (
+    AudioClassificationCollator,
+    load_prepared_dataset,
+    model_view,
+    split_for_training,
+)
+from training.model_builder import build_classifier, build_feature_extractor
+from training.run_info import collect_run_info
+from training.trainer import EmotionTrainer, detailed_metrics, make_compute_metrics
+
+logger = logging.getLogger(__name__)
+LABEL_NAMES = list(EMOTIONS)
+CV_METRICS = ("accuracy", "uar", "macro_f1")
+
+
+def _write_json(path: Path, value) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
+    """An explicit --resume_from_checkpoint, or `true` meaning the last one in output_dir."""
+    resume = training_args.resume_from_checkpoint
+    if resume in (None, "", "false", "False"):
+        return None
+    if resume in ("true", "True", True):
+        last = get_last_checkpoint(training_args.output_dir)
+        if last is None:
+            raise ValueError(
+                f"--resume_from_checkpoint true: no checkpoint in {training_args.output_dir}"
+            )
+        return last
+    return resume
+
+
+def run_training(
+    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+) -> dict:
+    """One train/validate/test run; returns the test metrics."""
+    set_seed(training_args.seed)
+    output_dir = Path(training_args.output_dir)
+
+    # The main process builds the Arrow cache; the others then find it and only read it.
+    with training_args.main_process_first(desc="prepare RAVDESS"):
+        dataset = load_prepared_dataset(data_args)
+    splits, split_info = split_for_training(dataset, data_args)
+    logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
+
+    model, transfer = build_classifier(
+        model_args.model_path,
+        model_args.config_path,
+        labels=tuple(LABEL_NAMES),
+        pooling=model_args.pooling,
+        classifier_proj_size=model_args.classifier_proj_size,
+        attn_implementation=model_args.attn_implementation,
+    )
+    feature_extractor = build_feature_extractor(model_args.model_path, model_args.config_path)
+    if model_args.freeze_feature_encoder:
+        model.freeze_feature_encoder()
+    if model_args.freeze_encoder:
+        model.freeze_base_model()
+
+    trainer = EmotionTrainer(
+        model=model,
+        args=training_args,
+        data_collator=AudioClassificationCollator(
+            feature_extractor, data_args.max_train_seconds, random_crop=True
+        ),
+        eval_data_collator=AudioClassificationCollator(feature_extractor),
+        train_dataset=model_view(splits["train"]),
+        eval_dataset=model_view(splits["validation"]),
+        processing_class=feature_extractor,
+        compute_metrics=make_compute_metrics(LABEL_NAMES),
+        encoder_learning_rate=model_args.encoder_learning_rate,
+    )
+
+    train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
+    trainer.save_model()  # with load_best_model_at_end this is the best checkpoint
+    trainer.log_metrics("train", train_result.metrics)
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()
+
+    eval_metrics = trainer.evaluate()
+    trainer.log_metrics("eval", eval_metrics)
+    trainer.save_metrics("eval", eval_metrics)
+
+    prediction = trainer.predict(model_view(splits["test"]), metric_key_prefix="test")
+    test = splits["test"]
+    details = detailed_metrics(
+        prediction.predictions,
+        prediction.label_ids,
+        LABEL_NAMES,
+        {"vocal_channel": test["vocal_channel"], "intensity": test["intensity"]},
+    )
+    test_metrics = {f"test_{k}": v for k, v in details.items()}
+    test_metrics["test_loss"] = prediction.metrics.get("test_loss")
+    test_metrics["test_samples"] = len(test)
+    trainer.save_metrics("test", test_metrics)
+
+    if trainer.is_world_process_zero():
+        run_info = collect_run_info(training_args, transfer, sys.argv)
+        _write_json(output_dir / "split.json", split_info)
+        _write_json(output_dir / "run_info.json", run_info)
+        reports.plot_confusion_matrix(
+            details["confusion_matrix"],
+            LABEL_NAMES,
+            output_dir / "confusion_matrix.png",
+            title=f"Test confusion matrix ({data_args.split} split)",
+        )
+        reports.plot_training_curves(trainer.state.log_history, output_dir / "training_curves.png")
+        reports.write_model_card(
+            output_dir,
+            {
+                "base_model": model_args.model_path,
+                "vocal_channel": data_args.vocal_channel,
+                "pooling": model_args.pooling,
+                "split": split_info,
+                "test_metrics": test_metrics,
+                "eval_metrics": eval_metrics,
+                "training": _training_summary(model_args, data_args, training_args),
+                "run_info": run_info,
+            },
+        )
+    return test_metrics
+
+
+def _training_summary(
+    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+) -> dict:
+    return {
+        "learning_rate": training_args.learning_rate,
+        "encoder_learning_rate": model_args.encoder_learning_rate,
+        "num_train_epochs": training_args.num_train_epochs,
+        "per_device_train_batch_size": training_args.per_device_train_batch_size,
+        "gradient_accumulation_steps": training_args.gradient_accumulation_steps,
+        "warmup_steps": training_args.warmup_steps,
+        "seed": training_args.seed,
+        "freeze_feature_encoder": model_args.freeze_feature_encoder,
+        "freeze_encoder": model_args.freeze_encoder,
+        "max_train_seconds": data_args.max_train_seconds,
+        "metric_for_best_model": training_args.metric_for_best_model,
+    }
+
+
+def run_cross_validation(
+    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+) -> dict:
+    """Speaker-independent k-fold cross-validation: one run per fold, then mean and std."""
+    root = Path(training_args.output_dir)
+    folds = []
+    for fold in range(data_args.cv_folds):
+        fold_data = dataclasses.replace(
+            data_args, split="kfold", fold=fold, num_folds=data_args.cv_folds
+        )
+        fold_training = copy.deepcopy(training_args)
+        fold_training.output_dir = str(root / f"fold_{fold}")
+        logger.info("cross-validation fold %d of %d", fold + 1, data_args.cv_folds)
+        metrics = run_training(model_args, fold_data, fold_training)
+        folds.append({"fold": fold, **metrics})
+    summary = {}
+    for name in CV_METRICS:
+        values = np.array([f[f"test_{name}"] for f in folds], dtype=float)
+        summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=0))}
+    if training_args.process_index == 0:
+        _write_json(root / "cv_results.json", {"folds": folds, "summary": summary})
+        (root / "cv_summary.md").write_text(reports.cv_summary_markdown(folds, summary))
+        reports.write_cv_summary_card(root, folds, summary)
+    return {"folds": folds, "summary": summary}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, data_args, training_args = parse_arguments(argv)
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if training_args.process_index == 0 else logging.WARNING,
+    )
+    transformers.utils.logging.set_verbosity_warning()
+    os.makedirs(training_args.output_dir, exist_ok=True)
+    if data_args.cv_folds:
+        return run_cross_validation(model_args, data_args, training_args)
+    return run_training(model_args, data_args, training_args)
+
+
+if __name__ == "__main__":
+    main()
