@@ -1,0 +1,278 @@
+"""The training script end to end on the offline sample, through its real command lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_scripts.ravdess_facts import EMOTIONS
+from training.stand_in_checkpoint import write_ctc_checkpoint
+
+REPO = Path(__file__).resolve().parent.parent
+TINY_CONFIG = REPO / "configs" / "models" / "tiny.json"
+TRAIN_CONFIG = REPO / "configs" / "training" / "tiny.yaml"
+RESULT_FILES = (
+    "train_results.json",
+    "eval_results.json",
+    "test_results.json",
+    "all_results.json",
+    "split.json",
+    "run_info.json",
+    "confusion_matrix.png",
+    "training_curves.png",
+    "README.md",
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+)
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def _train_command(checkpoint: Path, output_dir: Path, *extra: str, launcher=None) -> list[str]:
+    launcher = launcher or [sys.executable, str(REPO / "training" / "wav2vec2_classification.py")]
+    return [
+        *launcher,
+        "--train_config", str(TRAIN_CONFIG),
+        "--model_path", str(checkpoint / "pytorch_model.bin"),
+        "--config_path", str(checkpoint / "config.json"),
+        "--output_dir", str(output_dir),
+        *extra,
+    ]  # fmt: skip
+
+
+def _run(command: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("checkpoint")
+    write_ctc_checkpoint(TINY_CONFIG, directory, "bin", seed=0)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def trained(checkpoint, sample_data_dir, tmp_path_factory) -> Path:
+    """One full run through the original interface: `python training/wav2vec2_classification.py`."""
+    output_dir = tmp_path_factory.mktemp("run") / "model"
+    cache = tmp_path_factory.mktemp("cache")
+    _run(
+        _train_command(
+            checkpoint, output_dir,
+            "--data_dir", str(sample_data_dir), "--cache_dir", str(cache),
+            "--num_train_epochs", "8",
+        )
+    )  # fmt: skip
+    return output_dir
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_run_writes_every_result_file(trained):
+    missing = [name for name in RESULT_FILES if not (trained / name).is_file()]
+    assert not missing
+
+
+def test_classifier_learns_on_held_out_speakers(trained):
+    split = _read(trained / "split.json")
+    actors = {name: set(part["actors"]) for name, part in split["splits"].items()}
+    assert actors["train"] and actors["validation"] and actors["test"]
+    assert not actors["train"] & actors["test"]
+    assert not actors["train"] & actors["validation"]
+    assert not actors["validation"] & actors["test"]
+    test = _read(trained / "test_results.json")
+    chance = 1 / len(EMOTIONS)
+    assert test["test_accuracy"] > 3 * chance, test
+    assert test["test_uar"] > 3 * chance, test
+
+
+def test_test_metrics_agree_with_their_confusion_matrix(trained):
+    test = _read(trained / "test_results.json")
+    matrix = np.array(test["test_confusion_matrix"])
+    assert matrix.shape == (len(EMOTIONS), len(EMOTIONS))
+    assert matrix.sum() == test["test_samples"]
+    assert test["test_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    recalls = np.diag(matrix) / matrix.sum(axis=1)
+    assert test["test_uar"] == pytest.approx(np.nanmean(recalls))
+    # Broken down by vocal channel and intensity; the parts add up to the whole.
+    assert test["test_speech_count"] + test["test_song_count"] == test["test_samples"]
+    assert test["test_normal_count"] + test["test_strong_count"] == test["test_samples"]
+
+
+def test_best_checkpoint_is_chosen_by_validation_uar(trained):
+    state = _read(trained / "trainer_state.json")
+    best = state["best_metric"]
+    uars = [entry["eval_uar"] for entry in state["log_history"] if "eval_uar" in entry]
+    assert len(uars) == 8
+    assert best == pytest.approx(max(uars))
+    assert _read(trained / "eval_results.json")["eval_uar"] == pytest.approx(best)
+
+
+def test_run_info_records_processes_precision_and_command(trained):
+    info = _read(trained / "run_info.json")
+    assert info["world_size"] == 1
+    assert info["precision"] == "fp32"
+    assert info["device"] == "cpu"
+    assert "--train_config" in info["command"]
+    assert info["versions"]["transformers"]
+
+
+def test_saved_model_loads_with_pipeline_in_a_process_without_the_project(trained, tmp_path):
+    """Users load the result with plain transformers; nothing of ours may be needed."""
+    script = f"""
+import json, sys, numpy as np
+assert "training" not in sys.modules and "data_scripts" not in sys.modules
+from transformers import pipeline, AutoModelForAudioClassification
+model = AutoModelForAudioClassification.from_pretrained({str(trained)!r})
+classify = pipeline("audio-classification", model={str(trained)!r}, device="cpu")
+t = np.arange(24000) / 16000
+audio = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+print(json.dumps({{"labels": model.config.id2label, "scores": classify(audio, top_k=8)}}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sorted(answer["labels"].values()) == sorted(EMOTIONS)
+    assert sorted(s["label"] for s in answer["scores"]) == sorted(EMOTIONS)
+    assert sum(s["score"] for s in answer["scores"]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_interrupted_run_resumes_to_a_finished_run(checkpoint, sample_data_dir, tmp_path):
+    output_dir = tmp_path / "model"
+    common = (
+        "--data_dir", str(sample_data_dir), "--cache_dir", str(tmp_path / "cache"),
+        "--vocal_channel", "speech", "--num_train_epochs", "3", "--save_total_limit", "3",
+    )  # fmt: skip
+    process = subprocess.Popen(
+        _train_command(checkpoint, output_dir, *common),
+        cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    try:
+        while not list(output_dir.glob("checkpoint-*/trainer_state.json")):
+            assert process.poll() is None, "training ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.2)
+        time.sleep(0.5)  # let the checkpoint finish writing
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (output_dir / "all_results.json").exists(), "the run finished before it was killed"
+    first = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+
+    _run(_train_command(checkpoint, output_dir, *common, "--resume_from_checkpoint", "true"))
+    state = _read(output_dir / "trainer_state.json")
+    assert state["epoch"] == pytest.approx(3.0)
+    assert state["global_step"] > int(first[0].name.split("-")[1])
+    assert (output_dir / "all_results.json").is_file()
+
+
+def test_yaml_config_and_command_line_precedence(checkpoint, tmp_path):
+    from training.arguments import parse_arguments
+
+    config = tmp_path / "train.yaml"
+    config.write_text("learning_rate: 0.001\nnum_train_epochs: 3\npooling: weighted_layers\n")
+    model_args, data_args, training_args = parse_arguments(
+        [
+            "--train_config", str(config), "--model_path", str(checkpoint),
+            "--dataset_dir", "prepared", "--output_dir", str(tmp_path / "out"),
+            "--num_train_epochs", "5", "--lr_scheduler_type", "cosine",
+        ]
+    )  # fmt: skip
+    assert training_args.learning_rate == 0.001  # from the file
+    assert training_args.num_train_epochs == 5  # the flag wins over the file
+    assert training_args.lr_scheduler_type == "cosine"  # any TrainingArguments option
+    assert model_args.pooling == "weighted_layers"
+    assert training_args.metric_for_best_model == "uar"  # our default
+    assert data_args.split == "speaker"
+
+
+def test_unknown_key_in_training_config_is_named(tmp_path):
+    from training.arguments import parse_arguments
+
+    config = tmp_path / "train.yaml"
+    config.write_text("learning_rate: 0.001\nlearnig_rate_typo: 3\n")
+    with pytest.raises(ValueError, match="learnig_rate_typo"):
+        parse_arguments(["--train_config", str(config), "--output_dir", str(tmp_path)])
+
+
+def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp_path):
+    output_dir = tmp_path / "cv"
+    _run(
+        [
+            sys.executable, "-m", "training.wav2vec2_classification",
+            "--train_config", str(TRAIN_CONFIG),
+            "--model_path", str(checkpoint / "pytorch_model.bin"),
+            "--data_dir", str(sample_data_dir), "--cache_dir", str(tmp_path / "cache"),
+            "--vocal_channel", "song", "--output_dir", str(output_dir),
+            "--cv_folds", "3", "--num_train_epochs", "1", "--save_strategy", "no",
+            "--load_best_model_at_end", "false",
+        ]
+    )  # fmt: skip
+    results = _read(output_dir / "cv_results.json")
+    assert [fold["fold"] for fold in results["folds"]] == [0, 1, 2]
+    test_actors = [
+        tuple(_read(output_dir / f"fold_{k}" / "split.json")["splits"]["test"]["actors"])
+        for k in range(3)
+    ]
+    assert sorted(a for actors in test_actors for a in actors) == [1, 2, 3, 4]
+    accuracies = [fold["test_accuracy"] for fold in results["folds"]]
+    assert results["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    assert results["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
+    assert (output_dir / "cv_summary.md").read_text().count("\n| ") >= 4
+
+
+def test_two_processes_really_train_together(checkpoint, sample_data_dir, tmp_path):
+    """`--multi_gpu` with no GPU starts two CPU processes over gloo (`--cpu` would start one)."""
+    output_dir = tmp_path / "ddp"
+    launcher = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(REPO / "configs" / "accelerate" / "cpu_two_processes.yaml"),
+        "--main_process_port", str(_free_port()), "-m", "training.wav2vec2_classification",
+    ]  # fmt: skip
+    _run(
+        _train_command(
+            checkpoint, output_dir,
+            "--data_dir", str(sample_data_dir), "--cache_dir", str(tmp_path / "cache"),
+            "--vocal_channel", "speech", "--num_train_epochs", "2",
+            launcher=launcher,
+        ),
+        timeout=400,
+    )  # fmt: skip
+    info = _read(output_dir / "run_info.json")
+    assert info["world_size"] == 2
+    assert info["total_train_batch_size"] == 2 * info["per_device_train_batch_size"]
+    test = _read(output_dir / "test_results.json")
+    # Predictions gathered from both processes: every test file counted exactly once.
+    assert np.array(test["test_confusion_matrix"]).sum() == test["test_samples"]
