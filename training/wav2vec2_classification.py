@@ -106,6 +106,7 @@ def run_training(
     )
 
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
+    training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
     trainer.save_model()  # with load_best_model_at_end this is the best checkpoint
     trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
@@ -138,7 +139,7 @@ def run_training(
             output_dir / "confusion_matrix.png",
             title=f"Test confusion matrix ({data_args.split} split)",
         )
-        reports.plot_training_curves(trainer.state.log_history, output_dir / "training_curves.png")
+        reports.plot_training_curves(training_history, output_dir / "training_curves.png")
         reports.write_model_card(
             output_dir,
             {

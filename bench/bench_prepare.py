@@ -1,0 +1,271 @@
+"""Benchmark of the RAVDESS data preparation on a RAVDESS-size synthetic corpus (issue 2, sec. 6).
+
+In one run: the builder's preparation (files/s, seconds of audio per second, peak RSS of this
+process and its workers), the floor it is compared with (decode + resample every file once in a
+plain single-threaded loop), a cache hit inside the process, and one epoch of reading the
+prepared rows against datasets' audiofolder + cast_column(Audio(16 kHz)) path, which decodes and
+resamples at every access (that part needs torchcodec and FFmpeg; it is skipped without them).
+
+    python bench/bench_prepare.py                      # all 24 actors, 2452 files of 3-5 s
+    python bench/bench_prepare.py --actors 1-4         # a quick look
+
+The corpus is generated once into --output_dir (git-ignored) and reused by later runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import resource
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import datasets
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.functional as audio_functional
+
+from data_scripts.download_and_map_emotion_data import download_and_map
+from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
+from data_scripts.ravdess import build_ravdess, default_num_proc
+from data_scripts.ravdess_facts import TARGET_SAMPLING_RATE
+from data_scripts.sample_archives import parse_actor_range, write_sample_archives
+from training.data import MODEL_COLUMNS
+
+logger = logging.getLogger("bench_prepare")
+
+# Targets from issue 2, section 6 (2-core machine).
+MAX_PREPARE_TO_PLAIN_LOOP = 1.0
+MAX_PEAK_RSS_GB = 2.0
+MAX_CACHE_HIT_SECONDS = 1.0
+MIN_READ_SPEEDUP = 30.0
+RSS_SAMPLE_SECONDS = 0.2
+
+
+class PeakMemory:
+    """Samples the summed PSS of this process and all its descendants (from /proc) in a thread.
+
+    getrusage reports only the largest single child, and summed RSS counts the pages forked
+    workers share with their parent (torch's libraries alone are ~0.7 GB) once per process;
+    PSS splits shared pages between the processes that map them, so the sum is real memory.
+    """
+
+    def __init__(self):
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _descendants(pid: int) -> list[int]:
+        found, pending = [], [pid]
+        while pending:
+            current = pending.pop()
+            found.append(current)
+            try:
+                for task in os.listdir(f"/proc/{current}/task"):
+                    children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
+                    pending.extend(int(child) for child in children)
+            except OSError:
+                continue
+        return found
+
+    @staticmethod
+    def _pss(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def _run(self):
+        while not self._stop.is_set():
+            total = sum(self._pss(pid) for pid in self._descendants(os.getpid()))
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(RSS_SAMPLE_SECONDS)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> Path:
+    """Synthetic archives for `actors`, extracted and mapped by the real code; reused if there."""
+    data_dir = root / f"data_actors{actors[0]}-{actors[-1]}_{seconds[0]:g}-{seconds[1]:g}s"
+    if (data_dir / MAPPING_FILE_NAME).is_file():
+        return data_dir
+    archives = write_sample_archives(root / f"{data_dir.name}_archives", actors, seconds)
+    checksums = {a.path.name: (a.size, a.md5) for a in archives.values()}
+    download_and_map(data_dir, archive_dir=root / f"{data_dir.name}_archives", checksums=checksums)
+    return data_dir
+
+
+def plain_loop(paths: list[Path]) -> float:
+    """The floor: decode, average channels, resample each file once, one thread, no writing."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        for path in paths:
+            audio, rate = sf.read(path, dtype="float32", always_2d=True)
+            mono = torch.from_numpy(audio.mean(axis=1))
+            audio_functional.resample(mono, rate, TARGET_SAMPLING_RATE)
+        return time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+
+
+def read_epoch(dataset: datasets.Dataset) -> tuple[float, int]:
+    """Seconds to touch every row's waveform once, row by row, and the samples seen."""
+    start = time.perf_counter()
+    samples = 0
+    for row in dataset:
+        samples += len(row["audio"]["array"])
+    return time.perf_counter() - start, samples
+
+
+def read_epoch_like_trainer(dataset: datasets.Dataset, batch_size: int = 8, seed: int = 0) -> float:
+    """Seconds for one shuffled epoch fetched the way torch's DataLoader does with a Dataset
+    (`__getitems__` with a batch of indices), before collation."""
+    order = np.random.default_rng(seed).permutation(len(dataset)).tolist()
+    start = time.perf_counter()
+    for first in range(0, len(order), batch_size):
+        for row in dataset.__getitems__(order[first : first + batch_size]):
+            len(row["audio"]["array"])
+    return time.perf_counter() - start
+
+
+def audiofolder_epoch(data_dir: Path, cache_dir: Path) -> tuple[float, int] | None:
+    """One epoch of the usual HF path, or None (with a message) when torchcodec is missing."""
+    try:
+        import torchcodec  # noqa: F401
+    except (ImportError, RuntimeError, OSError) as error:
+        print(
+            f"audiofolder comparison SKIPPED: torchcodec unavailable ({error}). For it: "
+            "apt-get install ffmpeg; pip install torchcodec (in a separate venv, see BENCHMARKS.md)"
+        )
+        return None
+    folder = datasets.load_dataset(
+        "audiofolder",
+        data_dir=str(data_dir / "classification_data"),
+        split="train",
+        cache_dir=str(cache_dir),
+    )
+    folder = folder.cast_column("audio", datasets.Audio(sampling_rate=TARGET_SAMPLING_RATE))
+    return read_epoch(folder)
+
+
+def verdict(ok: bool) -> str:
+    return "meets target" if ok else "MISSES target"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--output_dir", default="bench_output", help="corpus and caches (git-ignored)"
+    )
+    parser.add_argument("--actors", default="1-24")
+    parser.add_argument("--min_seconds", type=float, default=3.0)
+    parser.add_argument("--max_seconds", type=float, default=5.0)
+    parser.add_argument("--num_proc", type=int, default=None, help="builder workers (all cores)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    datasets.disable_progress_bars()
+    root = Path(args.output_dir).resolve()
+    actors = parse_actor_range(args.actors)
+
+    data_dir = make_corpus(root, actors, (args.min_seconds, args.max_seconds))
+    paths = [data_dir / row["audio_path"] for row in read_mapping(data_dir / MAPPING_FILE_NAME)]
+    cache_dir = root / "cache"
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    num_proc = args.num_proc or default_num_proc()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
+        f"({default_num_proc()} usable), torch {torch.__version__}, datasets {datasets.__version__}"
+    )
+
+    start = time.perf_counter()
+    dataset = build_ravdess(data_dir=data_dir, cache_dir=cache_dir, num_proc=num_proc)
+    prepare_seconds = time.perf_counter() - start
+    audio_seconds = float(np.sum(dataset.data.column("length").to_numpy())) / TARGET_SAMPLING_RATE
+
+    start = time.perf_counter()
+    cached = build_ravdess(data_dir=data_dir, cache_dir=cache_dir, num_proc=num_proc)
+    cache_hit_seconds = time.perf_counter() - start
+
+    # Memory is measured in a second, untimed build: reading /proc/*/smaps_rollup costs
+    # ~10 ms of CPU per process and read, which would slow the timed build.
+    memory_cache = root / "cache_memory_run"
+    shutil.rmtree(memory_cache, ignore_errors=True)
+    with PeakMemory() as memory:
+        build_ravdess(data_dir=data_dir, cache_dir=memory_cache, num_proc=num_proc)
+    shutil.rmtree(memory_cache)
+    peak_gb = memory.peak_bytes / 1e9
+    self_peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+    child_peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9
+
+    plain_seconds = plain_loop(paths)
+    ratio = prepare_seconds / plain_seconds
+
+    all_columns_epoch, prepared_samples = read_epoch(cached.with_format("numpy"))
+    model_rows = cached.with_format("numpy", columns=MODEL_COLUMNS)
+    prepared_epoch, _ = read_epoch(model_rows)
+    trainer_epoch = read_epoch_like_trainer(model_rows)
+    folder = audiofolder_epoch(data_dir, root / "audiofolder_cache")
+
+    print(
+        f"files: {len(dataset)}, audio: {audio_seconds / 3600:.2f} h at 16 kHz, workers: {num_proc}"
+    )
+    print(
+        f"prepare: {prepare_seconds:.1f} s = {len(dataset) / prepare_seconds:.0f} files/s = "
+        f"{audio_seconds / prepare_seconds:.0f} s of audio per s"
+    )
+    print(f"plain single-threaded loop (decode + resample): {plain_seconds:.1f} s")
+    print(
+        f"prepare / plain loop: {ratio:.2f} (target <= {MAX_PREPARE_TO_PLAIN_LOOP}: "
+        f"{verdict(ratio <= MAX_PREPARE_TO_PLAIN_LOOP)})"
+    )
+    print(
+        f"peak memory (PSS), process + workers together: {peak_gb:.2f} GB "
+        f"(target <= {MAX_PEAK_RSS_GB}: "
+        f"{verdict(peak_gb <= MAX_PEAK_RSS_GB)}); peak RSS (getrusage): this process "
+        f"{self_peak_gb:.2f} GB, largest worker {child_peak_gb:.2f} GB"
+    )
+    print(
+        f"cache hit in-process: {cache_hit_seconds:.2f} s (target <= {MAX_CACHE_HIT_SECONDS}: "
+        f"{verdict(cache_hit_seconds <= MAX_CACHE_HIT_SECONDS)})"
+    )
+    print(
+        f"read one epoch of prepared rows, numpy format, row by row: {prepared_epoch:.2f} s "
+        f"with the model's columns {MODEL_COLUMNS}, {all_columns_epoch:.2f} s with all columns; "
+        f"shuffled batches of 8 via __getitems__ (the Trainer's DataLoader): {trainer_epoch:.2f} s"
+    )
+    if folder is not None:
+        folder_epoch, folder_samples = folder
+        speedup = folder_epoch / prepared_epoch
+        print(
+            f"read one epoch via audiofolder + Audio(16 kHz), row by row: {folder_epoch:.1f} s "
+            f"({folder_samples} vs {prepared_samples} samples)"
+        )
+        print(
+            f"prepared read speed-up, row by row (model columns): {speedup:.0f}x "
+            f"(target >= {MIN_READ_SPEEDUP:.0f}x: {verdict(speedup >= MIN_READ_SPEEDUP)}); "
+            f"all columns: {folder_epoch / all_columns_epoch:.0f}x; "
+            f"Trainer-style batches: {folder_epoch / trainer_epoch:.0f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,421 @@
+"""RAVDESS as a `datasets` Arrow cache of 16 kHz mono audio, and the prepare command.
+
+The builder reads either the extracted folders plus the mapping CSV (`data_dir`, written by
+`download_and_map_emotion_data`) or the two archives directly (`archive_dir`, members read in
+memory). It decodes with soundfile, averages stereo to mono, resamples with torchaudio and writes
+Arrow tables of a few dozen clips at a time: datasets' per-example encoding of long float arrays
+costs about 20 ms a clip, batches avoid it, and bounded tables keep memory flat.
+
+The cache directory carries a fingerprint of the inputs (file names, sizes and mtimes; the CSV's
+hash) and of the resampling settings, so a second build with the same inputs is a cache hit that
+decodes nothing, and any change rebuilds. A file that fails to decode stops the build with an
+error naming it: a broken download must be fixed, not trained around.
+
+    python -m data_scripts.ravdess --data_dir data --output_dir data/prepared
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import soundfile as sf
+import torch
+import torchaudio.functional as audio_functional
+
+from data_scripts.extract import check_members
+from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
+from data_scripts.ravdess_facts import (
+    ARCHIVES,
+    EMOTIONS,
+    TARGET_SAMPLING_RATE,
+    VOCAL_CHANNELS,
+    parse_file_name,
+)
+from data_scripts.splits import split_dataset
+
+logger = logging.getLogger(__name__)
+
+# Bumped whenever the rows this builder writes change for the same inputs and settings.
+CACHE_FORMAT_VERSION = "1.0.0"
+# Clips per Arrow table: about 8 MB of 16 kHz float32 for 4 s clips, so memory stays flat.
+FILES_PER_TABLE = 32
+# "SomeError: message", the line a traceback ends each exception with.
+EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception): ")
+
+FEATURES = datasets.Features(
+    {
+        "audio": {
+            "array": datasets.List(datasets.Value("float32")),
+            "sampling_rate": datasets.Value("int32"),
+        },
+        "label": datasets.ClassLabel(names=list(EMOTIONS)),
+        "vocal_channel": datasets.Value("string"),
+        "intensity": datasets.Value("string"),
+        "statement": datasets.Value("int32"),
+        "repetition": datasets.Value("int32"),
+        "actor": datasets.Value("int32"),
+        "gender": datasets.Value("string"),
+        "length": datasets.Value("int64"),
+        "file": datasets.Value("string"),
+    }
+)
+CONFIG_CHANNELS = {"speech": ("speech",), "song": ("song",), "all": VOCAL_CHANNELS}
+
+
+@dataclass
+class RavdessConfig(datasets.BuilderConfig):
+    """One vocal-channel selection, where the audio comes from, and how it is resampled.
+
+    The resampling fields are torchaudio.functional.resample's arguments; their values are part
+    of the cache fingerprint.
+    """
+
+    vocal_channels: tuple[str, ...] = VOCAL_CHANNELS
+    archive_dir: str | None = None
+    target_sampling_rate: int = TARGET_SAMPLING_RATE
+    lowpass_filter_width: int = 6
+    rolloff: float = 0.99
+    resampling_method: str = "sinc_interp_hann"
+
+
+RESAMPLING_FIELDS = ("target_sampling_rate", "lowpass_filter_width", "rolloff", "resampling_method")
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    """Where one clip's bytes are: a file on disk, or a member of a zip archive."""
+
+    file: str  # the RAVDESS file name
+    path: str  # the wav file, or the zip archive holding it
+    member: str | None = None  # the member name inside `path` when it is an archive
+
+
+def decode_waveform(
+    data: str | io.BytesIO,
+    target_sampling_rate: int = TARGET_SAMPLING_RATE,
+    lowpass_filter_width: int = 6,
+    rolloff: float = 0.99,
+    resampling_method: str = "sinc_interp_hann",
+) -> np.ndarray:
+    """Decoded, mono (channel average), resampled float32 waveform of one file."""
+    waveform, rate = sf.read(data, dtype="float32", always_2d=True)
+    mono = torch.from_numpy(waveform.mean(axis=1, dtype=np.float32))
+    if rate != target_sampling_rate:
+        mono = audio_functional.resample(
+            mono,
+            rate,
+            target_sampling_rate,
+            lowpass_filter_width=lowpass_filter_width,
+            rolloff=rolloff,
+            resampling_method=resampling_method,
+        )
+    return mono.numpy()
+
+
+def sources_from_data_dir(data_dir: Path, vocal_channels: tuple[str, ...]) -> list[AudioSource]:
+    """The mapping CSV's rows of the chosen channels; ValueError when one contradicts its name."""
+    csv_path = data_dir / MAPPING_FILE_NAME
+    if not csv_path.is_file():
+        raise FileNotFoundError(
+            f"{csv_path}: no mapping CSV; run data_scripts/download_and_map_emotion_data.py first"
+        )
+    sources = []
+    for row in read_mapping(csv_path):
+        name = parse_file_name(row["audio_name"])
+        if row["audio_type"] != name.vocal_channel or row["emotion"] != name.emotion_code:
+            raise ValueError(
+                f"{csv_path}: row for {row['audio_name']} says {row['audio_type']}, emotion "
+                f"{row['emotion']}, but the file name says {name.vocal_channel}, "
+                f"emotion {name.emotion_code}"
+            )
+        if name.vocal_channel in vocal_channels:
+            sources.append(AudioSource(name.file_name, str(data_dir / row["audio_path"])))
+    return sources
+
+
+def sources_from_archives(archive_dir: Path, vocal_channels: tuple[str, ...]) -> list[AudioSource]:
+    """Every wav member of the chosen channels' archives, checked as the extractor checks them."""
+    sources = []
+    for archive in ARCHIVES:
+        if archive.audio_type not in vocal_channels:
+            continue
+        path = archive_dir / archive.file_name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: archive not found in the archive folder")
+        for info in check_members(path, vocal_channel=archive.audio_type):
+            if not info.is_dir():
+                file_name = info.filename.rsplit("/", 1)[-1]
+                sources.append(AudioSource(file_name, str(path), info.filename))
+    return sources
+
+
+def input_fingerprint(sources: list[AudioSource], extra_files: list[Path]) -> list:
+    """(name, size, mtime) of every input file, plus the SHA-256 of small files such as the CSV."""
+    stats = []
+    for path in sorted({source.path for source in sources}):
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: listed in the mapping but missing") from None
+        stats.append((path, status.st_size, status.st_mtime_ns))
+    hashes = [(str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in extra_files]
+    return [stats, hashes]
+
+
+def _balanced_batches(sources: list[AudioSource], batch_size: int) -> list[list[AudioSource]]:
+    """Batches ordered even-first then odd, so that datasets' contiguous split of the batch list
+    over two workers gives each a mix of speech and (longer) song clips."""
+    batches = [sources[i : i + batch_size] for i in range(0, len(sources), batch_size)]
+    return batches[0::2] + batches[1::2]
+
+
+class Ravdess(datasets.ArrowBasedBuilder):
+    """RAVDESS speech and song as rows of 16 kHz mono float32 audio with decoded labels."""
+
+    BUILDER_CONFIG_CLASS = RavdessConfig
+    BUILDER_CONFIGS = [
+        RavdessConfig(
+            name=name,
+            version=CACHE_FORMAT_VERSION,
+            vocal_channels=channels,
+            description=f"RAVDESS {name}",
+        )
+        for name, channels in CONFIG_CHANNELS.items()
+    ]
+    DEFAULT_CONFIG_NAME = "all"
+    VERSION = datasets.Version(CACHE_FORMAT_VERSION)
+
+    def __init__(
+        self,
+        *args,
+        config_name: str = "all",
+        data_dir: str | None = None,
+        archive_dir: str | None = None,
+        **kwargs,
+    ):
+        if (data_dir is None) == (archive_dir is None):
+            raise ValueError("give exactly one of data_dir (extracted + CSV) and archive_dir")
+        if config_name not in CONFIG_CHANNELS:
+            raise ValueError(f"config {config_name!r} is not one of {list(CONFIG_CHANNELS)}")
+        channels = CONFIG_CHANNELS[config_name]
+        if data_dir is not None:
+            data_dir = str(Path(data_dir).resolve())
+            self.sources = sources_from_data_dir(Path(data_dir), channels)
+            extra_files = [Path(data_dir) / MAPPING_FILE_NAME]
+        else:
+            archive_dir = str(Path(archive_dir).resolve())
+            self.sources = sources_from_archives(Path(archive_dir), channels)
+            extra_files = []
+        if not self.sources:
+            raise ValueError(f"no {config_name} audio files in {data_dir or archive_dir}")
+        defaults = {f.name: f.default for f in fields(RavdessConfig) if f.name in RESAMPLING_FIELDS}
+        settings = {name: kwargs.get(name, default) for name, default in defaults.items()}
+        fingerprint = json.dumps(
+            [CACHE_FORMAT_VERSION, settings, input_fingerprint(self.sources, extra_files)]
+        )
+        # Cache folder: ravdess/<config>-<source kind>/<version>/<fingerprint>, so that equal
+        # inputs and settings share it however the settings were spelled.
+        super().__init__(
+            *args,
+            config_name=config_name,
+            data_dir=data_dir,
+            archive_dir=archive_dir,
+            config_id=f"{config_name}-{'extracted' if data_dir else 'archives'}",
+            hash=hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
+            **kwargs,
+        )
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description="RAVDESS audio-only speech and song, 16 kHz mono, labels from file names.",
+            features=FEATURES,
+            homepage="https://zenodo.org/records/1188976",
+            license="CC BY-NC-SA 4.0",
+            citation="Livingstone SR, Russo FA (2018). PLoS ONE 13(5): e0196391.",
+        )
+
+    def _make_split_generators_kwargs(self, prepare_split_kwargs: dict) -> dict:
+        return {"num_proc": prepare_split_kwargs.get("num_proc") or 1}
+
+    def _split_generators(self, dl_manager, num_proc: int = 1):
+        # Each worker process gets one torch thread, so two workers do not fight over two cores.
+        torch_threads = 1 if num_proc > 1 else torch.get_num_threads()
+        return [
+            datasets.SplitGenerator(
+                name=datasets.Split.TRAIN,
+                gen_kwargs={
+                    "batches": _balanced_batches(self.sources, FILES_PER_TABLE),
+                    "torch_threads": torch_threads,
+                },
+            )
+        ]
+
+    def _read(self, source: AudioSource, archives: dict[str, zipfile.ZipFile]) -> np.ndarray:
+        settings = {name: getattr(self.config, name) for name in RESAMPLING_FIELDS}
+        try:
+            if source.member is None:
+                return decode_waveform(source.path, **settings)
+            if source.path not in archives:
+                archives[source.path] = zipfile.ZipFile(source.path)
+            data = io.BytesIO(archives[source.path].read(source.member))
+            return decode_waveform(data, **settings)
+        except (sf.LibsndfileError, RuntimeError, OSError, ValueError, zipfile.BadZipFile) as error:
+            where = source.path if source.member is None else f"{source.path}:{source.member}"
+            raise ValueError(f"{where}: cannot decode audio: {error}") from error
+
+    def _generate_tables(self, batches: list[list[AudioSource]], torch_threads: int):
+        previous_threads = torch.get_num_threads()
+        torch.set_num_threads(torch_threads)
+        archives: dict[str, zipfile.ZipFile] = {}
+        try:
+            for index, batch in enumerate(batches):
+                waveforms = [self._read(source, archives) for source in batch]
+                yield index, rows_table(batch, waveforms, self.config.target_sampling_rate)
+        finally:
+            torch.set_num_threads(previous_threads)
+            for archive in archives.values():
+                archive.close()
+
+
+def rows_table(
+    sources: list[AudioSource], waveforms: list[np.ndarray], sampling_rate: int
+) -> pa.Table:
+    """One Arrow table in FEATURES' schema, built column-wise (no per-example encoding)."""
+    names = [parse_file_name(source.file) for source in sources]
+    lengths = np.array([len(w) for w in waveforms], dtype=np.int64)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    values = pa.array(np.concatenate(waveforms).astype(np.float32, copy=False))
+    audio = pa.StructArray.from_arrays(
+        [
+            pa.ListArray.from_arrays(offsets, values),
+            pa.array(np.full(len(sources), sampling_rate, dtype=np.int32)),
+        ],
+        names=["array", "sampling_rate"],
+    )
+    columns = {
+        "audio": audio,
+        "label": pa.array([n.emotion_code - 1 for n in names], pa.int64()),
+        "vocal_channel": pa.array([n.vocal_channel for n in names]),
+        "intensity": pa.array([n.intensity for n in names]),
+        "statement": pa.array([n.statement for n in names], pa.int32()),
+        "repetition": pa.array([n.repetition for n in names], pa.int32()),
+        "actor": pa.array([n.actor for n in names], pa.int32()),
+        "gender": pa.array([n.gender for n in names]),
+        "length": pa.array(lengths),
+        "file": pa.array([n.file_name for n in names]),
+    }
+    return pa.Table.from_arrays(list(columns.values()), schema=FEATURES.arrow_schema)
+
+
+def default_num_proc() -> int:
+    """Both cores (all the cores this process may use)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _failure_message(error: Exception) -> str:
+    """The reason behind datasets' generic generation error. A worker process's failure arrives
+    as traceback text; its last exception line other than datasets' own names the file."""
+    text = str(error.__cause__ or error).strip()
+    reasons = [
+        line
+        for line in text.splitlines()
+        if EXCEPTION_LINE.match(line) and "DatasetGenerationError" not in line
+    ]
+    return reasons[-1] if reasons else text
+
+
+def build_ravdess(
+    data_dir: str | Path | None = None,
+    archive_dir: str | Path | None = None,
+    config: str = "all",
+    cache_dir: str | Path | None = None,
+    num_proc: int | None = None,
+) -> datasets.Dataset:
+    """Every row of the chosen channels, built once into the datasets cache and reused after."""
+    builder = Ravdess(
+        config_name=config,
+        data_dir=str(data_dir) if data_dir is not None else None,
+        archive_dir=str(archive_dir) if archive_dir is not None else None,
+        cache_dir=str(cache_dir) if cache_dir is not None else None,
+    )
+    num_proc = num_proc or default_num_proc()
+    num_proc = min(num_proc, -(-len(builder.sources) // FILES_PER_TABLE))
+    try:
+        builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
+    except datasets.exceptions.DatasetGenerationError as error:
+        raise ValueError(f"RAVDESS build failed: {_failure_message(error)}") from error
+    return builder.as_dataset(split="train")
+
+
+def load_ravdess(
+    data_dir: str | Path | None = None,
+    archive_dir: str | Path | None = None,
+    config: str = "all",
+    protocol: str = "speaker",
+    seed: int = 0,
+    fold: int = 0,
+    num_folds: int = 6,
+    cache_dir: str | Path | None = None,
+) -> datasets.DatasetDict:
+    """Train/validation/test splits of the cached data (see data_scripts.splits.split_dataset)."""
+    dataset = build_ravdess(data_dir, archive_dir, config, cache_dir)
+    return split_dataset(dataset, protocol=protocol, seed=seed, fold=fold, num_folds=num_folds)
+
+
+def save_dataset(dataset: datasets.Dataset, output_dir: Path) -> None:
+    """save_to_disk into a temporary sibling, renamed when complete."""
+    output_dir = Path(output_dir)
+    staging = output_dir.with_name(output_dir.name + ".incomplete")
+    if staging.exists():
+        shutil.rmtree(staging)
+    dataset.save_to_disk(str(staging))
+    if output_dir.exists():
+        shutil.rmtree(output_dir)
+    staging.rename(output_dir)
+
+
+def total_hours(dataset: datasets.Dataset, sampling_rate: int = TARGET_SAMPLING_RATE) -> float:
+    return float(np.sum(dataset.data.column("length").to_numpy())) / sampling_rate / 3600
+
+
+def main(argv: list[str] | None = None) -> datasets.Dataset:
+    parser = argparse.ArgumentParser(
+        description="Build the RAVDESS Arrow cache (16 kHz mono) and save it with save_to_disk."
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data_dir", help="folder with emotional_data_mappings.csv (extracted)")
+    source.add_argument("--archive_dir", help="folder with the two RAVDESS zips (read in memory)")
+    parser.add_argument("--output_dir", required=True, help="where save_to_disk writes the rows")
+    parser.add_argument("--config", default="all", choices=sorted(CONFIG_CHANNELS))
+    parser.add_argument("--cache_dir", default=None, help="datasets cache (default: HF's)")
+    parser.add_argument("--num_proc", type=int, default=None, help="worker processes (all cores)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    start = time.perf_counter()
+    dataset = build_ravdess(
+        args.data_dir, args.archive_dir, args.config, args.cache_dir, args.num_proc
+    )
+    save_dataset(dataset, Path(args.output_dir))
+    print(
+        f"{len(dataset)} rows, {total_hours(dataset):.2f} h of 16 kHz audio, written to "
+        f"{args.output_dir} in {time.perf_counter() - start:.1f} s"
+    )
+    return dataset
+
+
+if __name__ == "__main__":
+    main()

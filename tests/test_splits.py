@@ -1,0 +1,174 @@
+"""Split protocols on RAVDESS-shaped rows: every real file name of all 24 actors, no audio."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+
+import datasets
+import numpy as np
+import pytest
+
+from data_scripts.ravdess_facts import (
+    ACTORS,
+    EMOTIONS,
+    actor_gender,
+    file_names_for_actor,
+    parse_file_name,
+)
+from data_scripts.splits import split_dataset, split_summary
+
+SPLITS = ("train", "validation", "test")
+
+
+def ravdess_rows(actors=ACTORS) -> datasets.Dataset:
+    """One row per RAVDESS file of `actors` (speech and song), with actor, label and file."""
+    names = [
+        parse_file_name(file_name)
+        for actor in actors
+        for channel in ("speech", "song")
+        for file_name in file_names_for_actor(actor, channel)
+    ]
+    return datasets.Dataset.from_dict(
+        {
+            "file": [n.file_name for n in names],
+            "actor": [n.actor for n in names],
+            "label": [n.emotion_code - 1 for n in names],
+        },
+        features=datasets.Features(
+            {
+                "file": datasets.Value("string"),
+                "actor": datasets.Value("int32"),
+                "label": datasets.ClassLabel(names=list(EMOTIONS)),
+            }
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def rows() -> datasets.Dataset:
+    return ravdess_rows()
+
+
+def actors_of(splits: datasets.DatasetDict) -> dict[str, set[int]]:
+    return {name: {int(a) for a in splits[name]["actor"]} for name in SPLITS}
+
+
+def genders(actors) -> Counter:
+    return Counter(actor_gender(a) for a in actors)
+
+
+def test_speaker_split_of_24_actors_is_16_4_4_with_two_of_each_gender(rows):
+    actors = actors_of(split_dataset(rows, "speaker", seed=0))
+    assert [len(actors[name]) for name in SPLITS] == [16, 4, 4]
+    assert genders(actors["validation"]) == genders(actors["test"]) == {"male": 2, "female": 2}
+    assert genders(actors["train"]) == {"male": 8, "female": 8}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_speaker_split_actors_are_disjoint_and_rows_follow_them(rows, seed):
+    splits = split_dataset(rows, "speaker", seed=seed)
+    actors = actors_of(splits)
+    assert not (actors["train"] & actors["validation"])
+    assert not (actors["train"] & actors["test"])
+    assert not (actors["validation"] & actors["test"])
+    assert set().union(*actors.values()) == set(ACTORS)
+    assert sorted(f for name in SPLITS for f in splits[name]["file"]) == sorted(rows["file"])
+
+
+def test_speaker_split_is_deterministic_for_a_seed(rows):
+    first = split_summary(split_dataset(rows, "speaker", seed=3))
+    again = split_summary(split_dataset(rows, "speaker", seed=3))
+    assert first == again
+
+
+def test_speaker_split_changes_with_the_seed(rows):
+    test_actors = {
+        seed: tuple(
+            split_summary(split_dataset(rows, "speaker", seed=seed))["splits"]["test"]["actors"]
+        )
+        for seed in range(4)
+    }
+    assert len(set(test_actors.values())) > 1
+
+
+def test_speaker_split_of_four_actors_keeps_one_actor_per_held_out_split():
+    splits = split_dataset(ravdess_rows((1, 2, 3, 4)), "speaker", seed=0)
+    actors = actors_of(splits)
+    assert [len(actors[name]) for name in SPLITS] == [2, 1, 1]
+    assert genders(actors["train"]) == {"male": 1, "female": 1}
+
+
+def test_speaker_split_refuses_too_few_actors():
+    with pytest.raises(ValueError, match="at least 3 actors"):
+        split_dataset(ravdess_rows((1, 2)), "speaker")
+
+
+def test_kfold_tests_every_actor_exactly_once_across_folds(rows):
+    tested = Counter()
+    for fold in range(6):
+        actors = actors_of(split_dataset(rows, "kfold", seed=0, fold=fold, num_folds=6))
+        assert genders(actors["test"]) == {"male": 2, "female": 2}
+        assert len(actors["train"]) == 16
+        assert not (actors["train"] & (actors["validation"] | actors["test"]))
+        tested.update(actors["test"])
+    assert tested == Counter({actor: 1 for actor in ACTORS})
+
+
+def test_kfold_validation_is_the_next_fold(rows):
+    folds = [actors_of(split_dataset(rows, "kfold", fold=k, num_folds=6)) for k in range(6)]
+    for k in range(6):
+        assert folds[k]["validation"] == folds[(k + 1) % 6]["test"]
+
+
+def test_kfold_refuses_a_fold_outside_the_range(rows):
+    with pytest.raises(ValueError, match="fold must be between 0 and 5"):
+        split_dataset(rows, "kfold", fold=6, num_folds=6)
+
+
+def test_random_split_is_stratified_by_label_and_warns(rows, caplog):
+    with caplog.at_level(logging.WARNING, logger="data_scripts.splits"):
+        splits = split_dataset(rows, "random", seed=0)
+    assert "NOT speaker-independent" in caplog.text
+    assert sum(len(splits[name]) for name in SPLITS) == len(rows)
+    assert abs(len(splits["test"]) - 0.2 * len(rows)) <= 1
+    overall = np.bincount(rows["label"], minlength=8) / len(rows)
+    for name in SPLITS:
+        share = np.bincount(splits[name]["label"], minlength=8) / len(splits[name])
+        np.testing.assert_allclose(share, overall, atol=0.01)
+
+
+def test_split_summary_records_protocol_actors_files_and_counts(rows):
+    splits = split_dataset(rows, "kfold", seed=1, fold=2, num_folds=6)
+    summary = json.loads(json.dumps(split_summary(splits)))
+    assert (summary["protocol"], summary["seed"], summary["fold"], summary["num_folds"]) == (
+        "kfold",
+        1,
+        2,
+        6,
+    )
+    for name in SPLITS:
+        part = summary["splits"][name]
+        assert part["actors"] == sorted(actors_of(splits)[name])
+        assert part["count"] == len(splits[name]) == len(part["files"])
+        assert part["files"] == sorted(splits[name]["file"])
+        assert sum(part["labels"].values()) == part["count"]
+
+
+def test_split_summary_refuses_an_actor_in_two_splits(rows):
+    overlapping = datasets.DatasetDict(
+        {
+            "train": rows.select(range(0, 200)),
+            "validation": rows.select(range(150, 300)),
+            "test": rows.select(range(300, 400)),
+        }
+    )
+    overlapping.split_parameters = {"protocol": "speaker", "seed": 0}
+    with pytest.raises(ValueError, match="is in both train and validation"):
+        split_summary(overlapping)
+
+
+def test_unknown_protocol_is_refused(rows):
+    with pytest.raises(ValueError, match="'by_emotion' is not one of"):
+        split_dataset(rows, "by_emotion")
