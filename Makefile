@@ -27,7 +27,10 @@ lint: install
 	$(VENV)/bin/ruff check data_scripts training tests bench
 	$(VENV)/bin/ruff format --check data_scripts training tests bench
 
+# The audiofolder comparison in bench_prepare needs torchcodec and FFmpeg's libraries
+# (apt-get install ffmpeg); without them that part is skipped with a message.
 bench: install
+	-$(PY) -m pip install -q torchcodec
 	$(PY) bench/bench_prepare.py
 	$(PY) bench/bench_training.py
 

@@ -83,7 +83,7 @@ def download_and_map(
     return map_emotion_data(data_dir)
 
 
-def main(argv: list[str] | None = None) -> MappingSummary:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -101,6 +101,11 @@ def main(argv: list[str] | None = None) -> MappingSummary:
         action="store_true",
         help="skip the official size and MD5 checks (for mirrors of other data)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> MappingSummary:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:

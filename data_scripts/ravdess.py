@@ -392,7 +392,7 @@ def total_hours(dataset: datasets.Dataset, sampling_rate: int = TARGET_SAMPLING_
     return float(np.sum(dataset.data.column("length").to_numpy())) / sampling_rate / 3600
 
 
-def main(argv: list[str] | None = None) -> datasets.Dataset:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Build the RAVDESS Arrow cache (16 kHz mono) and save it with save_to_disk."
     )
@@ -403,7 +403,11 @@ def main(argv: list[str] | None = None) -> datasets.Dataset:
     parser.add_argument("--config", default="all", choices=sorted(CONFIG_CHANNELS))
     parser.add_argument("--cache_dir", default=None, help="datasets cache (default: HF's)")
     parser.add_argument("--num_proc", type=int, default=None, help="worker processes (all cores)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> datasets.Dataset:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
     dataset = build_ravdess(

@@ -81,7 +81,9 @@ class RavdessName:
 
 def _decode(code: int, choices, field: str, file_name: str) -> str:
     if not 1 <= code <= len(choices):
-        raise ValueError(f"{file_name}: {field} code {code:02d} is not one of 01..{len(choices):02d}")
+        raise ValueError(
+            f"{file_name}: {field} code {code:02d} is not one of 01..{len(choices):02d}"
+        )
     return choices[code - 1]
 
 
@@ -89,7 +91,9 @@ def parse_file_name(file_name: str) -> RavdessName:
     """Decode `MM-VC-EE-II-SS-RR-AA.wav`; raise ValueError naming the file and the bad field."""
     match = FILE_NAME_PATTERN.match(file_name)
     if match is None:
-        raise ValueError(f"{file_name}: not a RAVDESS file name (expected MM-VC-EE-II-SS-RR-AA.wav)")
+        raise ValueError(
+            f"{file_name}: not a RAVDESS file name (expected MM-VC-EE-II-SS-RR-AA.wav)"
+        )
     modality, channel, emotion, intensity, statement, repetition, actor = map(int, match.groups())
     if modality != 3:
         raise ValueError(f"{file_name}: modality {modality:02d} is not audio-only (03)")

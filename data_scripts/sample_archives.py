@@ -60,7 +60,7 @@ def _seed(file_name: str, seed: int) -> int:
 
 
 def synthesize(file_name: str, seconds: tuple[float, float], seed: int = 0) -> np.ndarray:
-    """One utterance for a RAVDESS file name, float32 in [-1, 1], shape (samples,) or (samples, 2)."""
+    """One utterance for a RAVDESS file name: float32 in [-1, 1], (samples,) or (samples, 2)."""
     name = parse_file_name(file_name)
     rng = np.random.default_rng(_seed(file_name, seed))
     pitch_factor, loudness, syllable_rate, wobble = EMOTION_PROSODY[name.emotion]
@@ -119,7 +119,8 @@ def write_sample_archives(
                 for file_name in file_names_for_actor(actor, archive.audio_type):
                     if parse_file_name(file_name).emotion not in emotions:
                         continue
-                    zf.writestr(folder + file_name, _wav_bytes(synthesize(file_name, seconds, seed)))
+                    audio = synthesize(file_name, seconds, seed)
+                    zf.writestr(folder + file_name, _wav_bytes(audio))
                     files += 1
         path.with_suffix(".tmp").replace(path)
         data = path.read_bytes()
@@ -139,7 +140,9 @@ def parse_actor_range(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--output_dir", default="sample_archives")
     parser.add_argument("--actors", default="1-4", help="actor numbers, e.g. 1-8 or 1,2,5")
     parser.add_argument("--min_seconds", type=float, default=1.0)

@@ -121,9 +121,7 @@ def run_demo(output_dir: Path, epochs: int | None = None) -> None:
     if epochs:
         train += ["--num_train_epochs", str(epochs)]
     _run(train, log)
-    examples = sorted(
-        (data / "classification_data" / "speech").glob("Actor_0[78]/*-01-01-0[1358]-*.wav")
-    )[:6]
+    examples = _test_examples(data, model / "split.json")
     _run(
         [
             python,
@@ -138,6 +136,18 @@ def run_demo(output_dir: Path, epochs: int | None = None) -> None:
         log,
     )
     _summary(output_dir, log, time.perf_counter() - started)
+
+
+def _test_examples(data: Path, split_json: Path) -> list[Path]:
+    """One strong-intensity speech clip per emotion (normal for neutral) of a test actor."""
+    import json
+
+    actor = json.loads(split_json.read_text())["splits"]["test"]["actors"][0]
+    folder = data / "classification_data" / "speech" / f"Actor_{actor:02d}"
+    return [
+        folder / f"03-01-{emotion:02d}-{1 if emotion == 1 else 2:02d}-01-01-{actor:02d}.wav"
+        for emotion in range(1, 9)
+    ]
 
 
 def _summary(output_dir: Path, log: list[tuple[str, float]], total: float) -> None:
