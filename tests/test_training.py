@@ -79,7 +79,7 @@ def trained(checkpoint, sample_data_dir, tmp_path_factory) -> Path:
         _train_command(
             checkpoint, output_dir,
             "--data_dir", str(sample_data_dir), "--cache_dir", str(cache),
-            "--num_train_epochs", "8",
+            "--num_train_epochs", "8", "--report_to", "tensorboard",
         )
     )  # fmt: skip
     return output_dir
@@ -133,6 +133,22 @@ def test_best_checkpoint_is_chosen_by_validation_uar(trained):
     assert len(uars) == 8
     assert best == pytest.approx(max(uars))
     assert _read(trained / "eval_results.json")["eval_uar"] == pytest.approx(best)
+
+
+def test_tensorboard_logs_hold_the_validation_curves(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (log_dir,) = {path.parent for path in trained.glob("runs/*/events.out.tfevents.*")}
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    uar = [scalar.value for scalar in events.Scalars("eval/uar")]
+    state = _read(trained / "trainer_state.json")
+    logged = [entry["eval_uar"] for entry in state["log_history"] if "eval_uar" in entry]
+    assert len(logged) == 8
+    # One point per epoch, then the best model's final evaluation.
+    assert uar[: len(logged)] == pytest.approx(logged)
+    assert uar[-1] == pytest.approx(state["best_metric"])
+    assert "train/loss" in events.Tags()["scalars"]
 
 
 def test_run_info_records_processes_precision_and_command(trained):
