@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from model_helpers import TINY_ENCODER
 from transformers import (
     AutoConfig,
     HubertConfig,
@@ -108,17 +109,7 @@ def test_bare_encoder_and_pretraining_checkpoints_load(tmp_path, source_class):
 
 
 def test_hubert_checkpoint_builds_a_hubert_classifier(tmp_path):
-    config = HubertConfig(
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=(32, 32, 32),
-        conv_stride=(5, 4, 4),
-        conv_kernel=(10, 4, 4),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4,
-    )
+    config = HubertConfig(**TINY_ENCODER)
     HubertModel(config).save_pretrained(tmp_path)
     classifier, _ = build_classifier(str(tmp_path))
     assert type(classifier).__name__ == "HubertForSequenceClassification"

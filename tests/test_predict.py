@@ -14,8 +14,8 @@ import pytest
 import soundfile
 import torch
 import torchaudio
+from model_helpers import save_tiny_classifier
 from transformers import (
-    Wav2Vec2Config,
     Wav2Vec2FeatureExtractor,
     Wav2Vec2ForSequenceClassification,
 )
@@ -45,31 +45,16 @@ def _signal(seconds: float, rate: int, frequency: float, seed: int) -> np.ndarra
 def model_dir(tmp_path_factory) -> Path:
     """Tiny random classifier with the 8 emotion names; layer-norm encoder, so masks apply."""
     torch.manual_seed(0)
-    config = Wav2Vec2Config(
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(32, 32, 32),
-        conv_stride=(5, 4, 4),
-        conv_kernel=(10, 4, 4),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
+    directory = tmp_path_factory.mktemp("tiny_classifier")
+    return save_tiny_classifier(
+        directory,
+        sampling_rate=MODEL_RATE,
+        return_attention_mask=True,
         feat_extract_norm="layer",
         do_stable_layer_norm=True,
-        classifier_proj_size=8,
         # Wide initial weights make outputs depend visibly on the input.
         initializer_range=0.5,
-        num_labels=len(EMOTIONS),
-        id2label=dict(enumerate(EMOTIONS)),
-        label2id={name: i for i, name in enumerate(EMOTIONS)},
     )
-    directory = tmp_path_factory.mktemp("tiny_classifier")
-    Wav2Vec2ForSequenceClassification(config).save_pretrained(directory)
-    Wav2Vec2FeatureExtractor(sampling_rate=MODEL_RATE, return_attention_mask=True).save_pretrained(
-        directory
-    )
-    return directory
 
 
 @pytest.fixture(scope="module")

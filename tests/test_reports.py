@@ -12,11 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 import yaml
-from transformers import (
-    Wav2Vec2Config,
-    Wav2Vec2FeatureExtractor,
-    Wav2Vec2ForSequenceClassification,
-)
+from model_helpers import save_tiny_classifier
 
 from data_scripts.ravdess_facts import EMOTIONS
 from data_scripts.splits import split_dataset, split_summary
@@ -165,24 +161,7 @@ def test_model_card_with_no_information_still_has_license_and_no_results(tmp_pat
 
 
 def test_model_card_usage_snippet_runs_with_pipeline(tmp_path):
-    config = Wav2Vec2Config(
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(32, 32, 32),
-        conv_stride=(5, 4, 4),
-        conv_kernel=(10, 4, 4),
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        classifier_proj_size=8,
-        num_labels=len(EMOTIONS),
-        id2label=dict(enumerate(EMOTIONS)),
-        label2id={name: i for i, name in enumerate(EMOTIONS)},
-    )
-    model_dir = tmp_path / "model"
-    Wav2Vec2ForSequenceClassification(config).save_pretrained(model_dir)
-    Wav2Vec2FeatureExtractor(sampling_rate=16_000).save_pretrained(model_dir)
+    model_dir = save_tiny_classifier(tmp_path / "model")
     card = reports.write_model_card(model_dir, {}).read_text()
     snippet = re.search(r"```python\n(.*?)```", card, flags=re.DOTALL).group(1)
     tone = np.sin(np.linspace(0, 800 * np.pi, 24_000)).astype(np.float32)
