@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,27 @@ def test_readme_mentions_every_command_the_project_installs():
     for module in documented:
         assert module in modules
         assert module.replace(".", "/") in README or module in README
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "data_scripts.download_and_map_emotion_data",
+        "data_scripts.ravdess",
+        "data_scripts.sample_archives",
+        "training.wav2vec2_classification",
+        "training.predict",
+        "training.stand_in_checkpoint",
+        "training.demo",
+    ],
+)
+def test_every_command_prints_its_help(module):
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage:" in result.stdout

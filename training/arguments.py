@@ -41,7 +41,8 @@ class ModelArguments:
         default=256, metadata={"help": "Width of the projection before the linear classifier."}
     )
     freeze_feature_encoder: bool = field(
-        default=True, metadata={"help": "Keep the CNN feature encoder fixed (standard, ~+2%)."}
+        default=True,
+        metadata={"help": "Keep the CNN feature encoder fixed (standard; about +2 points)."},
     )
     freeze_encoder: bool = field(
         default=False, metadata={"help": "Train the head only (a linear probe of the encoder)."}
