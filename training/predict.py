@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from training.audio_io import AUDIO_EXTENSIONS, load_audio
+from training.exact_forward import make_batch_independent
 
 logger = logging.getLogger(__name__)
 
@@ -86,15 +87,22 @@ def resolve_device(device: str) -> torch.device:
 
 
 def _padding_argument(feature_extractor) -> dict:
-    """Ask for padding to the longest clip unless the extractor pads in its own way.
+    """Ask for padding to the longest clip unless the extractor pads in its own way, and for
+    the attention mask wherever the extractor can give one.
 
     wav2vec2-style extractors default to no padding (a ragged batch fails), while e.g.
-    Whisper's pads to a fixed length that its model requires: keep such defaults.
+    Whisper's pads to a fixed length that its model requires: keep such defaults. The mask
+    keeps per-utterance normalisation and pooling to real samples; wav2vec2-base checkpoints'
+    extractors leave it out by default, and then padding changes every shorter clip.
     """
-    parameter = inspect.signature(feature_extractor.__call__).parameters.get("padding")
+    parameters = inspect.signature(feature_extractor.__call__).parameters
+    arguments = {}
+    parameter = parameters.get("padding")
     if parameter is not None and parameter.default is False:
-        return {"padding": True}
-    return {}
+        arguments["padding"] = True
+    if "return_attention_mask" in parameters:
+        arguments["return_attention_mask"] = True
+    return arguments
 
 
 class _Scorer:
@@ -109,6 +117,8 @@ class _Scorer:
         self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
         self.model = AutoModelForAudioClassification.from_pretrained(model_dir, dtype=DTYPES[dtype])
         self.model.to(self.device).eval()
+        # Each clip's CNN features come from the clip alone: batch mates change nothing.
+        make_batch_independent(self.model)
         self.dtype = DTYPES[dtype]
         self.sampling_rate = self.feature_extractor.sampling_rate
         id2label = self.model.config.id2label
