@@ -166,7 +166,8 @@ def test_partial_encoder_checkpoint_is_refused(tmp_path):
 
 def test_feature_extractor_defaults_to_16khz_with_attention_mask(tmp_path):
     write_ctc_checkpoint(TINY_CONFIG, tmp_path)
-    extractor = build_feature_extractor(str(tmp_path / "model.safetensors"))
+    extractor, source = build_feature_extractor(str(tmp_path / "model.safetensors"))
+    assert source == "defaults"
     assert extractor.sampling_rate == 16_000
     assert extractor.return_attention_mask
     assert extractor.do_normalize

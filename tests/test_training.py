@@ -263,6 +263,15 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
         for k in range(3)
     ]
     assert sorted(a for actors in test_actors for a in actors) == [1, 2, 3, 4]
+    # The card's "test actors" column shows each fold's real test actors.
+    card_rows = [
+        line.split(" | ")
+        for line in (output_dir / "README.md").read_text().splitlines()
+        if line.startswith(("| 0 |", "| 1 |", "| 2 |"))
+    ]
+    listed = [tuple(int(a) for a in row[1].split(", ")) for row in card_rows]
+    assert listed == test_actors
+    assert [fold["test_actors"] for fold in results["folds"]] == [list(a) for a in test_actors]
     accuracies = [fold["test_accuracy"] for fold in results["folds"]]
     assert results["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
     assert results["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
@@ -270,25 +279,39 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
 
 
 def test_two_processes_really_train_together(checkpoint, sample_data_dir, tmp_path):
-    """`--multi_gpu` with no GPU starts two CPU processes over gloo (`--cpu` would start one)."""
+    """`--multi_gpu` with no GPU and no `--use_cpu`: two CPU processes must form ONE run."""
     output_dir = tmp_path / "ddp"
+    # The tiny preset says use_cpu: true; users' presets do not, so leave it out here.
+    config = tmp_path / "no_use_cpu.yaml"
+    lines = TRAIN_CONFIG.read_text().splitlines()
+    config.write_text("\n".join(line for line in lines if not line.startswith("use_cpu")))
     launcher = [
         sys.executable, "-m", "accelerate.commands.launch",
         "--config_file", str(REPO / "configs" / "accelerate" / "cpu_two_processes.yaml"),
         "--main_process_port", str(_free_port()), "-m", "training.wav2vec2_classification",
     ]  # fmt: skip
-    _run(
-        _train_command(
-            checkpoint, output_dir,
-            "--data_dir", str(sample_data_dir), "--cache_dir", str(tmp_path / "cache"),
-            "--vocal_channel", "speech", "--num_train_epochs", "2",
-            launcher=launcher,
-        ),
-        timeout=400,
+    command = _train_command(
+        checkpoint, output_dir,
+        "--data_dir", str(sample_data_dir), "--cache_dir", str(tmp_path / "cache"),
+        "--vocal_channel", "speech", "--num_train_epochs", "2",
+        launcher=launcher,
     )  # fmt: skip
+    command[command.index(str(TRAIN_CONFIG))] = str(config)
+    assert "--use_cpu" not in command and "use_cpu" not in config.read_text()
+    _run(command, timeout=400)
     info = _read(output_dir / "run_info.json")
-    assert info["world_size"] == 2
+    # What each process said about itself, from its own process group.
+    processes = info["processes"]
+    assert [p["rank"] for p in processes] == [0, 1]
+    assert [p["world_size"] for p in processes] == [2, 2]
+    assert len({p["pid"] for p in processes}) == 2
+    assert info["world_size"] == info["num_processes"] == 2
     assert info["total_train_batch_size"] == 2 * info["per_device_train_batch_size"]
+    # One run: the trainer state counts the steps of a batch of 2 x per-device batches.
+    state = _read(output_dir / "trainer_state.json")
+    train_files = len(_read(output_dir / "split.json")["splits"]["train"]["files"])
+    batches = -(-train_files // info["total_train_batch_size"])
+    assert state["global_step"] == 2 * batches
     test = _read(output_dir / "test_results.json")
     # Predictions gathered from both processes: every test file counted exactly once.
     assert np.array(test["test_confusion_matrix"]).sum() == test["test_samples"]

@@ -29,16 +29,26 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.ravdess_facts import EMOTIONS
 from training import reports
-from training.arguments import DataArguments, ModelArguments, parse_arguments
+from training.arguments import (
+    DataArguments,
+    ModelArguments,
+    accelerator_available,
+    launched_world_size,
+    parse_arguments,
+)
 from training.data import (
     AudioClassificationCollator,
     load_prepared_dataset,
     model_view,
     split_for_training,
 )
-from training.model_builder import build_classifier, build_feature_extractor
-from training.run_info import collect_run_info
-from training.trainer import EmotionTrainer, detailed_metrics, make_compute_metrics
+from training.model_builder import (
+    build_classifier,
+    build_feature_extractor,
+    feature_extractor_settings,
+)
+from training.run_info import collect_run_info, describe_processes
+from training.trainer import EmotionTrainer, detailed_metrics, logits_of, make_compute_metrics
 
 logger = logging.getLogger(__name__)
 LABEL_NAMES = list(EMOTIONS)
@@ -65,16 +75,20 @@ def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
 
 
 def run_training(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
 ) -> dict:
-    """One train/validate/test run; returns the test metrics."""
+    """One train/validate/test run; returns the test metrics and `test_actors`. `argv`: the
+    command's arguments, recorded in run_info.json."""
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
 
     # The main process builds the Arrow cache; the others then find it and only read it.
     with training_args.main_process_first(desc="prepare RAVDESS"):
-        dataset = load_prepared_dataset(data_args)
-    splits, split_info = split_for_training(dataset, data_args)
+        dataset, actors = load_prepared_dataset(data_args)
+    splits, split_info = split_for_training(dataset, data_args, actors)
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
 
     model, transfer = build_classifier(
@@ -85,7 +99,9 @@ def run_training(
         classifier_proj_size=model_args.classifier_proj_size,
         attn_implementation=model_args.attn_implementation,
     )
-    feature_extractor = build_feature_extractor(model_args.model_path, model_args.config_path)
+    feature_extractor, extractor_source = build_feature_extractor(
+        model_args.model_path, model_args.config_path
+    )
     if model_args.freeze_feature_encoder:
         model.freeze_feature_encoder()
     if model_args.freeze_encoder:
@@ -116,10 +132,10 @@ def run_training(
     trainer.log_metrics("eval", eval_metrics)
     trainer.save_metrics("eval", eval_metrics)
 
-    prediction = trainer.predict(model_view(splits["test"]), metric_key_prefix="test")
     test = splits["test"]
+    prediction = trainer.predict_in_order(model_view(test), test["label"])
     details = detailed_metrics(
-        prediction.predictions,
+        logits_of(prediction.predictions),
         prediction.label_ids,
         LABEL_NAMES,
         {"vocal_channel": test["vocal_channel"], "intensity": test["intensity"]},
@@ -129,8 +145,15 @@ def run_training(
     test_metrics["test_samples"] = len(test)
     trainer.save_metrics("test", test_metrics)
 
+    processes = describe_processes(training_args)  # every rank takes part in the gather
     if trainer.is_world_process_zero():
-        run_info = collect_run_info(training_args, transfer, sys.argv)
+        run_info = collect_run_info(
+            training_args,
+            transfer,
+            sys.argv[1:] if argv is None else argv,
+            processes=processes,
+            feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
+        )
         _write_json(output_dir / "split.json", split_info)
         _write_json(output_dir / "run_info.json", run_info)
         reports.plot_confusion_matrix(
@@ -153,7 +176,8 @@ def run_training(
                 "run_info": run_info,
             },
         )
-    return test_metrics
+    # The caller (cross-validation) also needs who was tested; test_results.json keeps numbers.
+    return {**test_metrics, "test_actors": split_info["splits"]["test"]["actors"]}
 
 
 def _training_summary(
@@ -175,7 +199,10 @@ def _training_summary(
 
 
 def run_cross_validation(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
 ) -> dict:
     """Speaker-independent k-fold cross-validation: one run per fold, then mean and std."""
     root = Path(training_args.output_dir)
@@ -187,7 +214,7 @@ def run_cross_validation(
         fold_training = copy.deepcopy(training_args)
         fold_training.output_dir = str(root / f"fold_{fold}")
         logger.info("cross-validation fold %d of %d", fold + 1, data_args.cv_folds)
-        metrics = run_training(model_args, fold_data, fold_training)
+        metrics = run_training(model_args, fold_data, fold_training, argv)
         folds.append({"fold": fold, **metrics})
     summary = {}
     for name in CV_METRICS:
@@ -207,10 +234,13 @@ def main(argv: list[str] | None = None) -> dict:
         level=logging.INFO if training_args.process_index == 0 else logging.WARNING,
     )
     transformers.utils.logging.set_verbosity_warning()
+    if launched_world_size() > 1 and not accelerator_available():
+        logger.info("%d processes and no GPU: one distributed run on CPU", training_args.world_size)
     os.makedirs(training_args.output_dir, exist_ok=True)
+    argv = sys.argv[1:] if argv is None else list(argv)
     if data_args.cv_folds:
-        return run_cross_validation(model_args, data_args, training_args)
-    return run_training(model_args, data_args, training_args)
+        return run_cross_validation(model_args, data_args, training_args, argv)
+    return run_training(model_args, data_args, training_args, argv)
 
 
 if __name__ == "__main__":
