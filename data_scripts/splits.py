@@ -157,7 +157,7 @@ def split_dataset(
             unknown = sorted(present - set(actors))
             if unknown:
                 raise ValueError(f"rows of actors {unknown} are not among the actors {actors}")
-            parameters["actors"] = actors
+            parameters["corpus_actors"] = actors
         if protocol == "speaker":
             chosen = speaker_actor_split(actors, seed, validation_fraction, test_fraction)
             parameters.update(validation_fraction=validation_fraction, test_fraction=test_fraction)

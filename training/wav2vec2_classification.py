@@ -23,6 +23,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
+import torch
 import transformers
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -47,6 +48,7 @@ from training.model_builder import (
     build_feature_extractor,
     feature_extractor_settings,
 )
+from training.per_file_results import PREDICTIONS_FILE, write_predictions_csv
 from training.run_info import collect_run_info, describe_processes
 from training.trainer import EmotionTrainer, detailed_metrics, logits_of, make_compute_metrics
 
@@ -134,8 +136,9 @@ def run_training(
 
     test = splits["test"]
     prediction = trainer.predict_in_order(model_view(test), test["label"])
+    logits = logits_of(prediction.predictions)
     details = detailed_metrics(
-        logits_of(prediction.predictions),
+        logits,
         prediction.label_ids,
         LABEL_NAMES,
         {"vocal_channel": test["vocal_channel"], "intensity": test["intensity"]},
@@ -154,6 +157,8 @@ def run_training(
             processes=processes,
             feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
         )
+        probabilities = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
+        write_predictions_csv(output_dir / PREDICTIONS_FILE, test, probabilities, LABEL_NAMES)
         _write_json(output_dir / "split.json", split_info)
         _write_json(output_dir / "run_info.json", run_info)
         reports.plot_confusion_matrix(
