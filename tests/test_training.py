@@ -123,9 +123,10 @@ def test_classifier_learns_on_held_out_speakers(trained):
     assert not actors["train"] & actors["validation"]
     assert not actors["validation"] & actors["test"]
     test = _read(trained / "test_results.json")
-    chance = 1 / len(EMOTIONS)
-    assert test["test_accuracy"] > 3 * chance, test
-    assert test["test_uar"] > 3 * chance, test
+    # The seeded run reaches 0.61 accuracy and 0.55 UAR on its held-out actor (chance 0.125);
+    # these bounds fail a run that learns half as well.
+    assert test["test_accuracy"] >= 0.45, test
+    assert test["test_uar"] >= 0.40, test
 
 
 def test_test_metrics_agree_with_their_confusion_matrix(trained):
