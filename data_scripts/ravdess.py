@@ -84,7 +84,6 @@ class RavdessConfig(datasets.BuilderConfig):
     of the cache fingerprint.
     """
 
-    vocal_channels: tuple[str, ...] = VOCAL_CHANNELS
     archive_dir: str | None = None
     target_sampling_rate: int = TARGET_SAMPLING_RATE
     lowpass_filter_width: int = 6
@@ -191,10 +190,9 @@ class Ravdess(datasets.ArrowBasedBuilder):
         RavdessConfig(
             name=name,
             version=CACHE_FORMAT_VERSION,
-            vocal_channels=channels,
             description=f"RAVDESS {name}",
         )
-        for name, channels in CONFIG_CHANNELS.items()
+        for name in CONFIG_CHANNELS
     ]
     DEFAULT_CONFIG_NAME = "all"
     VERSION = datasets.Version(CACHE_FORMAT_VERSION)

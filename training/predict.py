@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import csv
 import inspect
-import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
+from data_scripts.atomic_write import atomic_output, write_json_atomic
 from training.audio_io import AUDIO_EXTENSIONS, load_audio
 
 logger = logging.getLogger(__name__)
@@ -288,13 +288,13 @@ def write_json(path: str | Path, model_dir: str | Path, results, failures) -> No
         "results": results,
         "failures": [{"file": str(p), "reason": reason} for p, reason in failures],
     }
-    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+    write_json_atomic(path, payload, sort_keys=False)
 
 
 def write_csv(path: str | Path, results: list[dict]) -> None:
     """One row per classified file with every class probability as a `prob_<label>` column."""
     labels = list(results[0]["probabilities"]) if results else []
-    with open(path, "w", newline="") as handle:
+    with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["file", "emotion", "probability", "duration_seconds", "windows"]
