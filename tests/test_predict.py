@@ -20,6 +20,7 @@ from transformers import (
     Wav2Vec2ForSequenceClassification,
 )
 
+from data_scripts.audio_decoding import DecodeSettings
 from data_scripts.ravdess_facts import EMOTIONS
 from training.audio_io import load_audio
 from training.predict import main, predict_files, window_starts
@@ -105,7 +106,7 @@ def _predict(model_dir: Path, paths, **kwargs) -> tuple[list[dict], list]:
 
 
 def test_load_audio_downmixes_and_resamples_stereo(audio_dir):
-    samples = load_audio(audio_dir / "stereo_48k.wav", MODEL_RATE)
+    samples = load_audio(audio_dir / "stereo_48k.wav", DecodeSettings(MODEL_RATE))
     assert samples.dtype == np.float32 and samples.shape == (int(1.5 * MODEL_RATE),)
     np.testing.assert_allclose(samples, _reference_audio(audio_dir / "stereo_48k.wav"), atol=1e-6)
 
@@ -113,7 +114,7 @@ def test_load_audio_downmixes_and_resamples_stereo(audio_dir):
 @pytest.mark.parametrize("name", ["corrupt.wav", "empty.wav"])
 def test_load_audio_error_names_the_file(audio_dir, name):
     with pytest.raises(ValueError, match=re.escape(str(audio_dir / name))):
-        load_audio(audio_dir / name, MODEL_RATE)
+        load_audio(audio_dir / name, DecodeSettings(MODEL_RATE))
 
 
 def test_window_starts_cover_the_clip_with_full_windows():

@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as audio_functional
 
+from data_scripts.audio_decoding import DecodeSettings
 from data_scripts.download_and_map_emotion_data import download_and_map
 from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
 from data_scripts.ravdess import Ravdess, build_ravdess, load_ravdess, main
@@ -216,9 +217,10 @@ def test_resampling_settings_are_part_of_the_cache_location(private_data_dir, tm
         )
         return builder.cache_dir
 
-    assert cache_location() == cache_location(rolloff=0.99, lowpass_filter_width=6)
-    assert cache_location(rolloff=0.9) != cache_location()
-    assert cache_location(lowpass_filter_width=16) != cache_location()
+    default = cache_location()
+    assert default == cache_location(decode_settings=DecodeSettings(rolloff=0.99))
+    assert cache_location(decode_settings=DecodeSettings(rolloff=0.9)) != default
+    assert cache_location(decode_settings=DecodeSettings(lowpass_filter_width=16)) != default
 
 
 def test_undecodable_file_stops_build_naming_it(private_data_dir, tmp_path):
