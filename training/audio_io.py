@@ -7,11 +7,14 @@ exactly as the training data was. Importing this module loads neither `datasets`
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
+
+logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 # The key of preprocessor_config.json under which training records its decode settings.
@@ -32,6 +35,17 @@ def model_decode_settings(feature_extractor) -> DecodeSettings:
             f"extractor expects {rate} Hz: the model folder is inconsistent"
         )
     return settings
+
+
+def record_decode_settings(feature_extractor, settings: DecodeSettings | None) -> None:
+    """Store the training data's decode settings in the feature extractor, which save_pretrained
+    writes into preprocessor_config.json (an extra key that transformers keeps and ignores)."""
+    if settings is None:
+        logger.warning(
+            "the prepared data does not say how it was decoded: predict will use the defaults"
+        )
+        return
+    setattr(feature_extractor, DECODING_KEY, settings.as_dict())
 
 
 def load_audio(path: str | Path, settings: DecodeSettings) -> np.ndarray:
