@@ -27,6 +27,7 @@ import shutil
 import sys
 import time
 import zipfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,14 +229,15 @@ class Ravdess(datasets.ArrowBasedBuilder):
         return {"num_proc": prepare_split_kwargs.get("num_proc") or 1}
 
     def _split_generators(self, dl_manager, num_proc: int = 1):
-        # Each worker process gets one torch thread, so two workers do not fight over two cores.
-        torch_threads = 1 if num_proc > 1 else torch.get_num_threads()
+        # One process decodes on every core with threads (soundfile and torch release the GIL);
+        # worker processes decode on one thread each, so they do not fight over the cores.
+        decode_threads = default_num_proc() if num_proc == 1 else 1
         return [
             datasets.SplitGenerator(
                 name=datasets.Split.TRAIN,
                 gen_kwargs={
                     "batches": _balanced_batches(self.sources, FILES_PER_TABLE),
-                    "torch_threads": torch_threads,
+                    "decode_threads": decode_threads,
                 },
             )
         ]
@@ -246,23 +248,38 @@ class Ravdess(datasets.ArrowBasedBuilder):
             return decode_audio(source.path, settings)
         where = f"{source.path}:{source.member}"
         try:
-            if source.path not in archives:
-                archives[source.path] = zipfile.ZipFile(source.path)
             data = io.BytesIO(archives[source.path].read(source.member))
         except (OSError, zipfile.BadZipFile) as error:
             raise ValueError(f"{where}: cannot read the archive member: {error}") from error
         return decode_audio(data, settings, name=where)
 
-    def _generate_tables(self, batches: list[list[AudioSource]], torch_threads: int):
+    def _generate_tables(self, batches: list[list[AudioSource]], decode_threads: int):
+        """Tables in batch order; the next batch is decoded by the thread pool while datasets
+        writes the current one. Each decode runs on one torch thread."""
         previous_threads = torch.get_num_threads()
-        torch.set_num_threads(torch_threads)
+        torch.set_num_threads(1)
         archives: dict[str, zipfile.ZipFile] = {}
+        rate = self.config.decode_settings.target_sampling_rate
+        pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="decode")
+
+        def submit(batch: list[AudioSource]) -> list[Future]:
+            return [pool.submit(self._read, source, archives) for source in batch]
+
         try:
+            # Opened before the threads start; reading one ZipFile from threads is safe.
+            for path in sorted({s.path for batch in batches for s in batch if s.member}):
+                try:
+                    archives[path] = zipfile.ZipFile(path)
+                except (OSError, zipfile.BadZipFile) as error:
+                    raise ValueError(f"{path}: cannot open the archive: {error}") from error
+            pending = submit(batches[0]) if batches else []
             for index, batch in enumerate(batches):
-                waveforms = [self._read(source, archives) for source in batch]
-                rate = self.config.decode_settings.target_sampling_rate
+                current = pending
+                pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
+                waveforms = [future.result() for future in current]
                 yield index, rows_table(batch, waveforms, rate)
         finally:
+            pool.shutdown(cancel_futures=True)
             torch.set_num_threads(previous_threads)
             for archive in archives.values():
                 archive.close()
