@@ -124,6 +124,13 @@ def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> 
     return data_dir
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (user + system): unlike wall time it
+    barely moves when other jobs share the cores."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def plain_loop(paths: list[Path], threads: int = 1) -> dict[str, float]:
     """The floor: decode, average channels, resample each file once, no writing. One torchaudio
     Resample per source rate (its kernel built once), one torch thread per file; with threads > 1
@@ -146,30 +153,31 @@ def plain_loop(paths: list[Path], threads: int = 1) -> dict[str, float]:
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        start = time.perf_counter()
+        cpu_start, start = cpu_seconds(), time.perf_counter()
         if threads == 1:
             for path in paths:
                 one(path)
         else:
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(one, paths))
-        total = time.perf_counter() - start
+        total, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     finally:
         torch.set_num_threads(previous)
-    return {"total": total, **spent} if threads == 1 else {"total": total}
+    return {"total": total, "cpu": cpu, **spent} if threads == 1 else {"total": total, "cpu": cpu}
 
 
 def timed_build(data_dir: Path, cache_dir: Path, num_proc: int) -> dict[str, float]:
     """A fresh build into `cache_dir`, then save_to_disk as the prepare command does."""
     shutil.rmtree(cache_dir, ignore_errors=True)
-    start = time.perf_counter()
+    cpu_start, start = cpu_seconds(), time.perf_counter()
     dataset = build_ravdess(data_dir=data_dir, cache_dir=cache_dir, num_proc=num_proc)
     built = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=cache_dir.parent) as scratch:
         save_dataset(dataset, Path(scratch) / "prepared")
         saved = time.perf_counter()
+    cpu = cpu_seconds() - cpu_start
     shutil.rmtree(cache_dir, ignore_errors=True)
-    return {"build": built - start, "save": saved - built, "total": saved - start}
+    return {"build": built - start, "save": saved - built, "total": saved - start, "cpu": cpu}
 
 
 def build_breakdown(paths: list[Path], scratch: Path) -> dict[str, float]:
@@ -273,7 +281,9 @@ def compare_with_floor(paths: list[Path], data_dir: Path, root: Path, workers: i
             f"{result[f'floor_{workers}']['total']:.1f} s; build+save 1 process "
             f"{result['build_1']['build']:.1f}+{result['build_1']['save']:.1f} s, {workers} "
             f"processes {result[f'build_{workers}']['build']:.1f}+"
-            f"{result[f'build_{workers}']['save']:.1f} s",
+            f"{result[f'build_{workers}']['save']:.1f} s; CPU seconds: floor "
+            f"{result['floor_1']['cpu']:.1f} / {result[f'floor_{workers}']['cpu']:.1f}, build "
+            f"{result['build_1']['cpu']:.1f} / {result[f'build_{workers}']['cpu']:.1f}",
             flush=True,
         )
     return {
@@ -328,6 +338,10 @@ def main(argv: list[str] | None = None) -> None:
         f"build + save_to_disk, 1 process: {one['build']:.1f} + {one['save']:.1f} = "
         f"{one['total']:.1f} s; {workers} processes: {many['build']:.1f} + {many['save']:.1f} = "
         f"{many['total']:.1f} s"
+    )
+    print(
+        f"CPU seconds (all threads and processes): floor {medians['floor_1']['cpu']:.1f} / "
+        f"{medians[f'floor_{workers}']['cpu']:.1f}, build+save {one['cpu']:.1f} / {many['cpu']:.1f}"
     )
     print(
         f"1-process build+save / 1-thread floor: {ratio:.2f} (target <= "
