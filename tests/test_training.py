@@ -267,3 +267,15 @@ def test_two_processes_really_train_together(checkpoint, sample_data_dir, tmp_pa
     test = _read(output_dir / "test_results.json")
     # Predictions gathered from both processes: every test file counted exactly once.
     assert np.array(test["test_confusion_matrix"]).sum() == test["test_samples"]
+
+
+def test_saved_model_records_how_its_training_audio_was_decoded(trained):
+    """Predict reads these back (tests/test_audio_decoding.py checks that it decodes with them)."""
+    preprocessor = _read(trained / "preprocessor_config.json")
+    assert preprocessor["audio_decoding"] == {
+        "target_sampling_rate": 16000,
+        "lowpass_filter_width": 6,
+        "rolloff": 0.99,
+        "resampling_method": "sinc_interp_hann",
+    }
+    assert preprocessor["sampling_rate"] == 16000

@@ -26,8 +26,10 @@ from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.atomic_write import write_json_atomic, write_text_atomic
+from data_scripts.ravdess import recorded_decode_settings
 from data_scripts.ravdess_facts import EMOTIONS
 from training.arguments import DataArguments, ModelArguments, parse_arguments
+from training.audio_io import record_decode_settings
 from training.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
 from training.data import (
     AudioClassificationCollator,
@@ -95,6 +97,8 @@ def _train_and_test(
         attn_implementation=model_args.attn_implementation,
     )
     feature_extractor = build_feature_extractor(model_args.model_path, model_args.config_path)
+    # Saved with the model, so that predict decodes files exactly as this data was decoded.
+    record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
     if model_args.freeze_feature_encoder:
         model.freeze_feature_encoder()
     if model_args.freeze_encoder:
