@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import datasets
 import numpy as np
+
+from data_scripts.atomic_write import write_text_atomic
 
 PREDICTIONS_FILE = "test_predictions.csv"
 # Columns of the prepared dataset, in the order the table shows them.
@@ -51,13 +52,7 @@ def write_predictions_csv(
     probabilities: np.ndarray,
     label_names: list[str],
 ) -> Path:
-    """Write the table atomically (a temporary sibling renamed into place)."""
+    """Write the table atomically: a reader never sees half of it."""
     path = Path(path)
-    text = predictions_csv(dataset, probabilities, label_names)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_text_atomic(path, predictions_csv(dataset, probabilities, label_names))
     return path

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -22,14 +21,14 @@ if __package__ in (None, ""):
     # Run as a file (`python training/wav2vec2_classification.py`): make the repo importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
 import torch
 import transformers
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from data_scripts.atomic_write import write_json_atomic, write_text_atomic
+from data_scripts.ravdess import recorded_decode_settings
 from data_scripts.ravdess_facts import EMOTIONS
-from training import reports
 from training.arguments import (
     DataArguments,
     ModelArguments,
@@ -37,6 +36,8 @@ from training.arguments import (
     launched_world_size,
     parse_arguments,
 )
+from training.audio_io import record_decode_settings
+from training.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
 from training.data import (
     AudioClassificationCollator,
     load_prepared_dataset,
@@ -48,17 +49,19 @@ from training.model_builder import (
     build_feature_extractor,
     feature_extractor_settings,
 )
+from training.model_card import write_model_card
 from training.per_file_results import PREDICTIONS_FILE, write_predictions_csv
+from training.plots import (
+    CONFUSION_MATRIX_PNG,
+    TRAINING_CURVES_PNG,
+    plot_confusion_matrix,
+    plot_training_curves,
+)
 from training.run_info import collect_run_info, describe_processes
 from training.trainer import EmotionTrainer, detailed_metrics, logits_of, make_compute_metrics
 
 logger = logging.getLogger(__name__)
 LABEL_NAMES = list(EMOTIONS)
-CV_METRICS = ("accuracy", "uar", "macro_f1")
-
-
-def _write_json(path: Path, value) -> None:
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
@@ -82,8 +85,19 @@ def run_training(
     training_args: TrainingArguments,
     argv: list[str] | None = None,
 ) -> dict:
-    """One train/validate/test run; returns the test metrics and `test_actors`. `argv`: the
-    command's arguments, recorded in run_info.json."""
+    """One train/validate/test run; returns the test metrics. `argv`: the command's arguments,
+    recorded in run_info.json."""
+    test_metrics, _ = _train_and_test(model_args, data_args, training_args, argv)
+    return test_metrics
+
+
+def _train_and_test(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
+) -> tuple[dict, dict]:
+    """One train/validate/test run; returns the test metrics and the split (split.json)."""
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
 
@@ -104,6 +118,8 @@ def run_training(
     feature_extractor, extractor_source = build_feature_extractor(
         model_args.model_path, model_args.config_path
     )
+    # Saved with the model, so that predict decodes files exactly as this data was decoded.
+    record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
     if model_args.freeze_feature_encoder:
         model.freeze_feature_encoder()
     if model_args.freeze_encoder:
@@ -159,16 +175,16 @@ def run_training(
         )
         probabilities = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
         write_predictions_csv(output_dir / PREDICTIONS_FILE, test, probabilities, LABEL_NAMES)
-        _write_json(output_dir / "split.json", split_info)
-        _write_json(output_dir / "run_info.json", run_info)
-        reports.plot_confusion_matrix(
+        write_json_atomic(output_dir / "split.json", split_info)
+        write_json_atomic(output_dir / "run_info.json", run_info)
+        plot_confusion_matrix(
             details["confusion_matrix"],
             LABEL_NAMES,
-            output_dir / "confusion_matrix.png",
+            output_dir / CONFUSION_MATRIX_PNG,
             title=f"Test confusion matrix ({data_args.split} split)",
         )
-        reports.plot_training_curves(training_history, output_dir / "training_curves.png")
-        reports.write_model_card(
+        plot_training_curves(training_history, output_dir / TRAINING_CURVES_PNG)
+        write_model_card(
             output_dir,
             {
                 "base_model": model_args.model_path,
@@ -181,8 +197,7 @@ def run_training(
                 "run_info": run_info,
             },
         )
-    # The caller (cross-validation) also needs who was tested; test_results.json keeps numbers.
-    return {**test_metrics, "test_actors": split_info["splits"]["test"]["actors"]}
+    return test_metrics, split_info
 
 
 def _training_summary(
@@ -219,16 +234,14 @@ def run_cross_validation(
         fold_training = copy.deepcopy(training_args)
         fold_training.output_dir = str(root / f"fold_{fold}")
         logger.info("cross-validation fold %d of %d", fold + 1, data_args.cv_folds)
-        metrics = run_training(model_args, fold_data, fold_training, argv)
-        folds.append({"fold": fold, **metrics})
-    summary = {}
-    for name in CV_METRICS:
-        values = np.array([f[f"test_{name}"] for f in folds], dtype=float)
-        summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=0))}
+        metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
+        test_actors = split_info["splits"]["test"]["actors"]
+        folds.append({"fold": fold, "test_actors": test_actors, **metrics})
+    summary = summarize_folds(folds)
     if training_args.process_index == 0:
-        _write_json(root / "cv_results.json", {"folds": folds, "summary": summary})
-        (root / "cv_summary.md").write_text(reports.cv_summary_markdown(folds, summary))
-        reports.write_cv_summary_card(root, folds, summary)
+        write_json_atomic(root / "cv_results.json", {"folds": folds, "summary": summary})
+        write_text_atomic(root / "cv_summary.md", cv_summary_markdown(folds, summary))
+        write_cv_summary_card(root, folds, summary)
     return {"folds": folds, "summary": summary}
 
 
