@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import time
 import zipfile
 from dataclasses import dataclass, fields
@@ -36,8 +35,12 @@ import soundfile as sf
 import torch
 import torchaudio.functional as audio_functional
 
-from data_scripts.extract import check_members
+from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.corpus_counts import count_files, describe, shortfalls
+from data_scripts.dataset_folder import check_dataset_output, save_dataset
+from data_scripts.extract import check_members, open_archive, stream_member
 from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
+from data_scripts.orphans import children_die_with_me
 from data_scripts.ravdess_facts import (
     ARCHIVES,
     EMOTIONS,
@@ -134,13 +137,25 @@ def sources_from_data_dir(data_dir: Path, vocal_channels: tuple[str, ...]) -> li
             f"{csv_path}: no mapping CSV; run data_scripts/download_and_map_emotion_data.py first"
         )
     sources = []
-    for row in read_mapping(csv_path):
+    for line, row in enumerate(read_mapping(csv_path), start=2):
         name = parse_file_name(row["audio_name"])
+        where = f"{csv_path}, line {line} ({row['audio_name']})"
         if row["audio_type"] != name.vocal_channel or row["emotion"] != name.emotion_code:
             raise ValueError(
-                f"{csv_path}: row for {row['audio_name']} says {row['audio_type']}, emotion "
-                f"{row['emotion']}, but the file name says {name.vocal_channel}, "
-                f"emotion {name.emotion_code}"
+                f"{where}: says {row['audio_type']}, emotion {row['emotion']}, but the file "
+                f"name says {name.vocal_channel}, emotion {name.emotion_code}"
+            )
+        if row["emotion_name"] != name.emotion:
+            raise ValueError(
+                f"{where}: emotion_name {row['emotion_name']!r} but emotion {row['emotion']} "
+                f"is {name.emotion!r}"
+            )
+        # Labels come from audio_name; the audio from audio_path: they must be the same file.
+        if Path(row["audio_path"]).name != row["audio_name"]:
+            raise ValueError(
+                f"{where}: audio_path {row['audio_path']} is not the file {row['audio_name']}; "
+                "the labels would belong to another clip (rerun the download script to rebuild "
+                "the CSV)"
             )
         if name.vocal_channel in vocal_channels:
             sources.append(AudioSource(name.file_name, str(data_dir / row["audio_path"])))
@@ -222,6 +237,11 @@ class Ravdess(datasets.ArrowBasedBuilder):
             extra_files = []
         if not self.sources:
             raise ValueError(f"no {config_name} audio files in {data_dir or archive_dir}")
+        names = [parse_file_name(source.file) for source in self.sources]
+        self.file_counts = count_files([(n.actor, n.vocal_channel) for n in names])
+        for problem in shortfalls(self.file_counts, channels):
+            logger.warning("PARTIAL CORPUS in %s: %s", data_dir or archive_dir, problem)
+        self.corpus_description = describe(self.file_counts, channels)
         defaults = {f.name: f.default for f in fields(RavdessConfig) if f.name in RESAMPLING_FIELDS}
         settings = {name: kwargs.get(name, default) for name, default in defaults.items()}
         fingerprint = json.dumps(
@@ -241,7 +261,8 @@ class Ravdess(datasets.ArrowBasedBuilder):
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
-            description="RAVDESS audio-only speech and song, 16 kHz mono, labels from file names.",
+            description="RAVDESS audio-only speech and song, 16 kHz mono, labels from file names. "
+            + self.corpus_description,
             features=FEATURES,
             homepage="https://zenodo.org/records/1188976",
             license="CC BY-NC-SA 4.0",
@@ -270,12 +291,17 @@ class Ravdess(datasets.ArrowBasedBuilder):
             if source.member is None:
                 return decode_waveform(source.path, **settings)
             if source.path not in archives:
-                archives[source.path] = zipfile.ZipFile(source.path)
-            data = io.BytesIO(archives[source.path].read(source.member))
+                archives[source.path] = open_archive(source.path)
+            archive = archives[source.path]
+            data = io.BytesIO()
+            # Streamed with a byte cap: a zip bomb must not fill the memory.
+            stream_member(archive, archive.getinfo(source.member), data)
+            data.seek(0)
             return decode_waveform(data, **settings)
         except (sf.LibsndfileError, RuntimeError, OSError, ValueError, zipfile.BadZipFile) as error:
             where = source.path if source.member is None else f"{source.path}:{source.member}"
-            raise ValueError(f"{where}: cannot decode audio: {error}") from error
+            reason = str(error).removeprefix(f"{where}: ")
+            raise ValueError(f"{where}: cannot decode audio: {reason}") from error
 
     def _generate_tables(self, batches: list[list[AudioSource]], torch_threads: int):
         previous_threads = torch.get_num_threads()
@@ -355,7 +381,8 @@ def build_ravdess(
     num_proc = num_proc or default_num_proc()
     num_proc = min(num_proc, -(-len(builder.sources) // FILES_PER_TABLE))
     try:
-        builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
+        with children_die_with_me():
+            builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
     except datasets.exceptions.DatasetGenerationError as error:
         raise ValueError(f"RAVDESS build failed: {_failure_message(error)}") from error
     return builder.as_dataset(split="train")
@@ -376,18 +403,6 @@ def load_ravdess(
     return split_dataset(dataset, protocol=protocol, seed=seed, fold=fold, num_folds=num_folds)
 
 
-def save_dataset(dataset: datasets.Dataset, output_dir: Path) -> None:
-    """save_to_disk into a temporary sibling, renamed when complete."""
-    output_dir = Path(output_dir)
-    staging = output_dir.with_name(output_dir.name + ".incomplete")
-    if staging.exists():
-        shutil.rmtree(staging)
-    dataset.save_to_disk(str(staging))
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    staging.rename(output_dir)
-
-
 def total_hours(dataset: datasets.Dataset, sampling_rate: int = TARGET_SAMPLING_RATE) -> float:
     return float(np.sum(dataset.data.column("length").to_numpy())) / sampling_rate / 3600
 
@@ -403,17 +418,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default="all", choices=sorted(CONFIG_CHANNELS))
     parser.add_argument("--cache_dir", default=None, help="datasets cache (default: HF's)")
     parser.add_argument("--num_proc", type=int, default=None, help="worker processes (all cores)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser
 
 
 def main(argv: list[str] | None = None) -> datasets.Dataset:
+    debug, argv = pop_debug_flag(argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
-    dataset = build_ravdess(
-        args.data_dir, args.archive_dir, args.config, args.cache_dir, args.num_proc
-    )
-    save_dataset(dataset, Path(args.output_dir))
+    inputs = tuple(folder for folder in (args.data_dir, args.archive_dir) if folder)
+    try:
+        check_dataset_output(args.output_dir, inputs)  # before any work
+        dataset = build_ravdess(
+            args.data_dir, args.archive_dir, args.config, args.cache_dir, args.num_proc
+        )
+        save_dataset(dataset, Path(args.output_dir), inputs)
+    except USER_ERRORS as error:
+        fail(error, debug)
     print(
         f"{len(dataset)} rows, {total_hours(dataset):.2f} h of 16 kHz audio, written to "
         f"{args.output_dir} in {time.perf_counter() - start:.1f} s"
