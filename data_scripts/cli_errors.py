@@ -15,9 +15,18 @@ USER_ERRORS = (ValueError, OSError, zipfile.BadZipFile, pickle.UnpicklingError)
 
 
 def pop_debug_flag(argv: list[str] | None) -> tuple[bool, list[str]]:
-    """(whether --debug was given, the other arguments)."""
+    """(whether a bare --debug was given, the other arguments).
+
+    `--debug VALUE` (TrainingArguments' own debug option) is left in place."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    return DEBUG_FLAG in arguments, [a for a in arguments if a != DEBUG_FLAG]
+    rest, debug = [], False
+    for index, argument in enumerate(arguments):
+        following = arguments[index + 1] if index + 1 < len(arguments) else "--"
+        if argument == DEBUG_FLAG and following.startswith("-"):
+            debug = True
+        else:
+            rest.append(argument)
+    return debug, rest
 
 
 def fail(error: BaseException, debug: bool, exit_code: int = 1) -> None:

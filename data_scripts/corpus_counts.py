@@ -52,3 +52,8 @@ def describe(counts: dict[str, dict[int, int]], channels: tuple[str, ...]) -> st
     else:
         lines.append("Every actor present has all of its RAVDESS files.")
     return " ".join(lines)
+
+
+def describe_rows(actors, vocal_channels, channels: tuple[str, ...]) -> str:
+    """`describe` for a dataset's `actor` and `vocal_channel` columns."""
+    return describe(count_files(list(zip(actors, vocal_channels, strict=True))), channels)
