@@ -33,7 +33,13 @@ RESULT_PATTERNS = (
     "fold_*",
 )
 # Pickled files of a Trainer checkpoint, loaded on resume.
-CHECKPOINT_PICKLES = ("optimizer.pt", "scheduler.pt", "rng_state*.pth", "scaler.pt")
+CHECKPOINT_PICKLES = (
+    "pytorch_model.bin",
+    "optimizer.pt",
+    "scheduler.pt",
+    "rng_state*.pth",
+    "scaler.pt",
+)
 
 
 def check_inputs(model_args: ModelArguments, data_args: DataArguments) -> None:
@@ -115,3 +121,10 @@ def claim_output_dir(training_args: TrainingArguments, is_main: bool) -> RunLock
         lock.release()
         raise
     return lock
+
+
+def remove_if_empty(folder: str | Path) -> None:
+    try:
+        Path(folder).rmdir()
+    except OSError:
+        pass  # not empty, or not there: keep it

@@ -42,7 +42,7 @@ from training.data import (
     split_for_training,
 )
 from training.model_builder import build_classifier, build_feature_extractor
-from training.output_dir import check_inputs, claim_output_dir
+from training.output_dir import check_inputs, claim_output_dir, remove_if_empty
 from training.run_info import collect_run_info
 from training.short_clips import drop_too_short
 from training.trainer import EmotionTrainer, detailed_metrics, make_compute_metrics
@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> dict:
         level=logging.INFO if training_args.process_index == 0 else logging.WARNING,
     )
     transformers.utils.logging.set_verbosity_warning()
+    created = not Path(training_args.output_dir).exists()
     try:
         # Inputs first, then the output folder (created, locked): nothing before the checks.
         check_inputs(model_args, data_args)
@@ -240,6 +241,8 @@ def main(argv: list[str] | None = None) -> dict:
     except USER_ERRORS as error:
         if isinstance(error, pickle.UnpicklingError):
             error = ValueError(refusal_message("a checkpoint file", error))
+        if created:
+            remove_if_empty(training_args.output_dir)  # a refused run leaves no empty folder
         fail(error, debug)
 
 
