@@ -15,15 +15,17 @@ from contextlib import contextmanager
 
 PR_SET_PDEATHSIG = 1
 _parent_pid: int | None = None
+# Looked up once here: loading a library in a freshly forked child of a threaded process can
+# deadlock on the loader's lock.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
 def _after_fork_in_child() -> None:
     global _parent_pid
     parent, _parent_pid = _parent_pid, None  # grandchildren are not ours to watch
-    if parent is None:
+    if parent is None or _prctl is None:
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
 

@@ -81,3 +81,77 @@ def test_two_builds_into_one_output_dir_both_finish_complete(sample_data_dir, tm
     saved = datasets.load_from_disk(str(output))
     assert len(saved) == 176 and set(saved["vocal_channel"]) == {"song"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "prepared"]
+
+
+def _kill_when(process: subprocess.Popen, ready, what: str, timeout: float = 120) -> None:
+    """SIGKILL `process` as soon as `ready()` holds; fail if it ends first."""
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert process.poll() is None, f"the run ended before {what}"
+            assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+            time.sleep(0.002)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.faults
+def test_extraction_killed_midway_then_rerun_is_byte_identical(tmp_path):
+    import zipfile
+
+    from data_scripts.extract import extract_archive
+    from data_scripts.ravdess_facts import ACTORS, file_names_for_actor
+
+    archive = tmp_path / "speech.zip"
+    rng = __import__("numpy").random.default_rng(0)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        for actor in ACTORS:
+            for name in file_names_for_actor(actor, "speech"):
+                zf.writestr(f"Actor_{actor:02d}/{name}", rng.bytes(20_000))
+    destination = tmp_path / "out" / "speech"
+    staging = destination.with_name(".speech.partial")
+    script = (
+        "import sys; from data_scripts.extract import extract_archive; "
+        "extract_archive(sys.argv[1], sys.argv[2])"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(archive), str(destination)],
+        cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _kill_when(
+        process, lambda: staging.is_dir() and any(staging.glob("Actor_*/*.wav")), "extraction"
+    )
+    assert not destination.exists(), "a killed extraction left a folder under the final name"
+    files = extract_archive(archive, destination)
+    with zipfile.ZipFile(archive) as zf:
+        assert len(files) == len(zf.infolist()) == 1440
+        for path in files:
+            assert path.read_bytes() == zf.read(path.relative_to(destination).as_posix())
+    assert sorted(p.name for p in destination.parent.iterdir()) == ["speech"]
+
+
+@pytest.mark.faults
+def test_cache_build_killed_midway_then_rerun_gives_identical_rows(sample_data_dir, tmp_path):
+    import numpy as np
+
+    from data_scripts.ravdess import build_ravdess
+
+    cache = tmp_path / "cache"
+    command = _prepare(sample_data_dir, tmp_path / "out", cache, "--num_proc", "1")
+    process = subprocess.Popen(
+        command, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _kill_when(
+        process, lambda: any(p.suffix == ".arrow" for p in cache.rglob("*.incomplete/*")), "rows"
+    )
+    assert not (tmp_path / "out").exists()
+    rebuilt = build_ravdess(data_dir=sample_data_dir, cache_dir=cache, num_proc=1)
+    reference = build_ravdess(data_dir=sample_data_dir, cache_dir=tmp_path / "fresh", num_proc=1)
+    assert len(rebuilt) == len(reference) == 416
+    assert rebuilt["file"] == reference["file"]
+    for row, expected in zip(
+        rebuilt.with_format("numpy"), reference.with_format("numpy"), strict=True
+    ):
+        assert row["label"] == expected["label"]
+        np.testing.assert_array_equal(row["audio"]["array"], expected["audio"]["array"])

@@ -344,3 +344,12 @@ def test_clips_too_short_for_the_encoder_are_dropped_counted_and_named(
     )  # fmt: skip
     assert verdict.returncode == 1
     assert f"FAILED {victim}: too short for the model" in verdict.stderr
+
+
+def test_training_with_debug_shows_the_traceback(sample_data_dir, tmp_path, capsys):
+    missing = tmp_path / "pytorch_model.bin"
+    arguments = ["--model_path", str(missing), "--data_dir", str(sample_data_dir)]
+    with pytest.raises(SystemExit):
+        train_main([*arguments, "--output_dir", str(tmp_path / "run"), "--debug"])
+    error = capsys.readouterr().err
+    assert "Traceback" in error and f"error: --model_path {missing}: no such" in error
