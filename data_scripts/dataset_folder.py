@@ -25,8 +25,10 @@ STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(incomplete|old)$")
 
 
 def is_saved_dataset(folder: Path) -> bool:
-    """True for a folder holding exactly what `Dataset.save_to_disk` writes."""
+    """True for a folder holding exactly what `Dataset.save_to_disk` writes, or nothing."""
     entries = list(folder.iterdir())
+    if not entries:
+        return True
     names = {entry.name for entry in entries}
     return {"dataset_info.json", "state.json"} <= names and all(
         entry.is_file() and SAVED_DATASET_FILE.match(entry.name) for entry in entries

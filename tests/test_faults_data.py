@@ -14,6 +14,7 @@ from pathlib import Path
 import datasets
 import pytest
 
+from data_scripts.dataset_folder import check_dataset_output
 from data_scripts.download_and_map_emotion_data import download_and_map
 from data_scripts.download_and_map_emotion_data import main as download_main
 from data_scripts.extract import check_members, extract_archive, stream_member
@@ -93,6 +94,18 @@ def test_prepare_refuses_a_folder_that_is_not_a_saved_dataset(songs_dir, tmp_pat
         prepare_main(["--data_dir", str(songs_dir), "--output_dir", str(output)])
     assert "is not a dataset saved by this command" in capsys.readouterr().err
     assert tree(output) == {"notes.txt": b"my thesis"}
+
+
+def test_an_empty_output_folder_is_accepted_and_a_stray_file_is_not(tmp_path):
+    output = tmp_path / "prepared"
+    output.mkdir()
+    check_dataset_output(output)
+    (output / "state.json").write_text("{}")
+    (output / "dataset_info.json").write_text("{}")
+    check_dataset_output(output)
+    (output / "train.csv").write_text("mine")
+    with pytest.raises(ValueError, match="is not a dataset saved by this command"):
+        check_dataset_output(output)
 
 
 def test_prepare_replaces_its_own_earlier_output(songs_dir, tmp_path):
