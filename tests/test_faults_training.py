@@ -151,6 +151,7 @@ def test_random_bin_is_refused_without_torchs_advice(sample_data_dir, tmp_path, 
     assert f"refused to load {weights}: not a plain-tensor checkpoint (" in error
     assert not any(advice in error for advice in TORCH_ADVICE)
     assert not output.exists()
+    assert not (tmp_path / "cache").exists(), "refused before any data is built"
 
 
 @pytest.mark.parametrize("name", ["optimizer.pt", "scheduler.pt", "rng_state.pth"])

@@ -51,6 +51,8 @@ def check_inputs(model_args: ModelArguments, data_args: DataArguments) -> None:
     )
     if looks_local and not model_path.exists():
         raise ValueError(f"--model_path {model_path}: no such file or folder")
+    if model_path.is_file() and model_path.suffix == ".bin":
+        check_plain_tensors(model_path)  # before any data is built
     if model_args.config_path and not Path(model_args.config_path).is_file():
         raise ValueError(f"--config_path {model_args.config_path}: no such file")
     if data_args.data_dir:
@@ -79,16 +81,25 @@ def resume_target(training_args: TrainingArguments) -> str | None:
     return str(resume)
 
 
-def check_checkpoint_pickles(checkpoint: str | Path) -> None:
-    """ValueError naming the first pickled file of `checkpoint` that is not plain tensors.
+def check_plain_tensors(path: Path) -> None:
+    """ValueError naming `path` unless it loads with weights_only=True. Memory-mapped where
+    the format allows, so checking costs no copy of the tensors."""
+    try:
+        try:
+            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as error:
+            if "mmap" not in str(error):
+                raise
+            torch.load(path, map_location="cpu", weights_only=True)  # the legacy format
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise ValueError(refusal_message(path, error)) from error
 
-    Memory-mapped, so checking costs no copy of the optimizer state."""
+
+def check_checkpoint_pickles(checkpoint: str | Path) -> None:
+    """ValueError naming the first pickled file of `checkpoint` that is not plain tensors."""
     for pattern in CHECKPOINT_PICKLES:
         for path in sorted(Path(checkpoint).glob(pattern)):
-            try:
-                torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            except (pickle.UnpicklingError, RuntimeError) as error:
-                raise ValueError(refusal_message(path, error)) from error
+            check_plain_tensors(path)
 
 
 def claim_output_dir(training_args: TrainingArguments, is_main: bool) -> RunLock | None:
