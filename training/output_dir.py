@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from transformers import TrainingArguments
+from transformers.trainer_pt_utils import safe_globals
 from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.mapping import MAPPING_FILE_NAME
@@ -82,17 +83,23 @@ def resume_target(training_args: TrainingArguments) -> str | None:
 
 
 def check_plain_tensors(path: Path) -> None:
-    """ValueError naming `path` unless it loads with weights_only=True. Memory-mapped where
-    the format allows, so checking costs no copy of the tensors."""
+    """ValueError naming `path` unless it loads with weights_only=True and the numpy globals
+    the Trainer allows for RNG states. Memory-mapped where the format allows, so checking costs
+    no copy of the tensors."""
     try:
-        try:
-            torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as error:
-            if "mmap" not in str(error):
-                raise
-            torch.load(path, map_location="cpu", weights_only=True)  # the legacy format
+        with safe_globals():
+            _load_without_copy(path)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
         raise ValueError(refusal_message(path, error)) from error
+
+
+def _load_without_copy(path: Path) -> None:
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError as error:
+        if "mmap" not in str(error):
+            raise
+        torch.load(path, map_location="cpu", weights_only=True)  # the legacy format
 
 
 def check_checkpoint_pickles(checkpoint: str | Path) -> None:
