@@ -345,3 +345,34 @@ def test_download_and_map_in_a_fresh_folder_still_works(sample_archives, tmp_pat
         checksums=checksums,
     )
     assert summary.rows == sum(a.files for a in sample_archives.values())
+
+
+def test_sample_archives_never_overwrite_a_real_archive(tmp_path):
+    from data_scripts.sample_archives import write_sample_archives
+
+    real = tmp_path / SONG_ARCHIVE.file_name
+    with zipfile.ZipFile(real, "w") as archive:
+        archive.writestr(f"Actor_01/{SONG_NAME}", b"a real recording")
+    before = real.read_bytes()
+    with pytest.raises(ValueError, match="is not a sample archive"):
+        write_sample_archives(tmp_path, actors=[1], seconds=(0.1, 0.1))
+    assert real.read_bytes() == before
+    real.unlink()
+    first = write_sample_archives(tmp_path, actors=[1], seconds=(0.1, 0.1))
+    second = write_sample_archives(tmp_path, actors=[1], seconds=(0.1, 0.1))  # its own: replaced
+    assert first == second
+
+
+def test_stand_in_checkpoint_never_overwrites_a_real_checkpoint(tmp_path):
+    from training.stand_in_checkpoint import write_ctc_checkpoint
+
+    tiny = REPO / "configs" / "models" / "tiny.json"
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "model.safetensors").write_bytes(b"fine-tuned weights")
+    with pytest.raises(ValueError, match="holds a checkpoint that is not a stand-in"):
+        write_ctc_checkpoint(tiny, real)
+    assert (real / "model.safetensors").read_bytes() == b"fine-tuned weights"
+    stand_in = tmp_path / "stand_in"
+    first = write_ctc_checkpoint(tiny, stand_in).read_bytes()
+    assert write_ctc_checkpoint(tiny, stand_in).read_bytes() == first  # its own: replaced
