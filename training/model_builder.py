@@ -27,6 +27,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from data_scripts.ravdess_facts import EMOTIONS, TARGET_SAMPLING_RATE
+from training.checkpoint_refusal import refusal_message
 
 logger = logging.getLogger(__name__)
 
@@ -177,13 +178,10 @@ def _from_pretrained(source, config, model_path: str, kwargs: dict):
             source, config=config, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
         )
     except pickle.UnpicklingError as error:
-        raise CheckpointError(
-            f"{model_path}: refused to unpickle (only plain tensors load, weights_only=True): "
-            f"{error}"
-        ) from error
+        raise CheckpointError(refusal_message(model_path, error)) from error
     except OSError as error:
         if "pickle" in str(error).lower() or "weights_only" in str(error):
-            raise CheckpointError(f"{model_path}: refused to load: {error}") from error
+            raise CheckpointError(refusal_message(model_path, error)) from error
         raise CheckpointError(f"{model_path}: cannot load checkpoint: {error}") from error
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -27,8 +27,11 @@ from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.atomic_write import write_json_atomic, write_text_atomic
-from data_scripts.ravdess import recorded_decode_settings
+from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.corpus_counts import describe_rows
+from data_scripts.ravdess import CONFIG_CHANNELS, recorded_decode_settings
 from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.splits import split_summary
 from training.arguments import (
     DataArguments,
     ModelArguments,
@@ -37,6 +40,7 @@ from training.arguments import (
     parse_arguments,
 )
 from training.audio_io import record_decode_settings
+from training.checkpoint_refusal import refusal_message
 from training.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
 from training.data import (
     AudioClassificationCollator,
@@ -50,6 +54,7 @@ from training.model_builder import (
     feature_extractor_settings,
 )
 from training.model_card import write_model_card
+from training.output_dir import check_inputs, claim_output_dir, remove_if_empty
 from training.per_file_results import PREDICTIONS_FILE, write_predictions_csv
 from training.plots import (
     CONFUSION_MATRIX_PNG,
@@ -58,6 +63,7 @@ from training.plots import (
     plot_training_curves,
 )
 from training.run_info import collect_run_info, describe_processes
+from training.short_clips import drop_too_short
 from training.trainer import EmotionTrainer, detailed_metrics, logits_of, make_compute_metrics
 
 logger = logging.getLogger(__name__)
@@ -120,6 +126,9 @@ def _train_and_test(
     )
     # Saved with the model, so that predict decodes files exactly as this data was decoded.
     record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
+    # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
+    splits, too_short = drop_too_short(splits, model)
+    split_info = {**split_summary(splits), "dropped_too_short": too_short}
     if model_args.freeze_feature_encoder:
         model.freeze_feature_encoder()
     if model_args.freeze_encoder:
@@ -189,6 +198,11 @@ def _train_and_test(
             {
                 "base_model": model_args.model_path,
                 "vocal_channel": data_args.vocal_channel,
+                "corpus": describe_rows(
+                    dataset["actor"],
+                    dataset["vocal_channel"],
+                    CONFIG_CHANNELS[data_args.vocal_channel],
+                ),
                 "pooling": model_args.pooling,
                 "split": split_info,
                 "test_metrics": test_metrics,
@@ -246,7 +260,11 @@ def run_cross_validation(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, training_args = parse_arguments(argv)
+    debug, argv = pop_debug_flag(argv)  # a bare --debug: tracebacks of errors
+    try:
+        model_args, data_args, training_args = parse_arguments(argv)
+    except USER_ERRORS as error:
+        fail(error, debug)
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         level=logging.INFO if training_args.process_index == 0 else logging.WARNING,
@@ -254,11 +272,24 @@ def main(argv: list[str] | None = None) -> dict:
     transformers.utils.logging.set_verbosity_warning()
     if launched_world_size() > 1 and not accelerator_available():
         logger.info("%d processes and no GPU: one distributed run on CPU", training_args.world_size)
-    os.makedirs(training_args.output_dir, exist_ok=True)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if data_args.cv_folds:
-        return run_cross_validation(model_args, data_args, training_args, argv)
-    return run_training(model_args, data_args, training_args, argv)
+    created = not Path(training_args.output_dir).exists()
+    try:
+        # Inputs first, then the output folder (created, locked): nothing before the checks.
+        check_inputs(model_args, data_args)
+        lock = claim_output_dir(training_args, is_main=training_args.process_index == 0)
+        try:
+            if data_args.cv_folds:
+                return run_cross_validation(model_args, data_args, training_args, argv)
+            return run_training(model_args, data_args, training_args, argv)
+        finally:
+            if lock is not None:
+                lock.release()
+    except USER_ERRORS as error:
+        if isinstance(error, pickle.UnpicklingError):
+            error = ValueError(refusal_message("a checkpoint file", error))
+        if created:
+            remove_if_empty(training_args.output_dir)  # a refused run leaves no empty folder
+        fail(error, debug)
 
 
 if __name__ == "__main__":
