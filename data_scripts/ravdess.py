@@ -54,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
 CACHE_FORMAT_VERSION = "1.0.0"
-EXIT_ERROR = 2
 # Clips per Arrow table: about 8 MB of 16 kHz float32 for 4 s clips, so memory stays flat.
 FILES_PER_TABLE = 32
 # The line of the dataset's description that records how its audio was decoded.
@@ -441,7 +440,7 @@ def main(argv: list[str] | None = None) -> datasets.Dataset:
         )
         save_dataset(dataset, Path(args.output_dir), inputs)
     except USER_ERRORS as error:
-        fail(error, debug, EXIT_ERROR)
+        fail(error, debug)
     print(
         f"{len(dataset)} rows, {total_hours(dataset):.2f} h of 16 kHz audio, written to "
         f"{args.output_dir} in {time.perf_counter() - start:.1f} s"

@@ -8,10 +8,13 @@ pool: predict reports it as failed, and training drops it from every split, coun
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 import torch
+
+if TYPE_CHECKING:  # predict imports this module and must not load datasets/pyarrow
+    import datasets
 
 logger = logging.getLogger(__name__)
 MAX_FILES_LISTED = 10
@@ -32,6 +35,8 @@ def too_short(model, num_samples: int) -> bool:
 
 def drop_too_short(splits: datasets.DatasetDict, model) -> tuple[datasets.DatasetDict, list[str]]:
     """The splits without rows whose `length` gives the model no frame; the dropped files."""
+    import datasets
+
     dropped: list[str] = []
     kept = {}
     for name, split in splits.items():
