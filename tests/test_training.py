@@ -317,6 +317,10 @@ def test_run_info_records_processes_precision_and_command(trained):
     assert info["device"] == "cpu"
     assert "--train_config" in info["command"]
     assert info["versions"]["transformers"]
+    assert [(p["rank"], p["world_size"]) for p in info["processes"]] == [(0, 1)]
+    # The stand-in checkpoint has no preprocessor_config.json: the defaults are named as such.
+    assert info["feature_extractor"]["source"] == "defaults"
+    assert info["feature_extractor"]["return_attention_mask"] is True
 
 
 def test_saved_model_loads_with_pipeline_in_a_process_without_the_project(trained, tmp_path):
@@ -397,6 +401,10 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
     card = (output_dir / "README.md").read_text()
     for k, actors in enumerate(test_actors):
         assert f"| {k} | {', '.join(map(str, actors))} |" in card
+        # Each fold keeps its per-file table, one row per test file of its actors.
+        _, rows = _predictions_table(output_dir / f"fold_{k}")
+        assert len(rows) == results["folds"][k]["test_samples"]
+        assert {int(row["actor"]) for row in rows} == set(actors)
     accuracies = [fold["test_accuracy"] for fold in results["folds"]]
     assert results["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
     assert results["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
