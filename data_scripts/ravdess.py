@@ -384,9 +384,19 @@ def load_ravdess(
     num_folds: int = 6,
     cache_dir: str | Path | None = None,
 ) -> datasets.DatasetDict:
-    """Train/validation/test splits of the cached data (see data_scripts.splits.split_dataset)."""
+    """Train/validation/test splits of the cached data (see data_scripts.splits.split_dataset).
+
+    The actors of both channels are split, so `speech`, `song` and `all` test the same speakers.
+    """
     dataset = build_ravdess(data_dir, archive_dir, config, cache_dir)
-    return split_dataset(dataset, protocol=protocol, seed=seed, fold=fold, num_folds=num_folds)
+    if data_dir is not None:
+        sources = sources_from_data_dir(Path(data_dir), VOCAL_CHANNELS)
+    else:
+        sources = sources_from_archives(Path(archive_dir), VOCAL_CHANNELS)
+    actors = sorted({parse_file_name(source.file).actor for source in sources})
+    return split_dataset(
+        dataset, protocol=protocol, seed=seed, fold=fold, num_folds=num_folds, actors=actors
+    )
 
 
 def total_hours(dataset: datasets.Dataset, sampling_rate: int = TARGET_SAMPLING_RATE) -> float:

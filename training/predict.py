@@ -32,6 +32,7 @@ from data_scripts.cli_errors import pop_debug_flag
 from data_scripts.writable import check_writable
 from training.audio_io import AUDIO_EXTENSIONS, load_audio, model_decode_settings
 from training.checkpoint_refusal import refusal_message, weights_file
+from training.exact_forward import make_batch_independent
 from training.short_clips import too_short
 
 logger = logging.getLogger(__name__)
@@ -101,15 +102,22 @@ def resolve_device(device: str) -> torch.device:
 
 
 def _padding_argument(feature_extractor) -> dict:
-    """Ask for padding to the longest clip unless the extractor pads in its own way.
+    """Ask for padding to the longest clip unless the extractor pads in its own way, and for
+    the attention mask wherever the extractor can give one.
 
     wav2vec2-style extractors default to no padding (a ragged batch fails), while e.g.
-    Whisper's pads to a fixed length that its model requires: keep such defaults.
+    Whisper's pads to a fixed length that its model requires: keep such defaults. The mask
+    keeps per-utterance normalisation and pooling to real samples; wav2vec2-base checkpoints'
+    extractors leave it out by default, and then padding changes every shorter clip.
     """
-    parameter = inspect.signature(feature_extractor.__call__).parameters.get("padding")
+    parameters = inspect.signature(feature_extractor.__call__).parameters
+    arguments = {}
+    parameter = parameters.get("padding")
     if parameter is not None and parameter.default is False:
-        return {"padding": True}
-    return {}
+        arguments["padding"] = True
+    if "return_attention_mask" in parameters:
+        arguments["return_attention_mask"] = True
+    return arguments
 
 
 class _Scorer:
@@ -129,6 +137,8 @@ class _Scorer:
         except pickle.UnpicklingError as error:
             raise ValueError(refusal_message(weights_file(model_dir), error)) from error
         self.model.to(self.device).eval()
+        # Each clip's CNN features come from the clip alone: batch mates change nothing.
+        make_batch_independent(self.model)
         self.dtype = DTYPES[dtype]
         self.sampling_rate = self.feature_extractor.sampling_rate
         self.decode_settings = model_decode_settings(self.feature_extractor)

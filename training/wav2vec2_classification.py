@@ -21,6 +21,7 @@ if __package__ in (None, ""):
     # Run as a file (`python training/wav2vec2_classification.py`): make the repo importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import torch
 import transformers
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -31,7 +32,13 @@ from data_scripts.corpus_counts import describe_rows
 from data_scripts.ravdess import CONFIG_CHANNELS, recorded_decode_settings
 from data_scripts.ravdess_facts import EMOTIONS
 from data_scripts.splits import split_summary
-from training.arguments import DataArguments, ModelArguments, parse_arguments
+from training.arguments import (
+    DataArguments,
+    ModelArguments,
+    accelerator_available,
+    launched_world_size,
+    parse_arguments,
+)
 from training.audio_io import record_decode_settings
 from training.checkpoint_refusal import refusal_message
 from training.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
@@ -41,18 +48,23 @@ from training.data import (
     model_view,
     split_for_training,
 )
-from training.model_builder import build_classifier, build_feature_extractor
+from training.model_builder import (
+    build_classifier,
+    build_feature_extractor,
+    feature_extractor_settings,
+)
 from training.model_card import write_model_card
 from training.output_dir import check_inputs, claim_output_dir, remove_if_empty
+from training.per_file_results import PREDICTIONS_FILE, write_predictions_csv
 from training.plots import (
     CONFUSION_MATRIX_PNG,
     TRAINING_CURVES_PNG,
     plot_confusion_matrix,
     plot_training_curves,
 )
-from training.run_info import collect_run_info
+from training.run_info import collect_run_info, describe_processes
 from training.short_clips import drop_too_short
-from training.trainer import EmotionTrainer, detailed_metrics, make_compute_metrics
+from training.trainer import EmotionTrainer, detailed_metrics, logits_of, make_compute_metrics
 
 logger = logging.getLogger(__name__)
 LABEL_NAMES = list(EMOTIONS)
@@ -74,15 +86,22 @@ def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
 
 
 def run_training(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
 ) -> dict:
-    """One train/validate/test run; returns the test metrics."""
-    test_metrics, _ = _train_and_test(model_args, data_args, training_args)
+    """One train/validate/test run; returns the test metrics. `argv`: the command's arguments,
+    recorded in run_info.json."""
+    test_metrics, _ = _train_and_test(model_args, data_args, training_args, argv)
     return test_metrics
 
 
 def _train_and_test(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
 ) -> tuple[dict, dict]:
     """One train/validate/test run; returns the test metrics and the split (split.json)."""
     set_seed(training_args.seed)
@@ -90,8 +109,8 @@ def _train_and_test(
 
     # The main process builds the Arrow cache; the others then find it and only read it.
     with training_args.main_process_first(desc="prepare RAVDESS"):
-        dataset = load_prepared_dataset(data_args)
-    splits, split_info = split_for_training(dataset, data_args)
+        dataset, actors = load_prepared_dataset(data_args)
+    splits, split_info = split_for_training(dataset, data_args, actors)
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
 
     model, transfer = build_classifier(
@@ -102,7 +121,9 @@ def _train_and_test(
         classifier_proj_size=model_args.classifier_proj_size,
         attn_implementation=model_args.attn_implementation,
     )
-    feature_extractor = build_feature_extractor(model_args.model_path, model_args.config_path)
+    feature_extractor, extractor_source = build_feature_extractor(
+        model_args.model_path, model_args.config_path
+    )
     # Saved with the model, so that predict decodes files exactly as this data was decoded.
     record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
@@ -138,10 +159,11 @@ def _train_and_test(
     trainer.log_metrics("eval", eval_metrics)
     trainer.save_metrics("eval", eval_metrics)
 
-    prediction = trainer.predict(model_view(splits["test"]), metric_key_prefix="test")
     test = splits["test"]
+    prediction = trainer.predict_in_order(model_view(test), test["label"])
+    logits = logits_of(prediction.predictions)
     details = detailed_metrics(
-        prediction.predictions,
+        logits,
         prediction.label_ids,
         LABEL_NAMES,
         {"vocal_channel": test["vocal_channel"], "intensity": test["intensity"]},
@@ -151,8 +173,17 @@ def _train_and_test(
     test_metrics["test_samples"] = len(test)
     trainer.save_metrics("test", test_metrics)
 
+    processes = describe_processes(training_args)  # every rank takes part in the gather
     if trainer.is_world_process_zero():
-        run_info = collect_run_info(training_args, transfer, sys.argv)
+        run_info = collect_run_info(
+            training_args,
+            transfer,
+            sys.argv[1:] if argv is None else argv,
+            processes=processes,
+            feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
+        )
+        probabilities = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
+        write_predictions_csv(output_dir / PREDICTIONS_FILE, test, probabilities, LABEL_NAMES)
         write_json_atomic(output_dir / "split.json", split_info)
         write_json_atomic(output_dir / "run_info.json", run_info)
         plot_confusion_matrix(
@@ -202,7 +233,10 @@ def _training_summary(
 
 
 def run_cross_validation(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
 ) -> dict:
     """Speaker-independent k-fold cross-validation: one run per fold, then mean and std."""
     root = Path(training_args.output_dir)
@@ -214,7 +248,7 @@ def run_cross_validation(
         fold_training = copy.deepcopy(training_args)
         fold_training.output_dir = str(root / f"fold_{fold}")
         logger.info("cross-validation fold %d of %d", fold + 1, data_args.cv_folds)
-        metrics, split_info = _train_and_test(model_args, fold_data, fold_training)
+        metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
         test_actors = split_info["splits"]["test"]["actors"]
         folds.append({"fold": fold, "test_actors": test_actors, **metrics})
     summary = summarize_folds(folds)
@@ -236,6 +270,8 @@ def main(argv: list[str] | None = None) -> dict:
         level=logging.INFO if training_args.process_index == 0 else logging.WARNING,
     )
     transformers.utils.logging.set_verbosity_warning()
+    if launched_world_size() > 1 and not accelerator_available():
+        logger.info("%d processes and no GPU: one distributed run on CPU", training_args.world_size)
     created = not Path(training_args.output_dir).exists()
     try:
         # Inputs first, then the output folder (created, locked): nothing before the checks.
@@ -243,8 +279,8 @@ def main(argv: list[str] | None = None) -> dict:
         lock = claim_output_dir(training_args, is_main=training_args.process_index == 0)
         try:
             if data_args.cv_folds:
-                return run_cross_validation(model_args, data_args, training_args)
-            return run_training(model_args, data_args, training_args)
+                return run_cross_validation(model_args, data_args, training_args, argv)
+            return run_training(model_args, data_args, training_args, argv)
         finally:
             if lock is not None:
                 lock.release()
