@@ -8,6 +8,7 @@ import soundfile
 import torch
 import torchaudio
 
+from data_scripts.audio_decoding import DecodeSettings
 from training.audio_io import load_audio
 
 TARGET_RATE = 16_000
@@ -44,7 +45,7 @@ def test_odd_formats_decode_to_the_written_signal(
     signal = _written(seconds, rate, channels)
     path = tmp_path / f"clip_{subtype}.wav"
     soundfile.write(path, signal, rate, subtype=subtype)
-    decoded = load_audio(path, TARGET_RATE)
+    decoded = load_audio(path, DecodeSettings(target_sampling_rate=TARGET_RATE))
     expected = _expected(signal, rate)
     assert decoded.dtype == np.float32
     assert decoded.shape == expected.shape == (round(seconds * TARGET_RATE),)
