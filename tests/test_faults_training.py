@@ -284,7 +284,9 @@ def test_second_training_into_a_busy_folder_is_refused_and_the_first_finishes(
 ):
     map_emotion_data(songs_dir)
     output = tmp_path / "run"
-    command = _command(checkpoint, output, songs_dir, "--num_train_epochs", "2")
+    # Enough epochs that the first run is still training while the second starts up (a few
+    # seconds of imports), so the second meets a live lock, not a finished folder.
+    command = _command(checkpoint, output, songs_dir, "--num_train_epochs", "8")
     first = subprocess.Popen(
         command, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
