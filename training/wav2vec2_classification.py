@@ -27,7 +27,7 @@ import transformers
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.ravdess_facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS, EMOTIONS
 from training import reports
 from training.arguments import DataArguments, ModelArguments, parse_arguments
 from training.data import (
@@ -37,6 +37,7 @@ from training.data import (
     split_for_training,
 )
 from training.model_builder import build_classifier, build_feature_extractor
+from training.probe import build_probe_trainer
 from training.run_info import collect_run_info
 from training.trainer import EmotionTrainer, detailed_metrics, make_compute_metrics
 
@@ -86,24 +87,38 @@ def run_training(
         attn_implementation=model_args.attn_implementation,
     )
     feature_extractor = build_feature_extractor(model_args.model_path, model_args.config_path)
-    if model_args.freeze_feature_encoder:
+    if model_args.freeze_feature_encoder or model_args.freeze_encoder:
+        # freeze_base_model alone leaves the CNN asking for input gradients (a full backward).
         model.freeze_feature_encoder()
     if model_args.freeze_encoder:
         model.freeze_base_model()
 
-    trainer = EmotionTrainer(
-        model=model,
-        args=training_args,
-        data_collator=AudioClassificationCollator(
-            feature_extractor, data_args.max_train_seconds, random_crop=True
-        ),
-        eval_data_collator=AudioClassificationCollator(feature_extractor),
-        train_dataset=model_view(splits["train"]),
-        eval_dataset=model_view(splits["validation"]),
-        processing_class=feature_extractor,
-        compute_metrics=make_compute_metrics(LABEL_NAMES),
-        encoder_learning_rate=model_args.encoder_learning_rate,
-    )
+    if model_args.freeze_encoder and model_args.cache_frozen_features:
+        # The encoder never changes: compute it once per clip, train the head on cached means.
+        trainer, views = build_probe_trainer(
+            model,
+            feature_extractor,
+            dataset,
+            splits,
+            training_args,
+            data_args.cache_dir,
+            make_compute_metrics(LABEL_NAMES),
+        )
+    else:
+        views = {name: model_view(split) for name, split in splits.items()}
+        trainer = EmotionTrainer(
+            model=model,
+            args=training_args,
+            data_collator=AudioClassificationCollator(
+                feature_extractor, data_args.max_train_seconds, random_crop=True
+            ),
+            eval_data_collator=AudioClassificationCollator(feature_extractor),
+            train_dataset=views["train"],
+            eval_dataset=views["validation"],
+            processing_class=feature_extractor,
+            compute_metrics=make_compute_metrics(LABEL_NAMES),
+            encoder_learning_rate=model_args.encoder_learning_rate,
+        )
 
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
@@ -116,7 +131,7 @@ def run_training(
     trainer.log_metrics("eval", eval_metrics)
     trainer.save_metrics("eval", eval_metrics)
 
-    prediction = trainer.predict(model_view(splits["test"]), metric_key_prefix="test")
+    prediction = trainer.predict(views["test"], metric_key_prefix="test")
     test = splits["test"]
     details = detailed_metrics(
         prediction.predictions,
@@ -169,35 +184,76 @@ def _training_summary(
         "seed": training_args.seed,
         "freeze_feature_encoder": model_args.freeze_feature_encoder,
         "freeze_encoder": model_args.freeze_encoder,
+        "cache_frozen_features": model_args.freeze_encoder and model_args.cache_frozen_features,
         "max_train_seconds": data_args.max_train_seconds,
         "metric_for_best_model": training_args.metric_for_best_model,
+    }
+
+
+def cross_validation_folds(data_args: DataArguments) -> list[tuple[int, DataArguments]]:
+    """(fold number, data arguments) of each fold: EmoBox's 1-6, or our 0..k-1 by actor."""
+    if data_args.cv_folds == "emobox":
+        return [
+            (fold, dataclasses.replace(data_args, split="emobox", fold=fold))
+            for fold in EMOBOX_TEST_ACTORS
+        ]
+    return [
+        (
+            fold,
+            dataclasses.replace(data_args, split="kfold", fold=fold, num_folds=data_args.cv_folds),
+        )
+        for fold in range(data_args.cv_folds)
+    ]
+
+
+def emobox_summary(summary: dict) -> dict:
+    """Our cross-validation means and stds under EmoBox's names, in % like its tables."""
+    return {
+        name: {k: 100 * v for k, v in summary[ours].items()}
+        for name, ours in EMOBOX_METRIC_NAMES.items()
+    }
+
+
+def _emobox_results(root: Path, folds: list[dict], summary: dict) -> dict:
+    """The EmoBox view of a cross-validation: its names, % units, and whether it is comparable
+    (every fold's split.json says so: speech only, EmoBox's file counts)."""
+    notes = [
+        json.loads((root / f"fold_{f['fold']}" / "split.json").read_text())["emobox"] for f in folds
+    ]
+    return {
+        "protocol": "EmoBox RAVDESS folds 1-6 (Ma et al., Interspeech 2024)",
+        "comparable": all(note["comparable"] for note in notes),
+        "note": notes[0]["note"],
+        "metrics_percent": emobox_summary(summary),
+        "names": dict(EMOBOX_METRIC_NAMES),
     }
 
 
 def run_cross_validation(
     model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
 ) -> dict:
-    """Speaker-independent k-fold cross-validation: one run per fold, then mean and std."""
+    """Speaker-independent cross-validation: one run per fold, then mean and std."""
     root = Path(training_args.output_dir)
     folds = []
-    for fold in range(data_args.cv_folds):
-        fold_data = dataclasses.replace(
-            data_args, split="kfold", fold=fold, num_folds=data_args.cv_folds
-        )
+    fold_settings = cross_validation_folds(data_args)
+    for number, (fold, fold_data) in enumerate(fold_settings, start=1):
         fold_training = copy.deepcopy(training_args)
         fold_training.output_dir = str(root / f"fold_{fold}")
-        logger.info("cross-validation fold %d of %d", fold + 1, data_args.cv_folds)
+        logger.info("cross-validation fold %d of %d", number, len(fold_settings))
         metrics = run_training(model_args, fold_data, fold_training)
         folds.append({"fold": fold, **metrics})
     summary = {}
     for name in CV_METRICS:
         values = np.array([f[f"test_{name}"] for f in folds], dtype=float)
         summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=0))}
+    results = {"folds": folds, "summary": summary}
     if training_args.process_index == 0:
-        _write_json(root / "cv_results.json", {"folds": folds, "summary": summary})
+        if data_args.cv_folds == "emobox":
+            results["emobox"] = _emobox_results(root, folds, summary)
+        _write_json(root / "cv_results.json", results)
         (root / "cv_summary.md").write_text(reports.cv_summary_markdown(folds, summary))
         reports.write_cv_summary_card(root, folds, summary)
-    return {"folds": folds, "summary": summary}
+    return results
 
 
 def main(argv: list[str] | None = None) -> dict:
