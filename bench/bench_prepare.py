@@ -1,8 +1,11 @@
 """Benchmark of the RAVDESS data preparation on a RAVDESS-size synthetic corpus (issue 2, sec. 6).
 
-In one run: the builder's preparation (files/s, seconds of audio per second, peak RSS of this
-process and its workers), the floor it is compared with (decode + resample every file once in a
-plain single-threaded loop), a cache hit inside the process, and one epoch of reading the
+In one run: the builder's preparation with one process and with worker processes, each followed
+by save_to_disk as the prepare command does (repeated, medians reported), the floor it is
+compared with (soundfile decode + channel mean + resample every file once in a plain loop that
+keeps one torchaudio Resample per source rate, on one thread and on a pool of threads), where the
+build's time goes (decode, resample, Arrow tables, writing, save_to_disk), peak memory, a cache hit
+inside the process, and one epoch of reading the
 prepared rows against datasets' audiofolder + cast_column(Audio(16 kHz)) path, which decodes and
 resamples at every access (that part needs torchcodec and FFmpeg; it is skipped without them).
 
@@ -20,19 +23,30 @@ import os
 import platform
 import resource
 import shutil
+import statistics
+import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import datasets
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio.functional as audio_functional
+import torchaudio.transforms as audio_transforms
 
+from data_scripts.audio_decoding import DecodeSettings, decode_audio
 from data_scripts.download_and_map_emotion_data import download_and_map
 from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
-from data_scripts.ravdess import build_ravdess, default_num_proc
+from data_scripts.ravdess import (
+    FILES_PER_TABLE,
+    AudioSource,
+    build_ravdess,
+    default_num_proc,
+    rows_table,
+    save_dataset,
+)
 from data_scripts.ravdess_facts import TARGET_SAMPLING_RATE
 from data_scripts.sample_archives import parse_actor_range, write_sample_archives
 from training.data import MODEL_COLUMNS
@@ -40,7 +54,7 @@ from training.data import MODEL_COLUMNS
 logger = logging.getLogger("bench_prepare")
 
 # Targets from issue 2, section 6 (2-core machine).
-MAX_PREPARE_TO_PLAIN_LOOP = 1.0
+MAX_PREPARE_TO_PLAIN_LOOP = 0.6  # issue 10: one process, against the honest floor
 MAX_PEAK_RSS_GB = 2.0
 MAX_CACHE_HIT_SECONDS = 1.0
 MIN_READ_SPEEDUP = 30.0
@@ -110,19 +124,96 @@ def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> 
     return data_dir
 
 
-def plain_loop(paths: list[Path]) -> float:
-    """The floor: decode, average channels, resample each file once, one thread, no writing."""
-    threads = torch.get_num_threads()
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (user + system): unlike wall time it
+    barely moves when other jobs share the cores."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def plain_loop(paths: list[Path], threads: int = 1) -> dict[str, float]:
+    """The floor: decode, average channels, resample each file once, no writing. One torchaudio
+    Resample per source rate (its kernel built once), one torch thread per file; with threads > 1
+    the files are shared out over a thread pool (soundfile and torch release the GIL).
+    Returns wall seconds and, for one thread, the seconds spent decoding and resampling."""
+    resamplers: dict[int, audio_transforms.Resample] = {}
+    spent = {"decode": 0.0, "resample": 0.0}
+
+    def one(path: Path) -> None:
+        start = time.perf_counter()
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        mono = torch.from_numpy(audio.mean(axis=1))
+        decoded = time.perf_counter()
+        if rate not in resamplers:
+            resamplers[rate] = audio_transforms.Resample(rate, TARGET_SAMPLING_RATE)
+        resamplers[rate](mono)
+        spent["decode"] += decoded - start
+        spent["resample"] += time.perf_counter() - decoded
+
+    previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        start = time.perf_counter()
-        for path in paths:
-            audio, rate = sf.read(path, dtype="float32", always_2d=True)
-            mono = torch.from_numpy(audio.mean(axis=1))
-            audio_functional.resample(mono, rate, TARGET_SAMPLING_RATE)
-        return time.perf_counter() - start
+        cpu_start, start = cpu_seconds(), time.perf_counter()
+        if threads == 1:
+            for path in paths:
+                one(path)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(one, paths))
+        total, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(previous)
+    return {"total": total, "cpu": cpu, **spent} if threads == 1 else {"total": total, "cpu": cpu}
+
+
+def timed_build(data_dir: Path, cache_dir: Path, num_proc: int) -> dict[str, float]:
+    """A fresh build into `cache_dir`, then save_to_disk as the prepare command does."""
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    cpu_start, start = cpu_seconds(), time.perf_counter()
+    dataset = build_ravdess(data_dir=data_dir, cache_dir=cache_dir, num_proc=num_proc)
+    built = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=cache_dir.parent) as scratch:
+        save_dataset(dataset, Path(scratch) / "prepared")
+        saved = time.perf_counter()
+    cpu = cpu_seconds() - cpu_start
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    return {"build": built - start, "save": saved - built, "total": saved - start, "cpu": cpu}
+
+
+def build_breakdown(paths: list[Path], scratch: Path) -> dict[str, float]:
+    """The build's stages one after another on one thread, over every file: the decoder without
+    resampling (every corpus file is 48 kHz), the decoder with it, the Arrow tables, and datasets'
+    ArrowWriter writing them (what the builder's generator feeds)."""
+    torch.set_num_threads(1)
+    no_resampling = DecodeSettings(target_sampling_rate=48_000)
+    start = time.perf_counter()
+    for path in paths:
+        decode_audio(path, no_resampling)
+    decode_seconds = time.perf_counter() - start
+    resample_seconds = tables_seconds = write_seconds = 0.0
+    with datasets.arrow_writer.ArrowWriter(path=str(scratch / "breakdown.arrow")) as writer:
+        for first in range(0, len(paths), FILES_PER_TABLE):
+            batch = paths[first : first + FILES_PER_TABLE]
+            start = time.perf_counter()
+            waveforms = [decode_audio(path) for path in batch]
+            decoded = time.perf_counter()
+            sources = [AudioSource(path.name, str(path)) for path in batch]
+            table = rows_table(sources, waveforms, TARGET_SAMPLING_RATE)
+            tabled = time.perf_counter()
+            writer.write_table(table)
+            written = time.perf_counter()
+            resample_seconds += decoded - start
+            tables_seconds += tabled - decoded
+            write_seconds += written - tabled
+        writer.finalize()
+    (scratch / "breakdown.arrow").unlink()
+    torch.set_num_threads(default_num_proc())
+    return {
+        "decode": decode_seconds,
+        "resample": resample_seconds - decode_seconds,
+        "tables": tables_seconds,
+        "write": write_seconds,
+    }
 
 
 def read_epoch(dataset: datasets.Dataset) -> tuple[float, int]:
@@ -169,6 +260,38 @@ def verdict(ok: bool) -> str:
     return "meets target" if ok else "MISSES target"
 
 
+def compare_with_floor(paths: list[Path], data_dir: Path, root: Path, workers: int, repeats: int):
+    """Floor (1 and `workers` threads) and builds (1 process, `workers` processes) side by side,
+    `repeats` rounds in a row so that all see the same machine load; returns the medians."""
+    for path in paths:  # into the page cache, so that no contender pays for the first disk read
+        path.read_bytes()
+    rounds = []
+    for round_index in range(repeats):
+        result = {
+            "floor_1": plain_loop(paths, threads=1),
+            f"floor_{workers}": plain_loop(paths, threads=workers),
+            "build_1": timed_build(data_dir, root / "cache_timed", num_proc=1),
+            f"build_{workers}": timed_build(data_dir, root / "cache_timed", num_proc=workers),
+        }
+        rounds.append(result)
+        print(
+            f"round {round_index + 1}: floor 1 thread {result['floor_1']['total']:.1f} s "
+            f"(decode {result['floor_1']['decode']:.1f}, resample "
+            f"{result['floor_1']['resample']:.1f}), {workers} threads "
+            f"{result[f'floor_{workers}']['total']:.1f} s; build+save 1 process "
+            f"{result['build_1']['build']:.1f}+{result['build_1']['save']:.1f} s, {workers} "
+            f"processes {result[f'build_{workers}']['build']:.1f}+"
+            f"{result[f'build_{workers}']['save']:.1f} s; CPU seconds: floor "
+            f"{result['floor_1']['cpu']:.1f} / {result[f'floor_{workers}']['cpu']:.1f}, build "
+            f"{result['build_1']['cpu']:.1f} / {result[f'build_{workers}']['cpu']:.1f}",
+            flush=True,
+        )
+    return {
+        name: {key: statistics.median(r[name][key] for r in rounds) for key in rounds[0][name]}
+        for name in rounds[0]
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -180,6 +303,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--min_seconds", type=float, default=3.0)
     parser.add_argument("--max_seconds", type=float, default=5.0)
     parser.add_argument("--num_proc", type=int, default=None, help="builder workers (all cores)")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of floor vs build")
+    parser.add_argument(
+        "--timing_only",
+        action="store_true",
+        help="only floor vs build and the breakdown (no memory, cache hit or read epochs)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     datasets.disable_progress_bars()
@@ -188,17 +317,49 @@ def main(argv: list[str] | None = None) -> None:
 
     data_dir = make_corpus(root, actors, (args.min_seconds, args.max_seconds))
     paths = [data_dir / row["audio_path"] for row in read_mapping(data_dir / MAPPING_FILE_NAME)]
-    cache_dir = root / "cache"
-    shutil.rmtree(cache_dir, ignore_errors=True)
     num_proc = args.num_proc or default_num_proc()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
         f"({default_num_proc()} usable), torch {torch.__version__}, datasets {datasets.__version__}"
     )
 
-    start = time.perf_counter()
+    medians = compare_with_floor(paths, data_dir, root, max(num_proc, 2), args.repeats)
+    workers = max(num_proc, 2)
+    floor = medians["floor_1"]["total"]
+    one, many = medians["build_1"], medians[f"build_{workers}"]
+    ratio = one["total"] / floor
+    print(f"medians of {args.repeats} rounds, {len(paths)} files:")
+    print(
+        f"floor, plain loop with a cached Resample, 1 thread: {floor:.1f} s (decode + downmix "
+        f"{medians['floor_1']['decode']:.1f} s, resample {medians['floor_1']['resample']:.1f} s); "
+        f"{workers} threads: {medians[f'floor_{workers}']['total']:.1f} s"
+    )
+    print(
+        f"build + save_to_disk, 1 process: {one['build']:.1f} + {one['save']:.1f} = "
+        f"{one['total']:.1f} s; {workers} processes: {many['build']:.1f} + {many['save']:.1f} = "
+        f"{many['total']:.1f} s"
+    )
+    print(
+        f"CPU seconds (all threads and processes): floor {medians['floor_1']['cpu']:.1f} / "
+        f"{medians[f'floor_{workers}']['cpu']:.1f}, build+save {one['cpu']:.1f} / {many['cpu']:.1f}"
+    )
+    print(
+        f"1-process build+save / 1-thread floor: {ratio:.2f} (target <= "
+        f"{MAX_PREPARE_TO_PLAIN_LOOP}: {verdict(ratio <= MAX_PREPARE_TO_PLAIN_LOOP)}); "
+        f"{workers} processes: {many['total'] / floor:.2f}"
+    )
+    breakdown = build_breakdown(paths, root)
+    print(
+        "build stages one after another on 1 thread: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in breakdown.items())
+        + f"; save_to_disk (above) {one['save']:.1f} s"
+    )
+    if args.timing_only:
+        return
+
+    cache_dir = root / "cache"
+    shutil.rmtree(cache_dir, ignore_errors=True)
     dataset = build_ravdess(data_dir=data_dir, cache_dir=cache_dir, num_proc=num_proc)
-    prepare_seconds = time.perf_counter() - start
     audio_seconds = float(np.sum(dataset.data.column("length").to_numpy())) / TARGET_SAMPLING_RATE
 
     start = time.perf_counter()
@@ -216,9 +377,6 @@ def main(argv: list[str] | None = None) -> None:
     self_peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     child_peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9
 
-    plain_seconds = plain_loop(paths)
-    ratio = prepare_seconds / plain_seconds
-
     all_columns_epoch, prepared_samples = read_epoch(cached.with_format("numpy"))
     model_rows = cached.with_format("numpy", columns=MODEL_COLUMNS)
     prepared_epoch, _ = read_epoch(model_rows)
@@ -227,15 +385,6 @@ def main(argv: list[str] | None = None) -> None:
 
     print(
         f"files: {len(dataset)}, audio: {audio_seconds / 3600:.2f} h at 16 kHz, workers: {num_proc}"
-    )
-    print(
-        f"prepare: {prepare_seconds:.1f} s = {len(dataset) / prepare_seconds:.0f} files/s = "
-        f"{audio_seconds / prepare_seconds:.0f} s of audio per s"
-    )
-    print(f"plain single-threaded loop (decode + resample): {plain_seconds:.1f} s")
-    print(
-        f"prepare / plain loop: {ratio:.2f} (target <= {MAX_PREPARE_TO_PLAIN_LOOP}: "
-        f"{verdict(ratio <= MAX_PREPARE_TO_PLAIN_LOOP)})"
     )
     print(
         f"peak memory (PSS), process + workers together: {peak_gb:.2f} GB "

@@ -13,7 +13,6 @@ All ratios are taken against a baseline measured in this same run.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -25,6 +24,7 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from data_scripts.atomic_write import write_json_atomic  # noqa: E402
 from data_scripts.ravdess import build_ravdess  # noqa: E402
 from data_scripts.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
@@ -142,7 +142,7 @@ def main() -> None:
         value = fwd_bwd_seconds_per_audio_second(preset, dataset)
         results["fwd_bwd_seconds_per_audio_second"][preset] = value
         print(f"{preset:>8}: forward+backward {value:.3f} s per second of audio")
-    (OUTPUT / "training_bench.json").write_text(json.dumps(results, indent=2))
+    write_json_atomic(OUTPUT / "training_bench.json", results, sort_keys=False)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Data: download, map, decode, cache and split RAVDESS (imports nothing of `training`)."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_scripts.atomic_write import atomic_output
 from data_scripts.extract import ACTOR_FOLDER_PATTERN
 from data_scripts.ravdess_facts import (
     ACTORS,
@@ -124,21 +124,16 @@ def build_mapping_rows(data_dir: Path) -> tuple[list[dict], list[tuple[str, str]
 
 
 def write_mapping(rows: list[dict], csv_path: Path) -> Path:
-    """Write the CSV to a temporary file and rename it, so a reader never sees half a map."""
+    """Write the CSV atomically, so a reader never sees half a map."""
     csv_path = Path(csv_path)
-    temporary = csv_path.with_name(csv_path.name + ".tmp")
-    try:
-        with open(temporary, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="raise")
-            writer.writeheader()
-            for row in rows:
-                missing = [column for column in COLUMNS if column not in row]
-                if missing:
-                    raise ValueError(f"{csv_path}: row {row} lacks columns {missing}")
-                writer.writerow(row)
-        os.replace(temporary, csv_path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_output(csv_path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="raise")
+        writer.writeheader()
+        for row in rows:
+            missing = [column for column in COLUMNS if column not in row]
+            if missing:
+                raise ValueError(f"{csv_path}: row {row} lacks columns {missing}")
+            writer.writerow(row)
     return csv_path
 
 

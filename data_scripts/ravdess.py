@@ -2,12 +2,12 @@
 
 The builder reads either the extracted folders plus the mapping CSV (`data_dir`, written by
 `download_and_map_emotion_data`) or the two archives directly (`archive_dir`, members read in
-memory). It decodes with soundfile, averages stereo to mono, resamples with torchaudio and writes
-Arrow tables of a few dozen clips at a time: datasets' per-example encoding of long float arrays
-costs about 20 ms a clip, batches avoid it, and bounded tables keep memory flat.
+memory). It decodes with `data_scripts.audio_decoding` (soundfile, channel average, torchaudio)
+and writes Arrow tables of a few dozen clips at a time: datasets' per-example encoding of long
+float arrays costs about 20 ms a clip, batches avoid it, and bounded tables keep memory flat.
 
 The cache directory carries a fingerprint of the inputs (file names, sizes and mtimes; the CSV's
-hash) and of the resampling settings, so a second build with the same inputs is a cache hit that
+hash) and of the decode settings, so a second build with the same inputs is a cache hit that
 decodes nothing, and any change rebuilds. A file that fails to decode stops the build with an
 error naming it: a broken download must be fixed, not trained around.
 
@@ -24,18 +24,19 @@ import logging
 import os
 import re
 import shutil
+import sys
 import time
 import zipfile
-from dataclasses import dataclass, fields
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import numpy as np
 import pyarrow as pa
-import soundfile as sf
 import torch
-import torchaudio.functional as audio_functional
 
+from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
 from data_scripts.extract import check_members
 from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
 from data_scripts.ravdess_facts import (
@@ -51,8 +52,11 @@ logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
 CACHE_FORMAT_VERSION = "1.0.0"
+EXIT_ERROR = 2
 # Clips per Arrow table: about 8 MB of 16 kHz float32 for 4 s clips, so memory stays flat.
 FILES_PER_TABLE = 32
+# The line of the dataset's description that records how its audio was decoded.
+DECODING_LINE_PREFIX = "audio decoding: "
 # "SomeError: message", the line a traceback ends each exception with.
 EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception): ")
 
@@ -78,21 +82,11 @@ CONFIG_CHANNELS = {"speech": ("speech",), "song": ("song",), "all": VOCAL_CHANNE
 
 @dataclass
 class RavdessConfig(datasets.BuilderConfig):
-    """One vocal-channel selection, where the audio comes from, and how it is resampled.
+    """One vocal-channel selection, where the audio comes from, and how it is decoded (the decode
+    settings are part of the cache fingerprint)."""
 
-    The resampling fields are torchaudio.functional.resample's arguments; their values are part
-    of the cache fingerprint.
-    """
-
-    vocal_channels: tuple[str, ...] = VOCAL_CHANNELS
     archive_dir: str | None = None
-    target_sampling_rate: int = TARGET_SAMPLING_RATE
-    lowpass_filter_width: int = 6
-    rolloff: float = 0.99
-    resampling_method: str = "sinc_interp_hann"
-
-
-RESAMPLING_FIELDS = ("target_sampling_rate", "lowpass_filter_width", "rolloff", "resampling_method")
+    decode_settings: DecodeSettings = DEFAULT_SETTINGS
 
 
 @dataclass(frozen=True)
@@ -102,28 +96,6 @@ class AudioSource:
     file: str  # the RAVDESS file name
     path: str  # the wav file, or the zip archive holding it
     member: str | None = None  # the member name inside `path` when it is an archive
-
-
-def decode_waveform(
-    data: str | io.BytesIO,
-    target_sampling_rate: int = TARGET_SAMPLING_RATE,
-    lowpass_filter_width: int = 6,
-    rolloff: float = 0.99,
-    resampling_method: str = "sinc_interp_hann",
-) -> np.ndarray:
-    """Decoded, mono (channel average), resampled float32 waveform of one file."""
-    waveform, rate = sf.read(data, dtype="float32", always_2d=True)
-    mono = torch.from_numpy(waveform.mean(axis=1, dtype=np.float32))
-    if rate != target_sampling_rate:
-        mono = audio_functional.resample(
-            mono,
-            rate,
-            target_sampling_rate,
-            lowpass_filter_width=lowpass_filter_width,
-            rolloff=rolloff,
-            resampling_method=resampling_method,
-        )
-    return mono.numpy()
 
 
 def sources_from_data_dir(data_dir: Path, vocal_channels: tuple[str, ...]) -> list[AudioSource]:
@@ -191,10 +163,9 @@ class Ravdess(datasets.ArrowBasedBuilder):
         RavdessConfig(
             name=name,
             version=CACHE_FORMAT_VERSION,
-            vocal_channels=channels,
             description=f"RAVDESS {name}",
         )
-        for name, channels in CONFIG_CHANNELS.items()
+        for name in CONFIG_CHANNELS
     ]
     DEFAULT_CONFIG_NAME = "all"
     VERSION = datasets.Version(CACHE_FORMAT_VERSION)
@@ -222,8 +193,7 @@ class Ravdess(datasets.ArrowBasedBuilder):
             extra_files = []
         if not self.sources:
             raise ValueError(f"no {config_name} audio files in {data_dir or archive_dir}")
-        defaults = {f.name: f.default for f in fields(RavdessConfig) if f.name in RESAMPLING_FIELDS}
-        settings = {name: kwargs.get(name, default) for name, default in defaults.items()}
+        settings = kwargs.get("decode_settings", DEFAULT_SETTINGS).as_dict()
         fingerprint = json.dumps(
             [CACHE_FORMAT_VERSION, settings, input_fingerprint(self.sources, extra_files)]
         )
@@ -240,8 +210,13 @@ class Ravdess(datasets.ArrowBasedBuilder):
         )
 
     def _info(self) -> datasets.DatasetInfo:
+        settings = self.config.decode_settings
         return datasets.DatasetInfo(
-            description="RAVDESS audio-only speech and song, 16 kHz mono, labels from file names.",
+            description=(
+                f"RAVDESS audio-only speech and song, {settings.target_sampling_rate} Hz mono, "
+                "labels from file names.\n"
+                f"{DECODING_LINE_PREFIX}{json.dumps(settings.as_dict(), sort_keys=True)}"
+            ),
             features=FEATURES,
             homepage="https://zenodo.org/records/1188976",
             license="CC BY-NC-SA 4.0",
@@ -252,40 +227,57 @@ class Ravdess(datasets.ArrowBasedBuilder):
         return {"num_proc": prepare_split_kwargs.get("num_proc") or 1}
 
     def _split_generators(self, dl_manager, num_proc: int = 1):
-        # Each worker process gets one torch thread, so two workers do not fight over two cores.
-        torch_threads = 1 if num_proc > 1 else torch.get_num_threads()
+        # One process decodes on every core with threads (soundfile and torch release the GIL);
+        # worker processes decode on one thread each, so they do not fight over the cores.
+        decode_threads = default_num_proc() if num_proc == 1 else 1
         return [
             datasets.SplitGenerator(
                 name=datasets.Split.TRAIN,
                 gen_kwargs={
                     "batches": _balanced_batches(self.sources, FILES_PER_TABLE),
-                    "torch_threads": torch_threads,
+                    "decode_threads": decode_threads,
                 },
             )
         ]
 
     def _read(self, source: AudioSource, archives: dict[str, zipfile.ZipFile]) -> np.ndarray:
-        settings = {name: getattr(self.config, name) for name in RESAMPLING_FIELDS}
+        settings = self.config.decode_settings
+        if source.member is None:
+            return decode_audio(source.path, settings)
+        where = f"{source.path}:{source.member}"
         try:
-            if source.member is None:
-                return decode_waveform(source.path, **settings)
-            if source.path not in archives:
-                archives[source.path] = zipfile.ZipFile(source.path)
             data = io.BytesIO(archives[source.path].read(source.member))
-            return decode_waveform(data, **settings)
-        except (sf.LibsndfileError, RuntimeError, OSError, ValueError, zipfile.BadZipFile) as error:
-            where = source.path if source.member is None else f"{source.path}:{source.member}"
-            raise ValueError(f"{where}: cannot decode audio: {error}") from error
+        except (OSError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{where}: cannot read the archive member: {error}") from error
+        return decode_audio(data, settings, name=where)
 
-    def _generate_tables(self, batches: list[list[AudioSource]], torch_threads: int):
+    def _generate_tables(self, batches: list[list[AudioSource]], decode_threads: int):
+        """Tables in batch order; the next batch is decoded by the thread pool while datasets
+        writes the current one. Each decode runs on one torch thread."""
         previous_threads = torch.get_num_threads()
-        torch.set_num_threads(torch_threads)
+        torch.set_num_threads(1)
         archives: dict[str, zipfile.ZipFile] = {}
+        rate = self.config.decode_settings.target_sampling_rate
+        pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="decode")
+
+        def submit(batch: list[AudioSource]) -> list[Future]:
+            return [pool.submit(self._read, source, archives) for source in batch]
+
         try:
+            # Opened before the threads start; reading one ZipFile from threads is safe.
+            for path in sorted({s.path for batch in batches for s in batch if s.member}):
+                try:
+                    archives[path] = zipfile.ZipFile(path)
+                except (OSError, zipfile.BadZipFile) as error:
+                    raise ValueError(f"{path}: cannot open the archive: {error}") from error
+            pending = submit(batches[0]) if batches else []
             for index, batch in enumerate(batches):
-                waveforms = [self._read(source, archives) for source in batch]
-                yield index, rows_table(batch, waveforms, self.config.target_sampling_rate)
+                current = pending
+                pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
+                waveforms = [future.result() for future in current]
+                yield index, rows_table(batch, waveforms, rate)
         finally:
+            pool.shutdown(cancel_futures=True)
             torch.set_num_threads(previous_threads)
             for archive in archives.values():
                 archive.close()
@@ -335,7 +327,7 @@ def _failure_message(error: Exception) -> str:
         for line in text.splitlines()
         if EXCEPTION_LINE.match(line) and "DatasetGenerationError" not in line
     ]
-    return reasons[-1] if reasons else text
+    return EXCEPTION_LINE.sub("", reasons[-1]) if reasons else text
 
 
 def build_ravdess(
@@ -392,6 +384,15 @@ def total_hours(dataset: datasets.Dataset, sampling_rate: int = TARGET_SAMPLING_
     return float(np.sum(dataset.data.column("length").to_numpy())) / sampling_rate / 3600
 
 
+def recorded_decode_settings(dataset: datasets.Dataset) -> DecodeSettings | None:
+    """The decode settings this builder recorded in the dataset's description, or None when the
+    dataset did not come from it (the settings are then unknown)."""
+    for line in (dataset.info.description or "").splitlines():
+        if line.startswith(DECODING_LINE_PREFIX):
+            return DecodeSettings.from_dict(json.loads(line.removeprefix(DECODING_LINE_PREFIX)))
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Build the RAVDESS Arrow cache (16 kHz mono) and save it with save_to_disk."
@@ -403,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default="all", choices=sorted(CONFIG_CHANNELS))
     parser.add_argument("--cache_dir", default=None, help="datasets cache (default: HF's)")
     parser.add_argument("--num_proc", type=int, default=None, help="worker processes (all cores)")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
@@ -410,10 +412,16 @@ def main(argv: list[str] | None = None) -> datasets.Dataset:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
-    dataset = build_ravdess(
-        args.data_dir, args.archive_dir, args.config, args.cache_dir, args.num_proc
-    )
-    save_dataset(dataset, Path(args.output_dir))
+    try:
+        dataset = build_ravdess(
+            args.data_dir, args.archive_dir, args.config, args.cache_dir, args.num_proc
+        )
+        save_dataset(dataset, Path(args.output_dir))
+    except (ValueError, OSError) as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR) from None
     print(
         f"{len(dataset)} rows, {total_hours(dataset):.2f} h of 16 kHz audio, written to "
         f"{args.output_dir} in {time.perf_counter() - start:.1f} s"

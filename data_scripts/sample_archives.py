@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from data_scripts.atomic_write import atomic_output
 from data_scripts.ravdess_facts import (
     ARCHIVES,
     EMOTIONS,
@@ -112,7 +113,10 @@ def write_sample_archives(
     for archive in ARCHIVES:
         path = output_dir / archive.file_name
         files = 0
-        with zipfile.ZipFile(path.with_suffix(".tmp"), "w", zipfile.ZIP_DEFLATED) as zf:
+        with (
+            atomic_output(path) as temporary,
+            zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as zf,
+        ):
             for actor in actors:
                 folder = f"Actor_{actor:02d}/"
                 zf.writestr(zipfile.ZipInfo(folder), b"")  # the real zips carry directory entries
@@ -122,7 +126,6 @@ def write_sample_archives(
                     audio = synthesize(file_name, seconds, seed)
                     zf.writestr(folder + file_name, _wav_bytes(audio))
                     files += 1
-        path.with_suffix(".tmp").replace(path)
         data = path.read_bytes()
         result[archive.audio_type] = SampleArchive(
             path, len(data), hashlib.md5(data).hexdigest(), archive.audio_type, files

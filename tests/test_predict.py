@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from transformers import (
     Wav2Vec2ForSequenceClassification,
 )
 
+from data_scripts.audio_decoding import DecodeSettings
 from data_scripts.ravdess_facts import EMOTIONS
 from training.audio_io import load_audio
 from training.predict import main, predict_files, window_starts
@@ -105,7 +107,7 @@ def _predict(model_dir: Path, paths, **kwargs) -> tuple[list[dict], list]:
 
 
 def test_load_audio_downmixes_and_resamples_stereo(audio_dir):
-    samples = load_audio(audio_dir / "stereo_48k.wav", MODEL_RATE)
+    samples = load_audio(audio_dir / "stereo_48k.wav", DecodeSettings(MODEL_RATE))
     assert samples.dtype == np.float32 and samples.shape == (int(1.5 * MODEL_RATE),)
     np.testing.assert_allclose(samples, _reference_audio(audio_dir / "stereo_48k.wav"), atol=1e-6)
 
@@ -113,7 +115,7 @@ def test_load_audio_downmixes_and_resamples_stereo(audio_dir):
 @pytest.mark.parametrize("name", ["corrupt.wav", "empty.wav"])
 def test_load_audio_error_names_the_file(audio_dir, name):
     with pytest.raises(ValueError, match=re.escape(str(audio_dir / name))):
-        load_audio(audio_dir / name, MODEL_RATE)
+        load_audio(audio_dir / name, DecodeSettings(MODEL_RATE))
 
 
 def test_window_starts_cover_the_clip_with_full_windows():
@@ -235,3 +237,53 @@ def test_main_exits_2_without_files_or_model(model_dir, tmp_path, audio_dir):
     empty_folder.mkdir()
     assert main(["--model_dir", str(model_dir), str(empty_folder)]) == 2
     assert main(["--model_dir", str(tmp_path / "no_model"), str(audio_dir / "long.wav")]) == 2
+
+
+def test_truncated_and_empty_wavs_fail_by_name_while_the_rest_are_classified(model_dir, tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    soundfile.write(folder / "good.wav", _signal(1.0, 48_000, 300, 11), 48_000)
+    soundfile.write(folder / "cut.wav", _signal(1.0, 48_000, 300, 12), 48_000, subtype="PCM_16")
+    data = (folder / "cut.wav").read_bytes()
+    (folder / "cut.wav").write_bytes(data[: len(data) - 30_000])  # 15000 of 48000 frames lost
+    soundfile.write(folder / "silent.wav", np.zeros(0, dtype=np.float32), 48_000)
+    command = [sys.executable, "-m", "training.predict", "--model_dir", str(model_dir),
+               "--device", "cpu", str(folder)]  # fmt: skip
+
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+
+    assert completed.returncode == 1, completed.stderr
+    failed = sorted(line for line in completed.stderr.splitlines() if line.startswith("FAILED"))
+    assert failed == [
+        f"FAILED {folder / 'cut.wav'}: truncated: header declares 48000 frames, file holds 33000",
+        f"FAILED {folder / 'silent.wav'}: holds no audio samples",
+    ]
+    assert "good.wav" in completed.stdout and "1 classified, 2 failed" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_predict_decodes_with_the_settings_saved_in_the_model(model_dir, audio_dir, tmp_path):
+    """A model whose training data was resampled with another filter is fed the same filter."""
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    config_path = copy / "preprocessor_config.json"
+    settings = {"target_sampling_rate": MODEL_RATE, "lowpass_filter_width": 2,
+                "rolloff": 0.5, "resampling_method": "sinc_interp_kaiser"}  # fmt: skip
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()),
+                                       "audio_decoding": settings}))  # fmt: skip
+    path = audio_dir / "stereo_48k.wav"
+    samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    mono = torch.from_numpy(samples.mean(axis=1))
+    narrow = torchaudio.functional.resample(
+        mono, rate, MODEL_RATE, lowpass_filter_width=2, rolloff=0.5,
+        resampling_method="sinc_interp_kaiser",
+    ).numpy()  # fmt: skip
+
+    results, failures = _predict(copy, [path], window_seconds=10.0, hop_seconds=5.0)
+
+    assert not failures
+    got = np.array([results[0]["probabilities"][label] for label in EMOTIONS])
+    expected = _reference_probabilities(copy, narrow)
+    default = _reference_probabilities(copy, _reference_audio(path))
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.abs(expected - default).max() > 1e-3, "the settings must change the input"

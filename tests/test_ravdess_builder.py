@@ -17,6 +17,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as audio_functional
 
+from data_scripts.audio_decoding import DecodeSettings
 from data_scripts.download_and_map_emotion_data import download_and_map
 from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
 from data_scripts.ravdess import Ravdess, build_ravdess, load_ravdess, main
@@ -216,9 +217,10 @@ def test_resampling_settings_are_part_of_the_cache_location(private_data_dir, tm
         )
         return builder.cache_dir
 
-    assert cache_location() == cache_location(rolloff=0.99, lowpass_filter_width=6)
-    assert cache_location(rolloff=0.9) != cache_location()
-    assert cache_location(lowpass_filter_width=16) != cache_location()
+    default = cache_location()
+    assert default == cache_location(decode_settings=DecodeSettings(rolloff=0.99))
+    assert cache_location(decode_settings=DecodeSettings(rolloff=0.9)) != default
+    assert cache_location(decode_settings=DecodeSettings(lowpass_filter_width=16)) != default
 
 
 def test_undecodable_file_stops_build_naming_it(private_data_dir, tmp_path):
@@ -279,3 +281,54 @@ def test_cli_output_loads_in_a_process_without_the_project(data_dir, cache_dir, 
     assert datasets.Features.from_dict(loaded["features"]) == EXPECTED_FEATURES
     sums = [float(np.sum(a["array"], dtype=np.float64)) for a in expected["audio"]]
     np.testing.assert_allclose(loaded["sums"], sums, rtol=1e-9)
+
+
+def _cut_short(path: Path, cut: int = 20_000) -> None:
+    """Chop bytes off the end of a real WAV: its header then promises more than it holds."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - cut])
+
+
+def _run_builder_cli(data_dir: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "data_scripts.ravdess", "--data_dir", str(data_dir),
+        "--output_dir", str(tmp_path / "prepared"), "--cache_dir", str(tmp_path / "cache"),
+        "--config", "song", *extra,
+    ]  # fmt: skip
+    return subprocess.run(
+        command, cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("num_proc", ["1", "2"])
+def test_cli_stops_on_a_truncated_wav_with_one_line_naming_it(private_data_dir, tmp_path, num_proc):
+    victim = sorted(private_data_dir.rglob("*.wav"))[3]
+    declared = sf.info(victim).frames
+    _cut_short(victim)
+
+    result = _run_builder_cli(private_data_dir, tmp_path, "--num_proc", num_proc)
+
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, result.stderr
+    assert str(victim) in lines[0]
+    assert f"truncated: header declares {declared} frames, file holds" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "prepared").exists()
+
+
+def test_cli_names_a_wav_without_frames_and_shows_the_traceback_with_debug(
+    private_data_dir, tmp_path
+):
+    victim = sorted(private_data_dir.rglob("*.wav"))[0]
+    sf.write(victim, np.zeros((0, 1), dtype=np.float32), 48_000)
+
+    result = _run_builder_cli(private_data_dir, tmp_path, "--num_proc", "1")
+    assert result.returncode == 2
+    assert f"error: RAVDESS build failed: {victim}: holds no audio samples" in result.stderr
+    assert "Traceback" not in result.stderr and "reshape" not in result.stderr
+
+    debug = _run_builder_cli(private_data_dir, tmp_path, "--num_proc", "1", "--debug")
+    assert debug.returncode != 0
+    assert "Traceback" in debug.stderr and f"{victim}: holds no audio samples" in debug.stderr

@@ -214,35 +214,6 @@ def test_interrupted_run_resumes_to_a_finished_run(checkpoint, sample_data_dir, 
     assert (output_dir / "all_results.json").is_file()
 
 
-def test_yaml_config_and_command_line_precedence(checkpoint, tmp_path):
-    from training.arguments import parse_arguments
-
-    config = tmp_path / "train.yaml"
-    config.write_text("learning_rate: 0.001\nnum_train_epochs: 3\npooling: weighted_layers\n")
-    model_args, data_args, training_args = parse_arguments(
-        [
-            "--train_config", str(config), "--model_path", str(checkpoint),
-            "--dataset_dir", "prepared", "--output_dir", str(tmp_path / "out"),
-            "--num_train_epochs", "5", "--lr_scheduler_type", "cosine",
-        ]
-    )  # fmt: skip
-    assert training_args.learning_rate == 0.001  # from the file
-    assert training_args.num_train_epochs == 5  # the flag wins over the file
-    assert training_args.lr_scheduler_type == "cosine"  # any TrainingArguments option
-    assert model_args.pooling == "weighted_layers"
-    assert training_args.metric_for_best_model == "uar"  # our default
-    assert data_args.split == "speaker"
-
-
-def test_unknown_key_in_training_config_is_named(tmp_path):
-    from training.arguments import parse_arguments
-
-    config = tmp_path / "train.yaml"
-    config.write_text("learning_rate: 0.001\nlearnig_rate_typo: 3\n")
-    with pytest.raises(ValueError, match="learnig_rate_typo"):
-        parse_arguments(["--train_config", str(config), "--output_dir", str(tmp_path)])
-
-
 def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp_path):
     output_dir = tmp_path / "cv"
     _run(
@@ -263,6 +234,10 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
         for k in range(3)
     ]
     assert sorted(a for actors in test_actors for a in actors) == [1, 2, 3, 4]
+    assert [tuple(fold["test_actors"]) for fold in results["folds"]] == test_actors
+    card = (output_dir / "README.md").read_text()
+    for k, actors in enumerate(test_actors):
+        assert f"| {k} | {', '.join(map(str, actors))} |" in card
     accuracies = [fold["test_accuracy"] for fold in results["folds"]]
     assert results["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
     assert results["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
@@ -292,3 +267,15 @@ def test_two_processes_really_train_together(checkpoint, sample_data_dir, tmp_pa
     test = _read(output_dir / "test_results.json")
     # Predictions gathered from both processes: every test file counted exactly once.
     assert np.array(test["test_confusion_matrix"]).sum() == test["test_samples"]
+
+
+def test_saved_model_records_how_its_training_audio_was_decoded(trained):
+    """Predict reads these back (tests/test_audio_decoding.py checks that it decodes with them)."""
+    preprocessor = _read(trained / "preprocessor_config.json")
+    assert preprocessor["audio_decoding"] == {
+        "target_sampling_rate": 16000,
+        "lowpass_filter_width": 6,
+        "rolloff": 0.99,
+        "resampling_method": "sinc_interp_hann",
+    }
+    assert preprocessor["sampling_rate"] == 16000

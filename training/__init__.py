@@ -1,0 +1,1 @@
+"""Training, evaluation, reports and prediction of the emotion classifier."""

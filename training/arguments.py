@@ -1,7 +1,9 @@
 """Command-line and YAML arguments of the training script, parsed by `HfArgumentParser`.
 
 Precedence: our defaults < `--train_config FILE.yaml|json` < flags on the command line.
-Every `TrainingArguments` option works in both places under its own name.
+Every `TrainingArguments` option works in both places under its own name. A config file may
+name another one with `base: FILE` (relative to its own folder): it starts from that file's
+values and overrides them.
 """
 
 from __future__ import annotations
@@ -133,12 +135,25 @@ TRAINING_DEFAULTS = {
 }
 
 
-def _read_config_file(path: str) -> dict:
-    text = Path(path).read_text()
-    values = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+BASE_KEY = "base"
+
+
+def _read_config_file(path: str | Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The file's values on top of those of its `base:` file (and that file's base, ...)."""
+    path = Path(path)
+    if path.resolve() in seen:
+        raise ValueError(f"{path}: `base:` files include each other")
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read the training config ({error.strerror})") from error
+    values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of argument names to values")
-    return values
+    base = values.pop(BASE_KEY, None)
+    if base is None:
+        return values
+    return {**_read_config_file(path.parent / base, (*seen, path.resolve())), **values}
 
 
 def build_parser() -> HfArgumentParser:
@@ -183,7 +198,7 @@ def resolve_protocol(data_args: DataArguments) -> str | None:
         text = str(data_args.cv_folds).strip().lower()
         if text == "emobox":
             data_args.cv_folds = "emobox"
-        elif text.isdigit() and int(text) >= 2:
+        elif text.isdigit() and int(text) >= 3:
             data_args.cv_folds = int(text)
         else:
             return f"--cv_folds {data_args.cv_folds}: give a number of folds (3 or more) or emobox"

@@ -1,30 +1,56 @@
-"""Decode an audio file to a mono float32 array at a chosen rate, without FFmpeg.
+"""Predict's audio input: which files it reads, and the decode settings a model was trained with.
 
-Uses the dataset builder's decoder, so files scored by `predict` are downmixed and resampled
-exactly as the training data was.
+Decoding itself is `data_scripts.audio_decoding` (soundfile, no FFmpeg), the same code the dataset
+builder uses; the settings come from the model folder, so a file is downmixed and resampled
+exactly as the training data was. Importing this module loads neither `datasets` nor pyarrow.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
-from data_scripts.ravdess import decode_waveform
+from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
+
+logger = logging.getLogger(__name__)
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+# The key of preprocessor_config.json under which training records its decode settings.
+DECODING_KEY = "audio_decoding"
 
 
-def load_audio(path: str | Path, target_sampling_rate: int) -> np.ndarray:
-    """Mono float32 samples of `path` at `target_sampling_rate` (channels averaged).
+def model_decode_settings(feature_extractor) -> DecodeSettings:
+    """The settings the training script saved with the model; without them, the defaults at the
+    feature extractor's rate. ValueError when the saved rate is not the extractor's."""
+    rate = feature_extractor.sampling_rate
+    recorded = getattr(feature_extractor, DECODING_KEY, None)
+    if recorded is None:
+        return DecodeSettings(**{**DEFAULT_SETTINGS.as_dict(), "target_sampling_rate": rate})
+    settings = DecodeSettings.from_dict(recorded)
+    if settings.target_sampling_rate != rate:
+        raise ValueError(
+            f"the model's {DECODING_KEY} says {settings.target_sampling_rate} Hz but its feature "
+            f"extractor expects {rate} Hz: the model folder is inconsistent"
+        )
+    return settings
 
-    Raises ValueError naming the file when it cannot be decoded or holds no samples.
+
+def record_decode_settings(feature_extractor, settings: DecodeSettings | None) -> None:
+    """Store the training data's decode settings in the feature extractor, which save_pretrained
+    writes into preprocessor_config.json (an extra key that transformers keeps and ignores)."""
+    if settings is None:
+        logger.warning(
+            "the prepared data does not say how it was decoded: predict will use the defaults"
+        )
+        return
+    setattr(feature_extractor, DECODING_KEY, settings.as_dict())
+
+
+def load_audio(path: str | Path, settings: DecodeSettings) -> np.ndarray:
+    """Mono float32 samples of `path` decoded with `settings`.
+
+    Raises AudioDecodeError (a ValueError) naming the file: undecodable, cut short, or empty.
     """
-    try:
-        mono = decode_waveform(str(path), target_sampling_rate)
-    except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
-        raise ValueError(f"{path}: cannot decode audio ({error})") from error
-    if mono.size == 0:
-        raise ValueError(f"{path}: holds no audio samples")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return decode_audio(path, settings)

@@ -7,10 +7,10 @@ import logging
 import datasets
 import numpy as np
 import torch
-from data_scripts.ravdess import build_ravdess
-from data_scripts.splits import split_dataset, split_summary
 from transformers import Wav2Vec2FeatureExtractor
 
+from data_scripts.ravdess import build_ravdess
+from data_scripts.splits import split_dataset, split_summary
 from training.arguments import DataArguments
 
 logger = logging.getLogger(__name__)

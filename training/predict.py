@@ -2,10 +2,11 @@
 
     python -m training.predict --model_dir R clip.wav folder/ [--json out.json] [--csv out.csv]
 
-Files are decoded with soundfile (no FFmpeg), downmixed and resampled to the feature
-extractor's rate, and scored in length-sorted batches. Clips longer than the window are
-scored in overlapping windows whose class probabilities are averaged. A file that cannot
-be decoded or scored is reported by name and the rest are still processed.
+Files are decoded with soundfile (no FFmpeg), downmixed and resampled with the decode settings
+saved with the model (the training data's), and scored in length-sorted batches. Clips longer
+than the window are scored in overlapping windows whose class probabilities are averaged. A file
+that cannot be decoded (undecodable, cut short, empty) or scored is reported by name and the rest
+are still processed.
 Exit code: 0 all files classified, 1 some failed, 2 usage error (no files, no model).
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import inspect
-import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -25,7 +25,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-from training.audio_io import AUDIO_EXTENSIONS, load_audio
+from data_scripts.atomic_write import atomic_output, write_json_atomic
+from training.audio_io import AUDIO_EXTENSIONS, load_audio, model_decode_settings
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ class _Scorer:
         self.model.to(self.device).eval()
         self.dtype = DTYPES[dtype]
         self.sampling_rate = self.feature_extractor.sampling_rate
+        self.decode_settings = model_decode_settings(self.feature_extractor)
         id2label = self.model.config.id2label
         self.labels = [id2label[i] for i in range(self.model.config.num_labels)]
         self._padding = _padding_argument(self.feature_extractor)
@@ -152,7 +154,7 @@ def _decode_segments(
     errors: dict[int, str] = {}
     for index in indices:
         try:
-            samples = load_audio(files[index], sampling_rate)
+            samples = load_audio(files[index], scorer.decode_settings)
         except ValueError as error:
             errors[index] = str(error).removeprefix(f"{files[index]}: ")
             continue
@@ -288,13 +290,13 @@ def write_json(path: str | Path, model_dir: str | Path, results, failures) -> No
         "results": results,
         "failures": [{"file": str(p), "reason": reason} for p, reason in failures],
     }
-    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+    write_json_atomic(path, payload, sort_keys=False)
 
 
 def write_csv(path: str | Path, results: list[dict]) -> None:
     """One row per classified file with every class probability as a `prob_<label>` column."""
     labels = list(results[0]["probabilities"]) if results else []
-    with open(path, "w", newline="") as handle:
+    with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["file", "emotion", "probability", "duration_seconds", "windows"]

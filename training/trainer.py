@@ -53,12 +53,8 @@ class EmotionTrainer(Trainer):
 
 
 def load_metric():
-    """The local emotion metric module (works offline)."""
+    """The local emotion metric module (works offline): the one definition of every score."""
     return evaluate.load(METRIC_MODULE)
-
-
-def compute_emotion_metrics(metric, predictions, references, label_names) -> dict:
-    return metric.compute(predictions=predictions, references=references, label_names=label_names)
 
 
 def make_compute_metrics(label_names: list[str]):
@@ -66,8 +62,11 @@ def make_compute_metrics(label_names: list[str]):
     metric = load_metric()
 
     def compute_metrics(prediction: EvalPrediction) -> dict:
-        predicted = np.argmax(prediction.predictions, axis=-1)
-        result = compute_emotion_metrics(metric, predicted, prediction.label_ids, label_names)
+        result = metric.compute(
+            predictions=np.argmax(prediction.predictions, axis=-1),
+            references=prediction.label_ids,
+            label_names=label_names,
+        )
         result.pop("confusion_matrix")
         return result
 
@@ -77,16 +76,9 @@ def make_compute_metrics(label_names: list[str]):
 def detailed_metrics(logits, references, label_names, groups: dict[str, list]) -> dict:
     """Overall metrics with the confusion matrix, plus metrics per value of each group column
     (e.g. vocal channel, intensity), keyed like `speech_accuracy`, `strong_uar`."""
-    metric = load_metric()
-    predicted = np.argmax(logits, axis=-1)
-    references = np.asarray(references)
-    result = compute_emotion_metrics(metric, predicted, references, label_names)
-    for values in groups.values():
-        values = np.asarray(values)
-        for value in sorted(set(values.tolist())):
-            mask = values == value
-            part = compute_emotion_metrics(metric, predicted[mask], references[mask], label_names)
-            for name in ("accuracy", "uar", "macro_f1"):
-                result[f"{value}_{name}"] = part[name]
-            result[f"{value}_count"] = int(mask.sum())
-    return result
+    return load_metric().compute(
+        predictions=np.argmax(logits, axis=-1),
+        references=references,
+        label_names=label_names,
+        groups=groups,
+    )

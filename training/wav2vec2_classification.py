@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -22,14 +21,16 @@ if __package__ in (None, ""):
     # Run as a file (`python training/wav2vec2_classification.py`): make the repo importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
 import transformers
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from data_scripts.atomic_write import write_json_atomic, write_text_atomic
+from data_scripts.ravdess import recorded_decode_settings
 from data_scripts.ravdess_facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS, EMOTIONS
-from training import reports
 from training.arguments import DataArguments, ModelArguments, parse_arguments
+from training.audio_io import record_decode_settings
+from training.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
 from training.data import (
     AudioClassificationCollator,
     load_prepared_dataset,
@@ -37,17 +38,19 @@ from training.data import (
     split_for_training,
 )
 from training.model_builder import build_classifier, build_feature_extractor
+from training.model_card import write_model_card
+from training.plots import (
+    CONFUSION_MATRIX_PNG,
+    TRAINING_CURVES_PNG,
+    plot_confusion_matrix,
+    plot_training_curves,
+)
 from training.probe import build_probe_trainer
 from training.run_info import collect_run_info
 from training.trainer import EmotionTrainer, detailed_metrics, make_compute_metrics
 
 logger = logging.getLogger(__name__)
 LABEL_NAMES = list(EMOTIONS)
-CV_METRICS = ("accuracy", "uar", "macro_f1")
-
-
-def _write_json(path: Path, value) -> None:
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
@@ -69,6 +72,14 @@ def run_training(
     model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
 ) -> dict:
     """One train/validate/test run; returns the test metrics."""
+    test_metrics, _ = _train_and_test(model_args, data_args, training_args)
+    return test_metrics
+
+
+def _train_and_test(
+    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+) -> tuple[dict, dict]:
+    """One train/validate/test run; returns the test metrics and the split (split.json)."""
     set_seed(training_args.seed)
     output_dir = Path(training_args.output_dir)
 
@@ -87,6 +98,8 @@ def run_training(
         attn_implementation=model_args.attn_implementation,
     )
     feature_extractor = build_feature_extractor(model_args.model_path, model_args.config_path)
+    # Saved with the model, so that predict decodes files exactly as this data was decoded.
+    record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
     if model_args.freeze_feature_encoder or model_args.freeze_encoder:
         # freeze_base_model alone leaves the CNN asking for input gradients (a full backward).
         model.freeze_feature_encoder()
@@ -146,16 +159,16 @@ def run_training(
 
     if trainer.is_world_process_zero():
         run_info = collect_run_info(training_args, transfer, sys.argv)
-        _write_json(output_dir / "split.json", split_info)
-        _write_json(output_dir / "run_info.json", run_info)
-        reports.plot_confusion_matrix(
+        write_json_atomic(output_dir / "split.json", split_info)
+        write_json_atomic(output_dir / "run_info.json", run_info)
+        plot_confusion_matrix(
             details["confusion_matrix"],
             LABEL_NAMES,
-            output_dir / "confusion_matrix.png",
+            output_dir / CONFUSION_MATRIX_PNG,
             title=f"Test confusion matrix ({data_args.split} split)",
         )
-        reports.plot_training_curves(training_history, output_dir / "training_curves.png")
-        reports.write_model_card(
+        plot_training_curves(training_history, output_dir / TRAINING_CURVES_PNG)
+        write_model_card(
             output_dir,
             {
                 "base_model": model_args.model_path,
@@ -168,7 +181,7 @@ def run_training(
                 "run_info": run_info,
             },
         )
-    return test_metrics
+    return test_metrics, split_info
 
 
 def _training_summary(
@@ -214,12 +227,9 @@ def emobox_summary(summary: dict) -> dict:
     }
 
 
-def _emobox_results(root: Path, folds: list[dict], summary: dict) -> dict:
+def _emobox_results(notes: list[dict], summary: dict) -> dict:
     """The EmoBox view of a cross-validation: its names, % units, and whether it is comparable
-    (every fold's split.json says so: speech only, EmoBox's file counts)."""
-    notes = [
-        json.loads((root / f"fold_{f['fold']}" / "split.json").read_text())["emobox"] for f in folds
-    ]
+    (every fold's split says so: speech only, EmoBox's file counts)."""
     return {
         "protocol": "EmoBox RAVDESS folds 1-6 (Ma et al., Interspeech 2024)",
         "comparable": all(note["comparable"] for note in notes),
@@ -234,25 +244,25 @@ def run_cross_validation(
 ) -> dict:
     """Speaker-independent cross-validation: one run per fold, then mean and std."""
     root = Path(training_args.output_dir)
-    folds = []
+    folds, emobox_notes = [], []
     fold_settings = cross_validation_folds(data_args)
     for number, (fold, fold_data) in enumerate(fold_settings, start=1):
         fold_training = copy.deepcopy(training_args)
         fold_training.output_dir = str(root / f"fold_{fold}")
         logger.info("cross-validation fold %d of %d", number, len(fold_settings))
-        metrics = run_training(model_args, fold_data, fold_training)
-        folds.append({"fold": fold, **metrics})
-    summary = {}
-    for name in CV_METRICS:
-        values = np.array([f[f"test_{name}"] for f in folds], dtype=float)
-        summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=0))}
+        metrics, split_info = _train_and_test(model_args, fold_data, fold_training)
+        test_actors = split_info["splits"]["test"]["actors"]
+        folds.append({"fold": fold, "test_actors": test_actors, **metrics})
+        if "emobox" in split_info:
+            emobox_notes.append(split_info["emobox"])
+    summary = summarize_folds(folds)
     results = {"folds": folds, "summary": summary}
+    if data_args.cv_folds == "emobox":
+        results["emobox"] = _emobox_results(emobox_notes, summary)
     if training_args.process_index == 0:
-        if data_args.cv_folds == "emobox":
-            results["emobox"] = _emobox_results(root, folds, summary)
-        _write_json(root / "cv_results.json", results)
-        (root / "cv_summary.md").write_text(reports.cv_summary_markdown(folds, summary))
-        reports.write_cv_summary_card(root, folds, summary)
+        write_json_atomic(root / "cv_results.json", results)
+        write_text_atomic(root / "cv_summary.md", cv_summary_markdown(folds, summary))
+        write_cv_summary_card(root, folds, summary)
     return results
 
 

@@ -1,7 +1,6 @@
-"""What a person reads after a run: confusion matrix and training curves (PNG), model cards.
+"""The run's model card: `README.md` with YAML front matter, results, split, setup, license.
 
-Plots use matplotlib's Agg canvas directly (no pyplot, no display, no global backend switch).
-Every optional piece of information may be missing: the report then leaves it out.
+Every optional piece of information may be missing: the card then leaves it out.
 
 `write_model_card(output_dir, info)` reads these keys of `info` (all optional):
     base_model      str: the checkpoint training started from (path or hub id).
@@ -9,11 +8,9 @@ Every optional piece of information may be missing: the report then leaves it ou
     pooling         str: the classification head's pooling (e.g. "mean", "weighted_layers").
     vocal_channel   "speech" | "song" | "all".
     sampling_rate   int: model input rate (default: preprocessor_config.json, else 16 kHz).
-    split           dict: protocol ("speaker" | "kfold" | "random"), seed, fold, num_folds,
-                    and per split name ("train", "validation", "test") its actors and file count:
-                    either split_summary's layout (split.json), split["splits"][name] =
-                    {"actors": [...], "count": n} (else the length of its "files" list), or
-                    flat, split["actors"][name] and split["counts"][name].
+    split           dict: what `data_scripts.splits.split_summary` returns (split.json):
+                    protocol, seed, fold, num_folds, and split["splits"][name] = {"actors": [...],
+                    "count": n, ...} for name in train, validation, test.
     test_metrics    dict: test_accuracy, test_uar, test_macro_f1, test_loss, test_samples,
                     test_recall_<emotion>, and breakdowns test_<group>_{accuracy,uar,macro_f1,count}
                     for group in speech, song, normal, strong (test_confusion_matrix is not shown).
@@ -26,28 +23,24 @@ Every optional piece of information may be missing: the report then leaves it ou
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import yaml
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from data_scripts.atomic_write import write_text_atomic
 from data_scripts.ravdess_facts import (
     INTENSITIES,
     TARGET_SAMPLING_RATE,
     VOCAL_CHANNELS,
     actor_gender,
 )
+from data_scripts.splits import SPLIT_NAMES
+from training.plots import CONFUSION_MATRIX_PNG, TRAINING_CURVES_PNG
 
 MODEL_CARD_NAME = "README.md"
-CONFUSION_MATRIX_PNG = "confusion_matrix.png"
-TRAINING_CURVES_PNG = "training_curves.png"
 DATA_LICENSE = "cc-by-nc-sa-4.0"
-SPLIT_NAMES = ("train", "validation", "test")
 HEADLINE_METRICS = {
     "accuracy": "Accuracy",
     "uar": "UAR (unweighted average recall)",
@@ -72,114 +65,24 @@ PROTOCOLS = {
     "random": "file-level random split: the same actors appear in training and test, so the "
     "numbers are NOT speaker-independent and overstate accuracy on new voices",
 }
+# Front matter shared by the model card and the cross-validation card.
+CARD_METADATA = {
+    "tags": ["audio-classification", "speech-emotion-recognition", "ravdess"],
+    "datasets": ["ravdess"],
+    "metrics": ["accuracy", "recall", "f1"],
+}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def _write_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary name and rename, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    write(temporary)
-    os.replace(temporary, path)
-    return path
+# --- formatting helpers (shared with training.cv_summary) -------------------------------------
 
 
-def _save_figure(figure: Figure, path: str | Path) -> Path:
-    FigureCanvasAgg(figure)
-    return _write_atomically(path, lambda p: figure.savefig(p, format="png", dpi=120))
-
-
-# --- plots ------------------------------------------------------------------------------------
-
-
-def plot_confusion_matrix(
-    matrix: list[list[int]], labels: list[str], path: str | Path, title: str | None = None
-) -> Path:
-    """Counts in each cell, shaded by row-normalised recall; rows are the true emotions."""
-    counts = np.asarray(matrix, dtype=np.int64)
-    if counts.ndim != 2 or counts.shape != (len(labels), len(labels)):
-        raise ValueError(
-            f"{path}: confusion matrix of shape {counts.shape} does not match {len(labels)} labels"
-        )
-    row_totals = counts.sum(axis=1, keepdims=True)
-    recall = np.divide(counts, row_totals, out=np.zeros(counts.shape), where=row_totals > 0)
-    size = 1.5 + 0.75 * len(labels)
-    figure = Figure(figsize=(size + 1.5, size))
-    axes = figure.add_subplot()
-    image = axes.imshow(recall, cmap="Blues", vmin=0.0, vmax=1.0)
-    figure.colorbar(image, ax=axes, label="share of the true class (recall on the diagonal)")
-    for row in range(len(labels)):
-        for column in range(len(labels)):
-            axes.text(
-                column,
-                row,
-                f"{counts[row, column]}",
-                ha="center",
-                va="center",
-                color="white" if recall[row, column] > 0.5 else "black",
-            )
-    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    axes.set_yticks(range(len(labels)), labels)
-    axes.set_xlabel("predicted emotion")
-    axes.set_ylabel("true emotion")
-    total = int(counts.sum())
-    accuracy = np.trace(counts) / total if total else 0.0
-    axes.set_title(title or f"Confusion matrix ({total} clips, accuracy {100 * accuracy:.1f} %)")
-    figure.tight_layout()
-    return _save_figure(figure, path)
-
-
-def _series(log_history: list[dict], key: str) -> tuple[list[float], list[float]]:
-    """(x, y) for every log entry holding `key`; x is the epoch, else the step."""
-    points = [
-        (entry.get("epoch", entry.get("step", index)), entry[key])
-        for index, entry in enumerate(log_history)
-        if isinstance(entry.get(key), int | float)
-    ]
-    return [float(x) for x, _ in points], [float(y) for _, y in points]
-
-
-def plot_training_curves(log_history: list[dict], path: str | Path) -> Path:
-    """Training loss per logging step and validation loss, UAR and accuracy per evaluation."""
-    figure = Figure(figsize=(11, 4.2))
-    loss_axes, metric_axes = figure.subplots(1, 2)
-    x_label = "epoch" if any("epoch" in entry for entry in log_history) else "step"
-    for key, label, style in (
-        ("loss", "training loss", "-"),
-        ("eval_loss", "validation loss", "o-"),
-    ):
-        x, y = _series(log_history, key)
-        if x:
-            loss_axes.plot(x, y, style, label=label, markersize=4)
-    for key, label in (("eval_uar", "validation UAR"), ("eval_accuracy", "validation accuracy")):
-        x, y = _series(log_history, key)
-        if x:
-            metric_axes.plot(x, y, "o-", label=label, markersize=4)
-    for axes, title in ((loss_axes, "Loss"), (metric_axes, "Validation metrics")):
-        axes.set_title(title)
-        axes.set_xlabel(x_label)
-        axes.grid(alpha=0.3)
-        if axes.lines:
-            axes.legend()
-        else:
-            axes.text(
-                0.5, 0.5, "nothing logged", ha="center", va="center", transform=axes.transAxes
-            )
-    metric_axes.set_ylim(0.0, 1.0)
-    figure.tight_layout()
-    return _save_figure(figure, path)
-
-
-# --- formatting helpers ---------------------------------------------------------------------
-
-
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
     return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
-def _percent(value) -> str:
-    return f"{100 * float(value):.1f}" if _is_number(value) else ""
+def percent(value) -> str:
+    return f"{100 * float(value):.1f}" if is_number(value) else ""
 
 
 def _scalar(value) -> str:
@@ -190,7 +93,7 @@ def _scalar(value) -> str:
     return str(value)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -203,16 +106,6 @@ def _actor_list(actors) -> str:
     return f"{listed} ({males} male, {len(actors) - males} female)"
 
 
-def _split_part(split: dict, name: str) -> tuple[list | None, int | None]:
-    """Actors and file count of one split, from either accepted layout of `split`."""
-    nested = (split.get("splits") or {}).get(name) or {}
-    actors = (split.get("actors") or {}).get(name, nested.get("actors"))
-    count = (split.get("counts") or {}).get(name, nested.get("count"))
-    if count is None and isinstance(nested.get("files"), list) and nested["files"]:
-        count = len(nested["files"])
-    return actors, count
-
-
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
@@ -220,7 +113,7 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-# --- model card -------------------------------------------------------------------------------
+# --- sections ---------------------------------------------------------------------------------
 
 
 def _front_matter(info: dict, model_type: str | None, title: str) -> str:
@@ -228,10 +121,8 @@ def _front_matter(info: dict, model_type: str | None, title: str) -> str:
         "license": DATA_LICENSE,
         "library_name": "transformers",
         "pipeline_tag": "audio-classification",
-        "tags": ["audio-classification", "speech-emotion-recognition", "ravdess"]
-        + ([model_type] if model_type else []),
-        "datasets": ["ravdess"],
-        "metrics": ["accuracy", "recall", "f1"],
+        **CARD_METADATA,
+        "tags": CARD_METADATA["tags"] + ([model_type] if model_type else []),
     }
     base = info.get("base_model")
     if isinstance(base, str) and HUB_ID.match(base) and not Path(base).exists():
@@ -244,7 +135,7 @@ def _front_matter(info: dict, model_type: str | None, title: str) -> str:
             ("test_uar", "recall", "UAR (unweighted average recall)"),
             ("test_macro_f1", "f1", "Macro-F1"),
         )
-        if _is_number(test.get(key))
+        if is_number(test.get(key))
     ]
     if results:
         split = (info.get("split") or {}).get("protocol", "test")
@@ -314,49 +205,49 @@ def _split_section(split: dict) -> str:
     if details:
         lines.append(f"Settings: {', '.join(details)}.")
     rows = []
+    parts = split.get("splits") or {}
     for name in SPLIT_NAMES:
-        actors, count = _split_part(split, name)
-        if actors is None and count is None:
-            continue
-        rows.append([name, _actor_list(actors) if actors else "", str(count or "")])
+        if name in parts:
+            actors, count = parts[name].get("actors"), parts[name].get("count")
+            rows.append([name, _actor_list(actors) if actors else "", str(count or "")])
     if rows:
-        lines += ["", _table(["split", "actors", "files"], rows)]
+        lines += ["", table(["split", "actors", "files"], rows)]
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def _metrics_section(test: dict, evaluation: dict) -> str:
     rows = []
     for key, label in HEADLINE_METRICS.items():
-        if _is_number(test.get(f"test_{key}")) or _is_number(evaluation.get(f"eval_{key}")):
+        if is_number(test.get(f"test_{key}")) or is_number(evaluation.get(f"eval_{key}")):
             rows.append(
-                [label, _percent(test.get(f"test_{key}")), _percent(evaluation.get(f"eval_{key}"))]
+                [label, percent(test.get(f"test_{key}")), percent(evaluation.get(f"eval_{key}"))]
             )
     recalls = [
         (key.removeprefix("test_recall_"), value)
         for key, value in test.items()
-        if key.startswith("test_recall_") and _is_number(value)
+        if key.startswith("test_recall_") and is_number(value)
     ]
-    rows += [[f"Recall: {name}", _percent(value), ""] for name, value in recalls]
+    rows += [[f"Recall: {name}", percent(value), ""] for name, value in recalls]
     if not rows:
         return ""
     lines = ["## Results", ""]
-    if _is_number(test.get("test_samples")):
+    if is_number(test.get("test_samples")):
         lines.append(f"Test set: {int(test['test_samples'])} clips. Values in percent.")
         lines.append("")
-    lines.append(_table(["metric", "test (%)", "validation (%)"], rows))
-    if _is_number(test.get("test_loss")):
+    lines.append(table(["metric", "test (%)", "validation (%)"], rows))
+    if is_number(test.get("test_loss")):
         lines.append(f"\nTest loss: {float(test['test_loss']):.4f}.")
     breakdown = []
     for group in BREAKDOWN_GROUPS:
         values = [test.get(f"test_{group}_{key}") for key in HEADLINE_METRICS]
-        if any(_is_number(v) for v in values):
+        if any(is_number(v) for v in values):
             count = test.get(f"test_{group}_count")
             breakdown.append(
-                [group, str(count) if count is not None else ""] + [_percent(v) for v in values]
+                [group, str(count) if count is not None else ""] + [percent(v) for v in values]
             )
     if breakdown:
         header = ["test subset", "clips", "accuracy (%)", "UAR (%)", "macro-F1 (%)"]
-        lines += ["", "By vocal channel and intensity:", "", _table(header, breakdown)]
+        lines += ["", "By vocal channel and intensity:", "", table(header, breakdown)]
     return "\n".join(lines)
 
 
@@ -395,7 +286,7 @@ def _training_section(training: dict, run_info: dict) -> str:
         rows.append(["versions", ", ".join(f"{k} {v}" for k, v in versions.items())])
     if not rows:
         return ""
-    lines = ["## Training setup", "", _table(["setting", "value"], rows)]
+    lines = ["## Training setup", "", table(["setting", "value"], rows)]
     command = run_info.get("command")
     if command:
         command = " ".join(command) if isinstance(command, list | tuple) else str(command)
@@ -421,7 +312,7 @@ people: emotions here are acted, not felt.
   Accuracy and UAR are different numbers; both are reported above."""
 
 
-def _license_section() -> str:
+def license_section() -> str:
     return "\n".join(
         [
             "## License and citation",
@@ -477,7 +368,7 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
         _figures_section(output_dir),
         _training_section(info.get("training") or {}, info.get("run_info") or {}),
         LIMITS_SECTION,
-        _license_section(),
+        license_section(),
         _usage_section(str(output_dir), int(rate)),
     ]
     return "\n\n".join(section.strip("\n") for section in sections if section) + "\n"
@@ -485,112 +376,6 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
 
 def write_model_card(output_dir: str | Path, info: dict) -> Path:
     """Write `README.md` (YAML front matter + sections) into the model directory."""
-    text = model_card_markdown(output_dir, info)
-    return _write_atomically(Path(output_dir) / MODEL_CARD_NAME, lambda p: p.write_text(text))
-
-
-# --- cross-validation summary -----------------------------------------------------------------
-
-
-def _fold_metric(fold: dict, name: str):
-    metrics = fold.get("test_metrics") if isinstance(fold.get("test_metrics"), dict) else fold
-    return metrics.get(f"test_{name}", metrics.get(name))
-
-
-def summarize_folds(
-    fold_results: list[dict], metrics: tuple[str, ...] = tuple(HEADLINE_METRICS)
-) -> dict[str, dict[str, float]]:
-    """{metric: {"mean", "std"}} over the folds that report it (std with ddof=0, as numpy)."""
-    summary = {}
-    for name in metrics:
-        values = [v for v in (_fold_metric(f, name) for f in fold_results) if _is_number(v)]
-        if values:
-            summary[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
-    return summary
-
-
-def _normalise_summary(summary: dict | None, fold_results: list[dict]) -> dict:
-    """Accept {"accuracy": {...}} or {"test_accuracy": {...}}; compute it when not given."""
-    if not summary:
-        return summarize_folds(fold_results)
-    return {
-        key.removeprefix("test_"): value
-        for key, value in summary.items()
-        if isinstance(value, dict) and "mean" in value
-    }
-
-
-def _mean_std(entry: dict) -> str:
-    return f"{_percent(entry['mean'])} ± {_percent(entry.get('std', 0.0))}"
-
-
-def _fold_actors(fold: dict) -> str:
-    actors = fold.get("test_actors")
-    if actors is None and isinstance(fold.get("split"), dict):
-        actors, _ = _split_part(fold["split"], "test")
-    return ", ".join(str(a) for a in sorted(actors)) if actors else ""
-
-
-def cv_summary_markdown(fold_results: list[dict], summary: dict | None = None) -> str:
-    """A Markdown table with one row per fold and a final mean ± std row (values in percent)."""
-    summary = _normalise_summary(summary, fold_results)
-    names = list(summary) or list(HEADLINE_METRICS)
-    labels = [HEADLINE_METRICS.get(n, n).split(" (")[0] + " (%)" for n in names]
-    rows = []
-    for index, fold in enumerate(fold_results):
-        samples = _fold_metric(fold, "samples")
-        rows.append(
-            [str(fold.get("fold", index)), _fold_actors(fold), str(samples or "")]
-            + [_percent(_fold_metric(fold, name)) for name in names]
-        )
-    rows.append(
-        ["**mean ± std**", "", ""] + [_mean_std(summary[n]) if n in summary else "" for n in names]
+    return write_text_atomic(
+        Path(output_dir) / MODEL_CARD_NAME, model_card_markdown(output_dir, info)
     )
-    lines = [_table(["fold", "test actors", "test clips", *labels], rows)]
-    recall_names = sorted(
-        {
-            key.removeprefix("test_recall_")
-            for fold in fold_results
-            for key in (fold.get("test_metrics") or fold)
-            if key.startswith("test_recall_")
-        }
-    )
-    recall_summary = summarize_folds(fold_results, tuple(f"recall_{n}" for n in recall_names))
-    if recall_summary:
-        recall_rows = [
-            [key.removeprefix("recall_"), _mean_std(value)] for key, value in recall_summary.items()
-        ]
-        lines += [
-            "",
-            "Per-class test recall over folds:",
-            "",
-            _table(["emotion", "recall (%), mean ± std"], recall_rows),
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def write_cv_summary_card(
-    output_dir: str | Path, fold_results: list[dict], summary: dict | None = None
-) -> Path:
-    """Write one README.md summarising a speaker-independent cross-validation."""
-    metadata = {
-        "license": DATA_LICENSE,
-        "tags": ["audio-classification", "speech-emotion-recognition", "ravdess"],
-        "datasets": ["ravdess"],
-        "metrics": ["accuracy", "recall", "f1"],
-    }
-    text = "\n\n".join(
-        [
-            "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---",
-            f"# Cross-validation on RAVDESS ({len(fold_results)} folds)",
-            "Speaker-independent k-fold cross-validation: each fold's test actors were never "
-            "seen in its training or validation data. Each fold's model is in `fold_<k>/` with "
-            "its own model card. Values in percent; std is the population standard deviation "
-            "over folds (ddof=0).",
-            cv_summary_markdown(fold_results, summary).strip("\n"),
-            LIMITS_SECTION,
-            _license_section(),
-        ]
-    )
-    path = Path(output_dir) / MODEL_CARD_NAME
-    return _write_atomically(path, lambda p: p.write_text(text + "\n"))

@@ -1,0 +1,99 @@
+"""Cross-validation over actor folds: mean and std of the folds' test metrics, and its card.
+
+`folds` is what `run_cross_validation` stores in cv_results.json: one entry per fold,
+{"fold": k, "test_actors": [...], "test_accuracy": ..., "test_recall_<emotion>": ..., ...}.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from data_scripts.atomic_write import write_text_atomic
+from training.model_card import (
+    CARD_METADATA,
+    DATA_LICENSE,
+    HEADLINE_METRICS,
+    LIMITS_SECTION,
+    MODEL_CARD_NAME,
+    is_number,
+    license_section,
+    percent,
+    table,
+)
+
+RECALL_PREFIX = "recall_"
+
+
+def summarize_folds(folds: list[dict]) -> dict[str, dict[str, float]]:
+    """{metric: {"mean", "std"}} for accuracy, UAR, macro-F1 and each class's recall, over the
+    folds that report it (a class absent from a fold's test actors has no recall there).
+    std is the population standard deviation (ddof=0, as numpy's default)."""
+    recalls = dict.fromkeys(
+        key.removeprefix("test_")
+        for fold in folds
+        for key in fold
+        if key.startswith(f"test_{RECALL_PREFIX}")
+    )
+    summary = {}
+    for name in (*HEADLINE_METRICS, *recalls):
+        values = [fold[f"test_{name}"] for fold in folds if is_number(fold.get(f"test_{name}"))]
+        if values:
+            summary[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+    return summary
+
+
+def _mean_std(entry: dict) -> str:
+    return f"{percent(entry['mean'])} ± {percent(entry['std'])}"
+
+
+def cv_summary_markdown(folds: list[dict], summary: dict) -> str:
+    """A Markdown table with one row per fold and a final mean ± std row (values in percent),
+    then the per-class recall over folds."""
+    names = [name for name in HEADLINE_METRICS if name in summary]
+    labels = [HEADLINE_METRICS[name].split(" (")[0] + " (%)" for name in names]
+    rows = [
+        [
+            str(fold["fold"]),
+            ", ".join(str(a) for a in sorted(fold.get("test_actors") or [])),
+            str(fold.get("test_samples", "")),
+        ]
+        + [percent(fold.get(f"test_{name}")) for name in names]
+        for fold in folds
+    ]
+    rows.append(["**mean ± std**", "", ""] + [_mean_std(summary[name]) for name in names])
+    lines = [table(["fold", "test actors", "test clips", *labels], rows)]
+    recall_rows = [
+        [name.removeprefix(RECALL_PREFIX), _mean_std(value)]
+        for name, value in summary.items()
+        if name.startswith(RECALL_PREFIX)
+    ]
+    if recall_rows:
+        lines += [
+            "",
+            "Per-class test recall over folds:",
+            "",
+            table(["emotion", "recall (%), mean ± std"], recall_rows),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_cv_summary_card(output_dir: str | Path, folds: list[dict], summary: dict) -> Path:
+    """Write one README.md summarising a speaker-independent cross-validation."""
+    metadata = {"license": DATA_LICENSE, **CARD_METADATA}
+    text = "\n\n".join(
+        [
+            "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---",
+            f"# Cross-validation on RAVDESS ({len(folds)} folds)",
+            "Speaker-independent k-fold cross-validation: each fold's test actors were never "
+            "seen in its training or validation data. Each fold's model is in `fold_<k>/` with "
+            "its own model card. Values in percent; std is the population standard deviation "
+            "over folds (ddof=0).",
+            cv_summary_markdown(folds, summary).strip("\n"),
+            LIMITS_SECTION,
+            license_section(),
+        ]
+    )
+    return write_text_atomic(Path(output_dir) / MODEL_CARD_NAME, text + "\n")
