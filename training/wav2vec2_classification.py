@@ -30,7 +30,12 @@ from data_scripts.ravdess import recorded_decode_settings
 from data_scripts.ravdess_facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS, EMOTIONS
 from training.arguments import DataArguments, ModelArguments, parse_arguments
 from training.audio_io import record_decode_settings
-from training.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
+from training.cv_summary import (
+    cv_summary_markdown,
+    emobox_markdown,
+    summarize_folds,
+    write_cv_summary_card,
+)
 from training.data import (
     AudioClassificationCollator,
     load_prepared_dataset,
@@ -261,8 +266,11 @@ def run_cross_validation(
         results["emobox"] = _emobox_results(emobox_notes, summary)
     if training_args.process_index == 0:
         write_json_atomic(root / "cv_results.json", results)
-        write_text_atomic(root / "cv_summary.md", cv_summary_markdown(folds, summary))
-        write_cv_summary_card(root, folds, summary)
+        markdown = cv_summary_markdown(folds, summary)
+        if "emobox" in results:
+            markdown = emobox_markdown(results["emobox"]) + "\n\n" + markdown
+        write_text_atomic(root / "cv_summary.md", markdown)
+        write_cv_summary_card(root, folds, summary, results.get("emobox"))
     return results
 
 
