@@ -216,8 +216,9 @@ def test_emobox_cross_validation_probe_end_to_end(tmp_path):
             "--cache_dir", str(tmp_path / "cache"),
             "--output_dir", str(output_dir),
             "--freeze_encoder", "true", "--cv_folds", "emobox",
-            "--num_train_epochs", "1", "--save_strategy", "no",
-            "--load_best_model_at_end", "false",
+            "--num_train_epochs", "1", "--save_strategy", "no", "--eval_strategy", "no",
+            "--load_best_model_at_end", "false", "--per_device_train_batch_size", "64",
+            "--per_device_eval_batch_size", "256",
         ]
     )  # fmt: skip
     results = json.loads((output_dir / "cv_results.json").read_text())
@@ -233,3 +234,8 @@ def test_emobox_cross_validation_probe_end_to_end(tmp_path):
     assert emobox["metrics_percent"]["UA"]["mean"] == pytest.approx(100 * np.mean(uars))
     accuracies = [fold["test_accuracy"] for fold in results["folds"]]
     assert emobox["metrics_percent"]["WA"]["mean"] == pytest.approx(100 * np.mean(accuracies))
+    for card in ("cv_summary.md", "README.md"):
+        text = (output_dir / card).read_text()
+        assert "Comparable with EmoBox's RAVDESS table" in text
+        assert f"| UA (uar) | {100 * np.mean(uars):.2f} ± {100 * np.std(uars):.2f} |" in text
+    assert "EmoBox's fold" in (output_dir / "fold_3" / "README.md").read_text()

@@ -68,9 +68,17 @@ def encoder_fingerprint(model: PreTrainedModel) -> str:
     return hasher.hexdigest()
 
 
+# datasets fingerprint -> our content hash, so that the folds of a cross-validation (the same
+# loaded dataset) hash the audio once per process.
+_CONTENT_HASHES: dict[str, str] = {}
+
+
 def data_fingerprint(dataset: datasets.Dataset) -> str:
     """Hash of every row: its audio samples and all other columns (so the cached copy of the
     metadata is the current one). Reads the audio once; a few seconds for all of RAVDESS."""
+    known = _CONTENT_HASHES.get(dataset._fingerprint)
+    if known is not None:
+        return known
     hasher = hashlib.blake2b(digest_size=16)
     metadata = dataset.remove_columns("audio")
     hasher.update(json.dumps(metadata.features.to_dict(), sort_keys=True).encode())
@@ -79,7 +87,8 @@ def data_fingerprint(dataset: datasets.Dataset) -> str:
         audio = row["audio"]
         hasher.update(f"{int(audio['sampling_rate'])}:".encode())
         hasher.update(np.ascontiguousarray(audio["array"], dtype=np.float32).tobytes())
-    return hasher.hexdigest()
+    _CONTENT_HASHES[dataset._fingerprint] = hasher.hexdigest()
+    return _CONTENT_HASHES[dataset._fingerprint]
 
 
 def cache_key(

@@ -21,6 +21,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import SAFE_WEIGHTS_NAME
 
 from training.frozen_features import cached_pooled_features
+from training.trainer import with_listed_lengths
 
 FEATURE_COLUMNS = ["hidden_states", "last_hidden_state", "label", "length"]
 
@@ -74,6 +75,9 @@ class ProbeTrainer(Trainer):
     def __init__(self, *args, full_model: PreTrainedModel, **kwargs):
         super().__init__(*args, **kwargs)
         self.full_model = full_model
+
+    def _get_train_sampler(self, train_dataset=None):
+        return with_listed_lengths(super()._get_train_sampler(train_dataset))
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         super().save_model(output_dir, _internal_call)
