@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS ?= torch==2.14.1 torchaudio==2.11.0
 DEMO_DIR ?= demo_output
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test test-faults demo lint bench clean
 
 install: $(VENV)/.installed
 
@@ -18,7 +18,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 test: install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -m "not faults" tests
+
+# Slow fault tests: killed builders, concurrent builds and trainings (docs/reliability.md).
+test-faults: install
+	$(PY) -m pytest -q -m faults tests
 
 demo: install
 	$(PY) -m training.demo --output_dir $(DEMO_DIR)

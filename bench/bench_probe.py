@@ -116,7 +116,7 @@ def prepared_subsets(root: Path, probe_actors: list[int], cv_statements: list[in
 def extraction_pass(weights: Path, dataset_dir: Path, cache_dir: Path, limit: int | None = None):
     """One pass over the audio: build the feature cache (fresh `cache_dir`); seconds and clips."""
     model, _ = build_classifier(str(weights), pooling="weighted_layers")
-    extractor = build_feature_extractor(str(weights))
+    extractor, _ = build_feature_extractor(str(weights))
     dataset = datasets.load_from_disk(str(dataset_dir))
     if limit:
         dataset = dataset.select(range(limit))

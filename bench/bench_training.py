@@ -61,7 +61,7 @@ def make_trainer(preset: str, dataset, grouping: str, max_steps: int) -> Emotion
     )  # fmt: skip
     model, _ = build_classifier(model_args.model_path)
     model.freeze_feature_encoder()
-    extractor = build_feature_extractor(model_args.model_path)
+    extractor, _ = build_feature_extractor(model_args.model_path)
     return EmotionTrainer(
         model=model,
         args=args,

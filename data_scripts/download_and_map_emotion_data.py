@@ -23,10 +23,12 @@ if __package__ in (None, ""):
     # the repository root is needed for `data_scripts` to import as a package.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag  # noqa: E402
 from data_scripts.download import DownloadError, download_file, verify_file  # noqa: E402
 from data_scripts.extract import extract_archive  # noqa: E402
 from data_scripts.mapping import CLASSIFICATION_FOLDER, MappingSummary, map_emotion_data  # noqa: E402
 from data_scripts.ravdess_facts import ARCHIVES, DEFAULT_BASE_URL  # noqa: E402
+from data_scripts.writable import check_writable  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ def download_and_map(
     `verify=False` checks nothing (with a warning).
     """
     data_dir = Path(data_dir)
+    check_writable(data_dir, "--data_dir")  # before any download
     checksums = checksums or {}
     if not verify:
         logger.warning("--no_verify: archive sizes and MD5s are not checked")
@@ -101,19 +104,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the official size and MD5 checks (for mirrors of other data)",
     )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser
 
 
 def main(argv: list[str] | None = None) -> MappingSummary:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    debug, argv = pop_debug_flag(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         summary = download_and_map(
             args.data_dir, args.base_url, args.archive_dir, verify=not args.no_verify
         )
-    except (DownloadError, ValueError, FileNotFoundError) as error:
-        parser.exit(1, f"error: {error}\n")
+    except (DownloadError, *USER_ERRORS) as error:
+        fail(error, debug)
     print(summary.format())
     return summary
 

@@ -15,12 +15,13 @@ import re
 import shutil
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from tqdm import tqdm
 
 from data_scripts.download import file_md5
-from data_scripts.ravdess_facts import parse_file_name
+from data_scripts.ravdess_facts import FILE_NAME_PATTERN, MAX_MEMBER_BYTES, parse_file_name
 
 logger = logging.getLogger(__name__)
 
@@ -73,19 +74,62 @@ def _member_problem(info: zipfile.ZipInfo, vocal_channel: str | None) -> str | N
     return None
 
 
-def check_members(zip_path: Path, vocal_channel: str | None = None) -> list[zipfile.ZipInfo]:
+def open_archive(zip_path: Path) -> zipfile.ZipFile:
+    """The zip, or ValueError naming it when it is truncated or not a zip at all."""
+    try:
+        return zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as error:
+        raise ValueError(
+            f"{zip_path}: not a readable zip archive ({error}); the file is truncated or "
+            "corrupt: download it again"
+        ) from error
+
+
+def check_members(
+    zip_path: Path, vocal_channel: str | None = None, max_member_bytes: int = MAX_MEMBER_BYTES
+) -> list[zipfile.ZipInfo]:
     """The archive's members, all checked; raise ValueError naming the first refused member."""
-    with zipfile.ZipFile(zip_path) as archive:
+    with open_archive(zip_path) as archive:
         members = archive.infolist()
     seen: set[str] = set()
     for info in members:
         problem = _member_problem(info, vocal_channel)
         if problem is None and info.filename in seen:
             problem = "duplicate member"
+        if problem is None and info.file_size > max_member_bytes:
+            problem = _too_large(info.file_size, max_member_bytes, "declares")
         if problem is not None:
             raise _refusal(zip_path, info.filename, problem)
         seen.add(info.filename)
     return members
+
+
+def _too_large(size: int, limit: int, verb: str) -> str:
+    return (
+        f"{verb} {size} bytes, more than any RAVDESS file could hold ({limit} bytes at most); "
+        "a zip bomb or not RAVDESS"
+    )
+
+
+def stream_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, sink, max_member_bytes: int = MAX_MEMBER_BYTES
+) -> int:
+    """Copy one member into `sink` in chunks, counting bytes as they stream; ValueError naming
+    the member when it grows past the limit or is corrupt. Returns the byte count."""
+    zip_path = archive.filename
+    written = 0
+    try:
+        with archive.open(info) as source:
+            while chunk := source.read(COPY_BUFFER_SIZE):
+                written += len(chunk)
+                if written > max_member_bytes:
+                    raise _refusal(
+                        zip_path, info.filename, _too_large(written, max_member_bytes, "streams")
+                    )
+                sink.write(chunk)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as error:
+        raise _refusal(zip_path, info.filename, f"corrupt data ({error})") from error
+    return written
 
 
 def _is_complete(destination: Path, archive_md5: str) -> bool:
@@ -112,12 +156,17 @@ def extract_archive(
         logger.info("%s already extracted to %s; skipped", zip_path.name, destination)
         return extracted_files(destination)
     members = check_members(zip_path, vocal_channel)
+    if destination.exists() and not _written_by_extraction(destination):
+        raise ValueError(
+            f"{destination}: holds files other than Actor_XX/<RAVDESS name>.wav; refusing to "
+            "replace it (move them away, or choose another --data_dir)"
+        )
     staging = destination.with_name(f".{destination.name}.partial")
     if staging.exists():
         shutil.rmtree(staging)  # left by an interrupted run
     staging.mkdir(parents=True)
     try:
-        with zipfile.ZipFile(zip_path) as archive:
+        with open_archive(zip_path) as archive:
             for info in tqdm(members, desc=f"extracting {zip_path.name}", unit="file"):
                 # The target is built from the checked parts, never from the raw member name.
                 target = staging.joinpath(*PurePosixPath(info.filename).parts)
@@ -125,8 +174,8 @@ def extract_archive(
                     target.mkdir(exist_ok=True)
                     continue
                 target.parent.mkdir(exist_ok=True)
-                with archive.open(info) as source, open(target, "wb") as sink:
-                    shutil.copyfileobj(source, sink, COPY_BUFFER_SIZE)
+                with open(target, "wb") as sink:
+                    stream_member(archive, info, sink)
         (staging / COMPLETE_MARKER).write_text(archive_md5 + "\n")
         _move_into_place(staging, destination)
     except BaseException:
@@ -134,6 +183,27 @@ def extract_archive(
         raise
     logger.info("extracted %s to %s", zip_path.name, destination)
     return extracted_files(destination)
+
+
+def _written_by_extraction(destination: Path) -> bool:
+    """True when `destination` is a folder holding nothing but what extraction writes."""
+    if not destination.is_dir():
+        return False
+    for path in destination.rglob("*"):
+        parts = path.relative_to(destination).parts
+        if path.is_dir() and len(parts) == 1 and _actor_folder(parts[0]) is not None:
+            continue
+        if path.is_file() and parts == (COMPLETE_MARKER,):
+            continue
+        if (
+            path.is_file()
+            and len(parts) == 2
+            and _actor_folder(parts[0]) is not None
+            and FILE_NAME_PATTERN.match(parts[1])
+        ):
+            continue
+        return False
+    return True
 
 
 def _move_into_place(staging: Path, destination: Path) -> None:

@@ -23,8 +23,6 @@ import json
 import logging
 import os
 import re
-import shutil
-import sys
 import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,8 +35,12 @@ import pyarrow as pa
 import torch
 
 from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
-from data_scripts.extract import check_members
+from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.corpus_counts import count_files, describe, shortfalls
+from data_scripts.dataset_folder import check_dataset_output, save_dataset
+from data_scripts.extract import check_members, open_archive, stream_member
 from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
+from data_scripts.orphans import children_die_with_me
 from data_scripts.ravdess_facts import (
     ARCHIVES,
     EMOTIONS,
@@ -52,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
 CACHE_FORMAT_VERSION = "1.0.0"
-EXIT_ERROR = 2
 # Clips per Arrow table: about 8 MB of 16 kHz float32 for 4 s clips, so memory stays flat.
 FILES_PER_TABLE = 32
 # The line of the dataset's description that records how its audio was decoded.
@@ -106,13 +107,25 @@ def sources_from_data_dir(data_dir: Path, vocal_channels: tuple[str, ...]) -> li
             f"{csv_path}: no mapping CSV; run data_scripts/download_and_map_emotion_data.py first"
         )
     sources = []
-    for row in read_mapping(csv_path):
+    for line, row in enumerate(read_mapping(csv_path), start=2):
         name = parse_file_name(row["audio_name"])
+        where = f"{csv_path}, line {line} ({row['audio_name']})"
         if row["audio_type"] != name.vocal_channel or row["emotion"] != name.emotion_code:
             raise ValueError(
-                f"{csv_path}: row for {row['audio_name']} says {row['audio_type']}, emotion "
-                f"{row['emotion']}, but the file name says {name.vocal_channel}, "
-                f"emotion {name.emotion_code}"
+                f"{where}: says {row['audio_type']}, emotion {row['emotion']}, but the file "
+                f"name says {name.vocal_channel}, emotion {name.emotion_code}"
+            )
+        if row["emotion_name"] != name.emotion:
+            raise ValueError(
+                f"{where}: emotion_name {row['emotion_name']!r} but emotion {row['emotion']} "
+                f"is {name.emotion!r}"
+            )
+        # Labels come from audio_name; the audio from audio_path: they must be the same file.
+        if Path(row["audio_path"]).name != row["audio_name"]:
+            raise ValueError(
+                f"{where}: audio_path {row['audio_path']} is not the file {row['audio_name']}; "
+                "the labels would belong to another clip (rerun the download script to rebuild "
+                "the CSV)"
             )
         if name.vocal_channel in vocal_channels:
             sources.append(AudioSource(name.file_name, str(data_dir / row["audio_path"])))
@@ -193,6 +206,11 @@ class Ravdess(datasets.ArrowBasedBuilder):
             extra_files = []
         if not self.sources:
             raise ValueError(f"no {config_name} audio files in {data_dir or archive_dir}")
+        names = [parse_file_name(source.file) for source in self.sources]
+        self.file_counts = count_files([(n.actor, n.vocal_channel) for n in names])
+        for problem in shortfalls(self.file_counts, channels):
+            logger.warning("PARTIAL CORPUS in %s: %s", data_dir or archive_dir, problem)
+        self.corpus_description = describe(self.file_counts, channels)
         settings = kwargs.get("decode_settings", DEFAULT_SETTINGS).as_dict()
         fingerprint = json.dumps(
             [CACHE_FORMAT_VERSION, settings, input_fingerprint(self.sources, extra_files)]
@@ -215,6 +233,7 @@ class Ravdess(datasets.ArrowBasedBuilder):
             description=(
                 f"RAVDESS audio-only speech and song, {settings.target_sampling_rate} Hz mono, "
                 "labels from file names.\n"
+                f"{self.corpus_description}\n"
                 f"{DECODING_LINE_PREFIX}{json.dumps(settings.as_dict(), sort_keys=True)}"
             ),
             features=FEATURES,
@@ -246,7 +265,11 @@ class Ravdess(datasets.ArrowBasedBuilder):
             return decode_audio(source.path, settings)
         where = f"{source.path}:{source.member}"
         try:
-            data = io.BytesIO(archives[source.path].read(source.member))
+            archive = archives[source.path]  # opened by _generate_tables
+            data = io.BytesIO()
+            # Streamed with a byte cap: a zip bomb must not fill the memory.
+            stream_member(archive, archive.getinfo(source.member), data)
+            data.seek(0)
         except (OSError, zipfile.BadZipFile) as error:
             raise ValueError(f"{where}: cannot read the archive member: {error}") from error
         return decode_audio(data, settings, name=where)
@@ -266,10 +289,7 @@ class Ravdess(datasets.ArrowBasedBuilder):
         try:
             # Opened before the threads start; reading one ZipFile from threads is safe.
             for path in sorted({s.path for batch in batches for s in batch if s.member}):
-                try:
-                    archives[path] = zipfile.ZipFile(path)
-                except (OSError, zipfile.BadZipFile) as error:
-                    raise ValueError(f"{path}: cannot open the archive: {error}") from error
+                archives[path] = open_archive(path)
             pending = submit(batches[0]) if batches else []
             for index, batch in enumerate(batches):
                 current = pending
@@ -347,7 +367,8 @@ def build_ravdess(
     num_proc = num_proc or default_num_proc()
     num_proc = min(num_proc, -(-len(builder.sources) // FILES_PER_TABLE))
     try:
-        builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
+        with children_die_with_me():
+            builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
     except datasets.exceptions.DatasetGenerationError as error:
         raise ValueError(f"RAVDESS build failed: {_failure_message(error)}") from error
     return builder.as_dataset(split="train")
@@ -363,21 +384,19 @@ def load_ravdess(
     num_folds: int = 6,
     cache_dir: str | Path | None = None,
 ) -> datasets.DatasetDict:
-    """Train/validation/test splits of the cached data (see data_scripts.splits.split_dataset)."""
+    """Train/validation/test splits of the cached data (see data_scripts.splits.split_dataset).
+
+    The actors of both channels are split, so `speech`, `song` and `all` test the same speakers.
+    """
     dataset = build_ravdess(data_dir, archive_dir, config, cache_dir)
-    return split_dataset(dataset, protocol=protocol, seed=seed, fold=fold, num_folds=num_folds)
-
-
-def save_dataset(dataset: datasets.Dataset, output_dir: Path) -> None:
-    """save_to_disk into a temporary sibling, renamed when complete."""
-    output_dir = Path(output_dir)
-    staging = output_dir.with_name(output_dir.name + ".incomplete")
-    if staging.exists():
-        shutil.rmtree(staging)
-    dataset.save_to_disk(str(staging))
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    staging.rename(output_dir)
+    if data_dir is not None:
+        sources = sources_from_data_dir(Path(data_dir), VOCAL_CHANNELS)
+    else:
+        sources = sources_from_archives(Path(archive_dir), VOCAL_CHANNELS)
+    actors = sorted({parse_file_name(source.file).actor for source in sources})
+    return split_dataset(
+        dataset, protocol=protocol, seed=seed, fold=fold, num_folds=num_folds, actors=actors
+    )
 
 
 def total_hours(dataset: datasets.Dataset, sampling_rate: int = TARGET_SAMPLING_RATE) -> float:
@@ -409,19 +428,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> datasets.Dataset:
+    debug, argv = pop_debug_flag(argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
+    inputs = tuple(folder for folder in (args.data_dir, args.archive_dir) if folder)
     try:
+        check_dataset_output(args.output_dir, inputs)  # before any work
         dataset = build_ravdess(
             args.data_dir, args.archive_dir, args.config, args.cache_dir, args.num_proc
         )
-        save_dataset(dataset, Path(args.output_dir))
-    except (ValueError, OSError) as error:
-        if args.debug:
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(EXIT_ERROR) from None
+        save_dataset(dataset, Path(args.output_dir), inputs)
+    except USER_ERRORS as error:
+        fail(error, debug)
     print(
         f"{len(dataset)} rows, {total_hours(dataset):.2f} h of 16 kHz audio, written to "
         f"{args.output_dir} in {time.perf_counter() - start:.1f} s"

@@ -56,6 +56,9 @@ GENDERS = ("male", "female")
 ACTORS = tuple(range(1, 25))
 ACTORS_WITHOUT_SONG = (18,)
 FILES_PER_ACTOR = {"speech": 60, "song": 44}
+# No RAVDESS wav comes near this (the largest are a few MB); a bigger archive member, declared
+# or streamed, is refused as a zip bomb before it fills the disk or the memory.
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
 
 FILE_NAME_PATTERN = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)\.wav$")
 

@@ -45,6 +45,9 @@ EMOTION_PROSODY = {
 # The real corpus has six stereo files; the sample makes every file whose name hashes to 0
 # modulo this number stereo, so a handful per archive are.
 STEREO_EVERY = 23
+# The zip comment of every sample archive: only such a file may be overwritten, so real
+# archives kept in the same folder are never replaced by synthetic ones.
+SAMPLE_COMMENT = b"synthetic RAVDESS sample written by data_scripts.sample_archives"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,13 @@ def write_sample_archives(
 ) -> dict[str, SampleArchive]:
     """Write the speech and song archives for `actors`; returns their paths, sizes and MD5s."""
     output_dir = Path(output_dir)
+    for archive in ARCHIVES:
+        path = output_dir / archive.file_name
+        if path.exists() and not _is_sample(path):
+            raise ValueError(
+                f"{path}: exists and is not a sample archive (a real download?); refusing to "
+                "overwrite it: choose another --output_dir"
+            )
     output_dir.mkdir(parents=True, exist_ok=True)
     result = {}
     for archive in ARCHIVES:
@@ -117,6 +127,7 @@ def write_sample_archives(
             atomic_output(path) as temporary,
             zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as zf,
         ):
+            zf.comment = SAMPLE_COMMENT
             for actor in actors:
                 folder = f"Actor_{actor:02d}/"
                 zf.writestr(zipfile.ZipInfo(folder), b"")  # the real zips carry directory entries
@@ -131,6 +142,14 @@ def write_sample_archives(
             path, len(data), hashlib.md5(data).hexdigest(), archive.audio_type, files
         )
     return result
+
+
+def _is_sample(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.comment == SAMPLE_COMMENT
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def parse_actor_range(text: str) -> list[int]:
@@ -152,12 +171,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max_seconds", type=float, default=1.6)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    archives = write_sample_archives(
-        args.output_dir,
-        parse_actor_range(args.actors),
-        (args.min_seconds, args.max_seconds),
-        seed=args.seed,
-    )
+    try:
+        archives = write_sample_archives(
+            args.output_dir,
+            parse_actor_range(args.actors),
+            (args.min_seconds, args.max_seconds),
+            seed=args.seed,
+        )
+    except ValueError as error:
+        parser.exit(1, f"error: {error}\n")
     for archive in archives.values():
         print(f"{archive.path}  {archive.files} files  {archive.size} bytes  md5 {archive.md5}")
 

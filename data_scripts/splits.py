@@ -163,9 +163,15 @@ def split_dataset(
     num_folds: int = 6,
     validation_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    actors: list[int] | None = None,
 ) -> datasets.DatasetDict:
     """train/validation/test for `protocol`; deterministic for a seed. The result's
-    `split_parameters` attribute records the protocol and parameters (see split_summary)."""
+    `split_parameters` attribute records the protocol and parameters (see split_summary).
+
+    `actors`: the corpus's actors to split (default: those with rows here). Pass the actors of
+    every vocal channel so that a speech-only or song-only run picks the same speakers as an
+    `all` run (actor 18 has no song): the split then depends only on the seed and the corpus.
+    """
     if protocol not in PROTOCOLS:
         raise ValueError(f"split protocol {protocol!r} is not one of {list(PROTOCOLS)}")
     parameters = {"protocol": protocol, "seed": seed}
@@ -174,7 +180,15 @@ def split_dataset(
         parameters.update(validation_fraction=validation_fraction, test_fraction=test_fraction)
     else:
         row_actors = np.asarray(dataset["actor"])
-        actors = sorted(int(a) for a in np.unique(row_actors))
+        present = {int(a) for a in np.unique(row_actors)}
+        if actors is None:
+            actors = sorted(present)
+        else:
+            actors = sorted({int(a) for a in actors})
+            unknown = sorted(present - set(actors))
+            if unknown:
+                raise ValueError(f"rows of actors {unknown} are not among the actors {actors}")
+            parameters["corpus_actors"] = actors
         if protocol == "speaker":
             chosen = speaker_actor_split(actors, seed, validation_fraction, test_fraction)
             parameters.update(validation_fraction=validation_fraction, test_fraction=test_fraction)
@@ -193,6 +207,13 @@ def split_dataset(
                 for name in SPLIT_NAMES
             }
         )
+        empty = [name for name in SPLIT_NAMES if len(splits[name]) == 0]
+        if empty:
+            raise ValueError(
+                f"the {protocol} split of actors {actors} (seed {seed}) leaves no rows in "
+                f"{', '.join(empty)}: its actors {[chosen[n] for n in empty]} have no recordings "
+                "of this vocal channel; choose another --split_seed or --num_folds"
+            )
     splits.split_parameters = parameters
     return splits
 

@@ -94,7 +94,7 @@ def test_head_on_cached_means_gives_the_full_models_logits(
     stable = {"do_stable_layer_norm": True, "feat_extract_norm": "layer"}
     weights = _checkpoint(tmp_path, **(stable if stable_layer_norm else {}))
     model, _ = build_classifier(str(weights), pooling=pooling)
-    extractor = build_feature_extractor(str(weights))
+    extractor, _ = build_feature_extractor(str(weights))
     if pooling == "weighted_layers":
         with torch.no_grad():  # unequal layer weights, so a wrong layer order would show
             model.layer_weights.copy_(torch.tensor([0.5, -1.0, 2.0]))
@@ -116,7 +116,7 @@ def test_head_on_cached_means_gives_the_full_models_logits(
 def test_cache_is_reused_and_keyed_by_weights_and_audio(clips, tmp_path):
     weights = _checkpoint(tmp_path)
     model, _ = build_classifier(str(weights), pooling="weighted_layers")
-    extractor = build_feature_extractor(str(weights))
+    extractor, _ = build_feature_extractor(str(weights))
     few = clips.select(range(4))
     first = cached_pooled_features(model, extractor, few, tmp_path / "cache")
     assert first.computed_now == 4

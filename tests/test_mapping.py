@@ -273,3 +273,33 @@ def test_rerun_fetches_and_extracts_nothing(sample_archives, tmp_path):
     assert len(server.requests) == 2
     assert speech.stat().st_ino == inode
     assert summary.rows == 416
+
+
+@pytest.mark.parametrize(
+    ("file_name", "fields"),
+    [
+        (
+            "03-01-05-02-01-01-03.wav",
+            ("speech", "angry", "strong", 1, 1, 3, "male"),
+        ),
+        (
+            "03-02-06-01-02-02-12.wav",
+            ("song", "fearful", "normal", 2, 2, 12, "female"),
+        ),
+    ],
+)
+def test_literal_file_names_decode_to_the_documented_fields(file_name, fields):
+    """RAVDESS's documentation, written out by hand: channel, emotion, intensity, statement,
+    repetition, actor, gender."""
+    name = parse_file_name(file_name)
+    decoded = (
+        name.vocal_channel,
+        name.emotion,
+        name.intensity,
+        name.statement,
+        name.repetition,
+        name.actor,
+        name.gender,
+    )
+    assert decoded == fields
+    assert name.modality == "audio-only"

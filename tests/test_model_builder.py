@@ -12,6 +12,7 @@ from transformers import (
     AutoConfig,
     HubertConfig,
     HubertModel,
+    Wav2Vec2FeatureExtractor,
     Wav2Vec2ForCTC,
     Wav2Vec2ForPreTraining,
     Wav2Vec2Model,
@@ -166,7 +167,37 @@ def test_partial_encoder_checkpoint_is_refused(tmp_path):
 
 def test_feature_extractor_defaults_to_16khz_with_attention_mask(tmp_path):
     write_ctc_checkpoint(TINY_CONFIG, tmp_path)
-    extractor = build_feature_extractor(str(tmp_path / "model.safetensors"))
+    extractor, source = build_feature_extractor(str(tmp_path / "model.safetensors"))
+    assert source == "defaults"
     assert extractor.sampling_rate == 16_000
     assert extractor.return_attention_mask
     assert extractor.do_normalize
+
+
+@pytest.mark.parametrize("where", ["model_folder", "beside_weights", "beside_config_path"])
+def test_feature_extractor_uses_the_checkpoints_preprocessor_config(tmp_path, where, caplog):
+    """The checkpoint's own settings (here: no normalisation, padding value 0.5) win."""
+    weights_dir, config_dir = tmp_path / "weights", tmp_path / "config"
+    write_ctc_checkpoint(TINY_CONFIG, weights_dir)
+    config_dir.mkdir()
+    (config_dir / "config.json").write_bytes((weights_dir / "config.json").read_bytes())
+    folder = config_dir if where == "beside_config_path" else weights_dir
+    settings = Wav2Vec2FeatureExtractor(do_normalize=False, padding_value=0.5)
+    settings.save_pretrained(folder)
+    model_path = weights_dir if where == "model_folder" else weights_dir / "model.safetensors"
+    with caplog.at_level("INFO"):
+        extractor, source = build_feature_extractor(
+            str(model_path), str(config_dir / "config.json")
+        )
+    assert source == str(folder / "preprocessor_config.json")
+    assert extractor.do_normalize is False and extractor.padding_value == 0.5
+    assert extractor.return_attention_mask
+    assert source in caplog.text
+
+
+def test_feature_extractor_defaults_are_named_in_a_warning(tmp_path, caplog):
+    write_ctc_checkpoint(TINY_CONFIG, tmp_path)
+    with caplog.at_level("WARNING"):
+        build_feature_extractor(str(tmp_path / "model.safetensors"))
+    assert "no preprocessor_config.json found" in caplog.text
+    assert "default feature extractor settings" in caplog.text

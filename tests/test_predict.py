@@ -16,6 +16,7 @@ import soundfile
 import torch
 import torchaudio
 from model_helpers import save_tiny_classifier
+from pipeline_helpers import pipeline_probabilities
 from transformers import (
     Wav2Vec2FeatureExtractor,
     Wav2Vec2ForSequenceClassification,
@@ -43,20 +44,41 @@ def _signal(seconds: float, rate: int, frequency: float, seed: int) -> np.ndarra
     return (0.5 * tone + 0.05 * noise).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    """Tiny random classifier with the 8 emotion names; layer-norm encoder, so masks apply."""
+def _tiny_classifier(directory: Path, norm: str) -> Path:
     torch.manual_seed(0)
-    directory = tmp_path_factory.mktemp("tiny_classifier")
+    if norm == "group":
+        # wav2vec2-base's extractor settings: no attention mask by default.
+        return save_tiny_classifier(
+            directory,
+            sampling_rate=MODEL_RATE,
+            return_attention_mask=False,
+            feat_extract_norm="group",
+            initializer_range=0.5,  # wide weights: outputs depend visibly on the input
+        )
     return save_tiny_classifier(
         directory,
         sampling_rate=MODEL_RATE,
         return_attention_mask=True,
         feat_extract_norm="layer",
         do_stable_layer_norm=True,
-        # Wide initial weights make outputs depend visibly on the input.
         initializer_range=0.5,
     )
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """Tiny random classifier with the 8 emotion names and a group-norm CNN: that of
+    wav2vec2-base, HuBERT-base, WavLM-base and every preset, whose first layer normalises over
+    the whole (padded) clip."""
+    return _tiny_classifier(tmp_path_factory.mktemp("tiny_group_classifier"), "group")
+
+
+@pytest.fixture(scope="module", params=["group", "layer"])
+def any_norm_model_dir(tmp_path_factory, request, model_dir) -> Path:
+    """The group-norm classifier, and one with the large checkpoints' stable layer norm."""
+    if request.param == "group":
+        return model_dir
+    return _tiny_classifier(tmp_path_factory.mktemp("tiny_layer_classifier"), "layer")
 
 
 @pytest.fixture(scope="module")
@@ -149,14 +171,36 @@ def test_prediction_equals_direct_forward_on_resampled_audio(model_dir, audio_di
     assert results[0]["windows"] == 1
 
 
-def test_batched_results_equal_one_at_a_time(model_dir, audio_dir):
+def _probabilities(result: dict) -> list[float]:
+    return [result["probabilities"][label] for label in EMOTIONS]
+
+
+def test_batch_size_and_batch_mates_change_no_answer(any_norm_model_dir, audio_dir, tmp_path):
+    """Each clip gets what it gets alone, whatever the batch size and whatever else is in it."""
     good = [audio_dir / name for name in GOOD_FILES]
-    batched, _ = _predict(model_dir, good, batch_size=8)
-    single, _ = _predict(model_dir, good, batch_size=1)
-    for one, many in zip(single, batched, strict=True):
-        assert one["file"] == many["file"]
+    # Different batch mates: a 3.7 s noise clip pads every other clip much further.
+    soundfile.write(tmp_path / "mate.wav", _signal(3.7, MODEL_RATE, 900, 11), MODEL_RATE)
+    single = _by_name(_predict(any_norm_model_dir, good, batch_size=1)[0])
+    for batch_size, extra in ((32, []), (3, []), (32, [tmp_path / "mate.wav"])):
+        batched = _by_name(_predict(any_norm_model_dir, good + extra, batch_size=batch_size)[0])
+        for name, one in single.items():
+            assert batched[name]["emotion"] == one["emotion"], (name, batch_size)
+            np.testing.assert_allclose(
+                _probabilities(batched[name]), _probabilities(one), atol=1e-4, err_msg=name
+            )
+
+
+def test_predictions_equal_pipeline_one_clip_at_a_time(any_norm_model_dir, audio_dir):
+    """Against plain `pipeline` in a process without the project (clips shorter than a window)."""
+    good = [audio_dir / name for name in GOOD_FILES]
+    results = _by_name(_predict(any_norm_model_dir, good, batch_size=32, window_seconds=30.0)[0])
+    reference = pipeline_probabilities(any_norm_model_dir, good)
+    for path in good:
+        expected = reference[str(path)]
+        got = results[path.name]
+        assert got["emotion"] == max(expected, key=expected.get), path.name
         np.testing.assert_allclose(
-            list(many["probabilities"].values()), list(one["probabilities"].values()), atol=1e-5
+            _probabilities(got), [expected[label] for label in EMOTIONS], atol=1e-4
         )
 
 

@@ -309,7 +309,7 @@ def test_cli_stops_on_a_truncated_wav_with_one_line_naming_it(private_data_dir, 
 
     result = _run_builder_cli(private_data_dir, tmp_path, "--num_proc", num_proc)
 
-    assert result.returncode == 2
+    assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, result.stderr
     assert str(victim) in lines[0]
@@ -325,7 +325,7 @@ def test_cli_names_a_wav_without_frames_and_shows_the_traceback_with_debug(
     sf.write(victim, np.zeros((0, 1), dtype=np.float32), 48_000)
 
     result = _run_builder_cli(private_data_dir, tmp_path, "--num_proc", "1")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert f"error: RAVDESS build failed: {victim}: holds no audio samples" in result.stderr
     assert "Traceback" not in result.stderr and "reshape" not in result.stderr
 

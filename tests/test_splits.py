@@ -172,3 +172,61 @@ def test_split_summary_refuses_an_actor_in_two_splits(rows):
 def test_unknown_protocol_is_refused(rows):
     with pytest.raises(ValueError, match="'by_emotion' is not one of"):
         split_dataset(rows, "by_emotion")
+
+
+def _chosen(splits: datasets.DatasetDict) -> tuple[set[int], set[int]]:
+    return actors_of(splits)["test"], actors_of(splits)["validation"]
+
+
+@pytest.mark.parametrize("protocol", ["speaker", "kfold"])
+def test_song_and_all_choose_the_same_speakers_for_a_seed(rows, protocol):
+    """Actor 18 has no song: the split must not depend on which channel's files are present."""
+    song = rows.filter(lambda name: name.startswith("03-02-"), input_columns="file")
+    assert 18 not in set(song["actor"])
+    moved = 0
+    for seed in range(12):
+        everything = split_dataset(rows, protocol=protocol, seed=seed)
+        with_universe = split_dataset(song, protocol=protocol, seed=seed, actors=list(ACTORS))
+        test, validation = _chosen(everything)
+        assert _chosen(with_universe) == (test - {18}, validation - {18}), seed
+        without = split_dataset(song, protocol=protocol, seed=seed)
+        moved += _chosen(without) != (test - {18}, validation - {18})
+    assert moved > 0, "the check cannot fail: no seed where song alone picks other speakers"
+
+
+SEEDS_18 = (0, 1, 5)
+
+
+def test_training_data_splits_song_like_all_from_a_data_dir(tmp_path):
+    """The training script's own loading path: mapping CSV with actor 18 (speech only)."""
+    from data_scripts.download_and_map_emotion_data import download_and_map
+    from data_scripts.sample_archives import write_sample_archives
+    from training.arguments import DataArguments
+    from training.data import load_prepared_dataset, split_for_training
+
+    actors = tuple(range(15, 25))  # 2 test and 2 validation actors per split
+    archives = write_sample_archives(
+        tmp_path / "archives", actors, seconds=(0.2, 0.2), emotions=("neutral", "calm")
+    )
+    checksums = {a.path.name: (a.size, a.md5) for a in archives.values()}
+    download_and_map(tmp_path / "data", archive_dir=tmp_path / "archives", checksums=checksums)
+    chosen = {}
+    for channel in ("all", "song", "speech"):
+        for seed in SEEDS_18:
+            data_args = DataArguments(
+                data_dir=str(tmp_path / "data"),
+                cache_dir=str(tmp_path / "cache"),
+                vocal_channel=channel,
+                split_seed=seed,
+            )
+            dataset, universe = load_prepared_dataset(data_args)
+            assert universe == list(actors)
+            _, info = split_for_training(dataset, data_args, universe)
+            chosen[channel, seed] = {
+                name: set(info["splits"][name]["actors"]) for name in ("test", "validation")
+            }
+    for seed in SEEDS_18:
+        assert chosen["speech", seed] == chosen["all", seed]
+        assert chosen["song", seed] == {k: v - {18} for k, v in chosen["all", seed].items()}
+    # Actor 18 is held out in some of these seeds, else the check could not fail.
+    assert {18} <= chosen["all", 0]["validation"] and {18} <= chosen["all", 5]["test"]

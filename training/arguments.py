@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
+import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
@@ -156,6 +158,22 @@ def _read_config_file(path: str | Path, seen: tuple[Path, ...] = ()) -> dict:
     return {**_read_config_file(path.parent / base, (*seen, path.resolve())), **values}
 
 
+def launched_world_size() -> int:
+    """The number of processes a launcher (accelerate, torchrun) started, from WORLD_SIZE."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return 1
+
+
+def accelerator_available() -> bool:
+    """Whether torch sees a GPU or other accelerator (CUDA, XPU, MPS, ...)."""
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None and hasattr(accelerator, "is_available"):
+        return bool(accelerator.is_available())
+    return torch.cuda.is_available()
+
+
 def build_parser() -> HfArgumentParser:
     return HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
 
@@ -177,8 +195,20 @@ def parse_arguments(
         if unknown:
             raise ValueError(f"{known.train_config}: unknown arguments {', '.join(unknown)}")
         defaults.update(from_file)
+    launched = launched_world_size()
+    if launched > 1 and not accelerator_available() and "use_cpu" not in defaults:
+        # Without this, transformers ignores the process group on a machine without GPUs and
+        # every process trains its own model into the same folder.
+        defaults["use_cpu"] = True
     parser.set_defaults(**defaults)
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=rest)
+    if launched > 1 and training_args.world_size != launched:
+        raise ValueError(
+            f"{launched} processes were launched (WORLD_SIZE) but the run would have world size "
+            f"{training_args.world_size}: each process would train its own model into "
+            f"{training_args.output_dir}. On a machine without GPUs use --use_cpu true (or leave "
+            "it out); otherwise launch one process per GPU."
+        )
     if not model_args.model_path:
         parser.error("--model_path is required (on the command line or in --train_config)")
     if bool(data_args.data_dir) == bool(data_args.dataset_dir):

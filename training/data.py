@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import datasets
 import numpy as np
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
-from data_scripts.ravdess import build_ravdess
+from data_scripts.ravdess import build_ravdess, sources_from_data_dir
+from data_scripts.ravdess_facts import VOCAL_CHANNELS, parse_file_name
 from data_scripts.splits import split_dataset, split_summary
 from training.arguments import DataArguments
 
@@ -20,12 +22,14 @@ logger = logging.getLogger(__name__)
 MODEL_COLUMNS = ["audio", "label", "length"]
 
 
-def load_prepared_dataset(data_args: DataArguments) -> datasets.Dataset:
-    """All rows of the chosen vocal channel, from a saved dataset or the (cached) builder."""
+def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, list[int]]:
+    """All rows of the chosen vocal channel, from a saved dataset or the (cached) builder, and
+    the actors of every channel (the speaker split's universe, whichever channel is trained)."""
     if data_args.dataset_dir:
         dataset = datasets.load_from_disk(data_args.dataset_dir)
         if isinstance(dataset, datasets.DatasetDict):
             dataset = datasets.concatenate_datasets(list(dataset.values()))
+        actors = sorted(int(a) for a in np.unique(np.asarray(dataset["actor"])))
         if data_args.vocal_channel != "all":
             dataset = dataset.filter(
                 lambda channel: channel == data_args.vocal_channel, input_columns="vocal_channel"
@@ -36,21 +40,27 @@ def load_prepared_dataset(data_args: DataArguments) -> datasets.Dataset:
             config=data_args.vocal_channel,
             cache_dir=data_args.cache_dir,
         )
+        sources = sources_from_data_dir(Path(data_args.data_dir), VOCAL_CHANNELS)
+        actors = sorted({parse_file_name(source.file).actor for source in sources})
     if len(dataset) == 0:
         raise ValueError(f"no {data_args.vocal_channel} recordings in the prepared data")
-    return dataset
+    return dataset, actors
 
 
 def split_for_training(
-    dataset: datasets.Dataset, data_args: DataArguments
+    dataset: datasets.Dataset, data_args: DataArguments, actors: list[int] | None = None
 ) -> tuple[datasets.DatasetDict, dict]:
-    """Train/validation/test splits of the chosen protocol, and their description for split.json."""
+    """Train/validation/test splits of the chosen protocol, and their description for split.json.
+
+    `actors`: every actor of the corpus (all channels), so the split does not depend on the
+    channel trained."""
     splits = split_dataset(
         dataset,
         protocol=data_args.split,
         seed=data_args.split_seed,
         fold=data_args.fold,
         num_folds=data_args.num_folds,
+        actors=actors,
     )
     return splits, split_summary(splits)
 

@@ -11,11 +11,14 @@ import argparse
 import functools
 import http.server
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+
+from training.output_dir import earlier_results
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ACTORS = "1-8"  # 4 train, 2 validation, 2 test actors under the speaker split
@@ -120,6 +123,10 @@ def run_demo(output_dir: Path, epochs: int | None = None) -> None:
     ]
     if epochs:
         train += ["--num_train_epochs", str(epochs)]
+    if model.is_dir() and earlier_results(model):
+        # Training refuses a folder holding an earlier run; this one is the demo's own.
+        print(f"\nremoving the previous demo run in {model}", flush=True)
+        shutil.rmtree(model)
     _run(train, log)
     examples = _test_examples(data, model / "split.json")
     _run(

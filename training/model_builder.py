@@ -27,6 +27,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from data_scripts.ravdess_facts import EMOTIONS, TARGET_SAMPLING_RATE
+from training.checkpoint_refusal import refusal_message
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,9 @@ def build_classifier(
     if config.use_weighted_layer_sum:
         # LayerDrop changes the number of hidden states per step, which breaks layer weights.
         config.layerdrop = 0.0
+    # Weighted layers make the model return every hidden state; transformers before 5.2x then
+    # hands them to the Trainer's evaluation loop beside the logits. Keep only the logits.
+    config.keys_to_ignore_at_inference = ["hidden_states", "attentions"]
     kwargs = {"attn_implementation": attn_implementation} if attn_implementation else {}
 
     with tempfile.TemporaryDirectory() as staging:
@@ -174,37 +178,85 @@ def _from_pretrained(source, config, model_path: str, kwargs: dict):
             source, config=config, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
         )
     except pickle.UnpicklingError as error:
-        raise CheckpointError(
-            f"{model_path}: refused to unpickle (only plain tensors load, weights_only=True): "
-            f"{error}"
-        ) from error
+        raise CheckpointError(refusal_message(model_path, error)) from error
     except OSError as error:
         if "pickle" in str(error).lower() or "weights_only" in str(error):
-            raise CheckpointError(f"{model_path}: refused to load: {error}") from error
+            raise CheckpointError(refusal_message(model_path, error)) from error
         raise CheckpointError(f"{model_path}: cannot load checkpoint: {error}") from error
     finally:
         hf_logging.set_verbosity(verbosity)
 
 
+PREPROCESSOR_CONFIG = "preprocessor_config.json"
+
+
+def find_preprocessor_config(model_path: str, config_path: str | None = None) -> Path | None:
+    """The checkpoint's `preprocessor_config.json`: in the model folder, beside the weights
+    file, or beside `--config_path`, in that order; None when there is none."""
+    path = Path(model_path)
+    folders = [path if path.is_dir() else path.parent]
+    if config_path:
+        folders.append(Path(config_path).parent)
+    for folder in folders:
+        candidate = folder / PREPROCESSOR_CONFIG
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def build_feature_extractor(
     model_path: str, config_path: str | None = None
-) -> Wav2Vec2FeatureExtractor:
-    """The checkpoint's feature extractor when it has one, else wav2vec2's defaults at 16 kHz.
+) -> tuple[Wav2Vec2FeatureExtractor, str]:
+    """The checkpoint's feature extractor and where its settings came from.
 
-    The attention mask is always returned: pooling must average real frames only.
+    Uses the checkpoint's `preprocessor_config.json` (see `find_preprocessor_config`), else a
+    hub id's, else wav2vec2's defaults at 16 kHz, and says plainly which. The attention mask
+    is always returned: normalisation and pooling must see real samples only.
     """
+    found = find_preprocessor_config(model_path, config_path)
     path = Path(model_path)
-    source = str(path.parent) if path.is_file() else model_path
-    try:
-        extractor = AutoFeatureExtractor.from_pretrained(source)
-    except (OSError, ValueError):
+    extractor, source = None, None
+    if found is not None:
+        extractor = Wav2Vec2FeatureExtractor.from_json_file(found)
+        source = str(found)
+    elif not path.exists():
+        try:  # a hub id (or a cached one)
+            extractor = AutoFeatureExtractor.from_pretrained(model_path)
+            source = model_path
+        except (OSError, ValueError):
+            extractor = None
+    if extractor is None:
         extractor = Wav2Vec2FeatureExtractor(
             feature_size=1, sampling_rate=TARGET_SAMPLING_RATE, padding_value=0.0, do_normalize=True
         )
+        source = "defaults"
+        logger.warning(
+            "%s: no %s found (looked in the model folder%s); using wav2vec2's default feature "
+            "extractor settings: %d Hz, per-utterance normalisation (do_normalize=True), "
+            "padding value 0.0. Put the checkpoint's %s beside it if it used other settings.",
+            model_path,
+            PREPROCESSOR_CONFIG,
+            " and beside --config_path" if config_path else "",
+            TARGET_SAMPLING_RATE,
+            PREPROCESSOR_CONFIG,
+        )
+    else:
+        logger.info("feature extractor settings from %s", source)
     if extractor.sampling_rate != TARGET_SAMPLING_RATE:
         raise CheckpointError(
-            f"{model_path}: feature extractor expects {extractor.sampling_rate} Hz; "
+            f"{source}: feature extractor expects {extractor.sampling_rate} Hz; "
             f"the prepared data is {TARGET_SAMPLING_RATE} Hz"
         )
     extractor.return_attention_mask = True
-    return extractor
+    return extractor, source
+
+
+def feature_extractor_settings(extractor: Wav2Vec2FeatureExtractor, source: str) -> dict:
+    """What run_info.json records about the feature extractor."""
+    return {
+        "source": source,
+        "sampling_rate": extractor.sampling_rate,
+        "do_normalize": extractor.do_normalize,
+        "padding_value": extractor.padding_value,
+        "return_attention_mask": extractor.return_attention_mask,
+    }

@@ -356,6 +356,25 @@ print(classifier({{"raw": audio, "sampling_rate": {sampling_rate}}}, top_k=3))
 Or for files and folders: `python -m training.predict --model_dir {model_path} speech.wav`."""
 
 
+def corpus_section(corpus: str | None, split: dict) -> str:
+    """Files per actor and channel of the data the run used, and clips dropped as too short:
+    a partial corpus must never pass for the full one."""
+    dropped = split.get("dropped_too_short") or []
+    if not corpus and not dropped:
+        return ""
+    lines = ["## Corpus used", ""]
+    if corpus:
+        lines.append(corpus)
+    if dropped:
+        lines += [
+            "",
+            f"{len(dropped)} clips too short for the model's feature encoder (no frame) were "
+            f"left out of training and evaluation: {', '.join(dropped[:10])}"
+            + (" ..." if len(dropped) > 10 else ""),
+        ]
+    return "\n".join(lines)
+
+
 def model_card_markdown(output_dir: str | Path, info: dict) -> str:
     """The model card text; reads config.json and preprocessor_config.json in `output_dir`."""
     output_dir = Path(output_dir)
@@ -369,6 +388,7 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
         "that answers with one of the emotion names below.",
         _model_section(info, config),
         _data_section(info),
+        corpus_section(info.get("corpus"), info.get("split") or {}),
         _split_section(info.get("split") or {}),
         _metrics_section(info.get("test_metrics") or {}, info.get("eval_metrics") or {}),
         _figures_section(output_dir),

@@ -16,17 +16,24 @@ import argparse
 import csv
 import inspect
 import logging
+import pickle
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile
 import torch
 from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from data_scripts.atomic_write import atomic_output, write_json_atomic
+from data_scripts.cli_errors import pop_debug_flag
+from data_scripts.writable import check_writable
 from training.audio_io import AUDIO_EXTENSIONS, load_audio, model_decode_settings
+from training.checkpoint_refusal import refusal_message, weights_file
+from training.exact_forward import make_batch_independent
+from training.short_clips import too_short
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +45,9 @@ TOP_K = 3
 FILES_PER_CHUNK = 256
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+# Extensions searched in folders: the decoder's, plus MP3 where this libsndfile reads it.
+FOLDER_EXTENSIONS = AUDIO_EXTENSIONS + ((".mp3",) if "MP3" in soundfile.available_formats() else ())
+MAX_SKIPPED_LISTED = 5
 
 
 @dataclass
@@ -48,18 +58,23 @@ class _Segment:
     samples: np.ndarray
 
 
-def find_audio_files(paths: list[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Files named directly plus .wav/.flac/.ogg files found recursively in folders.
+def find_audio_files(
+    paths: list[str | Path], skipped: list[Path] | None = None
+) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files named directly plus audio files (FOLDER_EXTENSIONS) found recursively in folders.
 
-    Returns (files, missing) where missing lists paths that do not exist.
+    Returns (files, missing) where missing lists paths that do not exist; the other files
+    found in folders are appended to `skipped` when it is given.
     """
     files: list[Path] = []
     missing: list[tuple[Path, str]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = (p for p in path.rglob("*") if p.is_file())
-            files.extend(sorted(p for p in found if p.suffix.lower() in AUDIO_EXTENSIONS))
+            found = sorted(p for p in path.rglob("*") if p.is_file())
+            files.extend(p for p in found if p.suffix.lower() in FOLDER_EXTENSIONS)
+            if skipped is not None:
+                skipped.extend(p for p in found if p.suffix.lower() not in FOLDER_EXTENSIONS)
         elif path.is_file():
             files.append(path)
         else:
@@ -87,15 +102,22 @@ def resolve_device(device: str) -> torch.device:
 
 
 def _padding_argument(feature_extractor) -> dict:
-    """Ask for padding to the longest clip unless the extractor pads in its own way.
+    """Ask for padding to the longest clip unless the extractor pads in its own way, and for
+    the attention mask wherever the extractor can give one.
 
     wav2vec2-style extractors default to no padding (a ragged batch fails), while e.g.
-    Whisper's pads to a fixed length that its model requires: keep such defaults.
+    Whisper's pads to a fixed length that its model requires: keep such defaults. The mask
+    keeps per-utterance normalisation and pooling to real samples; wav2vec2-base checkpoints'
+    extractors leave it out by default, and then padding changes every shorter clip.
     """
-    parameter = inspect.signature(feature_extractor.__call__).parameters.get("padding")
+    parameters = inspect.signature(feature_extractor.__call__).parameters
+    arguments = {}
+    parameter = parameters.get("padding")
     if parameter is not None and parameter.default is False:
-        return {"padding": True}
-    return {}
+        arguments["padding"] = True
+    if "return_attention_mask" in parameters:
+        arguments["return_attention_mask"] = True
+    return arguments
 
 
 class _Scorer:
@@ -108,8 +130,15 @@ class _Scorer:
         if self.device.type == "cpu" and dtype == "float16":
             raise ValueError("--dtype float16 needs a GPU; use float32 or bfloat16 on CPU")
         self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-        self.model = AutoModelForAudioClassification.from_pretrained(model_dir, dtype=DTYPES[dtype])
+        try:
+            self.model = AutoModelForAudioClassification.from_pretrained(
+                model_dir, dtype=DTYPES[dtype]
+            )
+        except pickle.UnpicklingError as error:
+            raise ValueError(refusal_message(weights_file(model_dir), error)) from error
         self.model.to(self.device).eval()
+        # Each clip's CNN features come from the clip alone: batch mates change nothing.
+        make_batch_independent(self.model)
         self.dtype = DTYPES[dtype]
         self.sampling_rate = self.feature_extractor.sampling_rate
         self.decode_settings = model_decode_settings(self.feature_extractor)
@@ -121,12 +150,10 @@ class _Scorer:
         """True when the model's feature encoder yields no frame for this many samples.
 
         Such a clip fails alone and gets a meaningless score when padded in a batch, so it is
-        reported instead; models without wav2vec2's length formula are not checked.
+        reported instead (training drops it by the same rule: training.short_clips); models
+        without wav2vec2's length formula are not checked.
         """
-        output_lengths = getattr(self.model, "_get_feat_extract_output_lengths", None)
-        if output_lengths is None:
-            return False
-        return int(output_lengths(torch.tensor(num_samples))) < 1
+        return too_short(self.model, num_samples)
 
     @torch.inference_mode()
     def probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
@@ -229,9 +256,24 @@ def predict_files(
             f"need 0 < hop_seconds <= window_seconds, got hop {hop_seconds}, "
             f"window {window_seconds}"
         )
-    files, failures = find_audio_files(paths)
+    skipped: list[Path] = []
+    files, failures = find_audio_files(paths, skipped)
+    if skipped:
+        listed = ", ".join(str(p) for p in skipped[:MAX_SKIPPED_LISTED])
+        more = (
+            f" and {len(skipped) - MAX_SKIPPED_LISTED} more"
+            if len(skipped) > MAX_SKIPPED_LISTED
+            else ""
+        )
+        logger.warning(
+            "skipped %d files that are not audio (%s): %s%s",
+            len(skipped),
+            "/".join(FOLDER_EXTENSIONS),
+            listed,
+            more,
+        )
     if not files:
-        raise ValueError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) found in {paths}")
+        raise ValueError(f"no audio files ({', '.join(FOLDER_EXTENSIONS)}) found in {paths}")
     scorer = _Scorer(model_dir, device, dtype)
     window = int(round(window_seconds * scorer.sampling_rate))
     hop = int(round(hop_seconds * scorer.sampling_rate))
@@ -285,6 +327,7 @@ def format_table(results: list[dict]) -> str:
 
 
 def write_json(path: str | Path, model_dir: str | Path, results, failures) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "model_dir": str(model_dir),
         "results": results,
@@ -313,7 +356,7 @@ def write_csv(path: str | Path, results: list[dict]) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m training.predict",
-        description="Classify audio files (wav/flac/ogg) with an audio-classification model.",
+        description="Classify audio files (wav/flac/ogg/mp3) with an audio-classification model.",
     )
     parser.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
     parser.add_argument(
@@ -335,10 +378,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", dest="json_path", help="write all results and failures here")
     parser.add_argument("--csv", dest="csv_path", help="write one row per file here")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    debug, argv = pop_debug_flag(argv)
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     model_dir = Path(args.model_dir)
@@ -349,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_USAGE
     try:
+        # The result files' folders are checked before any audio is scored.
+        for flag, target in (("--json", args.json_path), ("--csv", args.csv_path)):
+            if target:
+                check_writable(Path(target).absolute().parent, flag)
         results, failures = predict_files(
             args.model_dir,
             args.paths,
@@ -359,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
             dtype=args.dtype,
         )
     except (ValueError, OSError) as error:
+        if debug:
+            logger.exception("traceback")
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.json_path:

@@ -21,7 +21,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import SAFE_WEIGHTS_NAME
 
 from training.frozen_features import cached_pooled_features
-from training.trainer import with_listed_lengths
+from training.trainer import EmotionTrainer, with_listed_lengths
 
 FEATURE_COLUMNS = ["hidden_states", "last_hidden_state", "label", "length"]
 
@@ -78,6 +78,10 @@ class ProbeTrainer(Trainer):
 
     def _get_train_sampler(self, train_dataset=None):
         return with_listed_lengths(super()._get_train_sampler(train_dataset))
+
+    # Evaluation in dataset order, and the test predictions checked against the rows' labels.
+    _get_eval_sampler = EmotionTrainer._get_eval_sampler
+    predict_in_order = EmotionTrainer.predict_in_order
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         super().save_model(output_dir, _internal_call)

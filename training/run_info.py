@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import os
 import platform
 import socket
+import sys
 
 import accelerate
 import datasets
@@ -23,13 +25,45 @@ def _precision(args: TrainingArguments) -> str:
     return "fp32"
 
 
-def collect_run_info(args: TrainingArguments, transfer: TransferReport, argv: list[str]) -> dict:
+def describe_processes(args: TrainingArguments) -> list[dict]:
+    """What each training process says about itself, gathered from every rank (call it on all).
+
+    The world size comes from the process group itself, so two processes that each think they
+    are alone show up as such.
+    """
+    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+    own = {
+        "rank": torch.distributed.get_rank() if distributed else 0,
+        "world_size": torch.distributed.get_world_size() if distributed else 1,
+        "process_index": args.process_index,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "device": str(args.device),
+    }
+    if not distributed or own["world_size"] == 1:
+        return [own]
+    gathered = [None] * own["world_size"]
+    torch.distributed.all_gather_object(gathered, own)
+    return gathered
+
+
+def collect_run_info(
+    args: TrainingArguments,
+    transfer: TransferReport,
+    argv: list[str],
+    processes: list[dict] | None = None,
+    feature_extractor: dict | None = None,
+) -> dict:
+    """run_info.json; `argv` is the arguments the training command was given."""
+    processes = processes or describe_processes(args)
     return {
-        "command": argv,
+        "command": list(argv),
+        "program": os.path.basename(sys.argv[0]) if sys.argv else None,
         "finished_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": socket.gethostname(),
         "world_size": args.world_size,
-        "num_processes": args.world_size,
+        "num_processes": len(processes),
+        "processes": processes,
         "device": str(args.device),
         "n_gpu": args.n_gpu,
         "distributed_backend": args.ddp_backend
@@ -46,6 +80,7 @@ def collect_run_info(args: TrainingArguments, transfer: TransferReport, argv: li
             "datasets": datasets.__version__,
             "accelerate": accelerate.__version__,
         },
+        "feature_extractor": feature_extractor,
         "transfer": {
             "copied": len(transfer.copied),
             "dropped": transfer.dropped,

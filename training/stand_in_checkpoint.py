@@ -17,6 +17,10 @@ from safetensors.torch import save_file
 from transformers import AutoConfig, Wav2Vec2ForCTC
 
 WEIGHT_FORMATS = {"safetensors": "model.safetensors", "bin": "pytorch_model.bin"}
+# Written beside the stand-in's files: only a folder holding it may be overwritten, so a user's
+# real checkpoint is never replaced by random weights.
+STAND_IN_MARKER = ".stand_in_checkpoint"
+CHECKPOINT_FILES = ("config.json", *WEIGHT_FORMATS.values())
 
 
 def write_ctc_checkpoint(
@@ -34,7 +38,14 @@ def write_ctc_checkpoint(
     config = AutoConfig.from_pretrained(config_path)
     model = Wav2Vec2ForCTC(config)
     output_dir = Path(output_dir)
+    present = [name for name in CHECKPOINT_FILES if (output_dir / name).exists()]
+    if present and not (output_dir / STAND_IN_MARKER).is_file():
+        raise ValueError(
+            f"--output_dir {output_dir}: holds a checkpoint that is not a stand-in "
+            f"({', '.join(present)}); refusing to overwrite it with random weights"
+        )
     output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / STAND_IN_MARKER).write_text("random weights from training.stand_in_checkpoint\n")
     config.save_pretrained(output_dir)
     weights = output_dir / WEIGHT_FORMATS[weights_format]
     state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
@@ -56,7 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--format", choices=sorted(WEIGHT_FORMATS), default="safetensors")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    print(write_ctc_checkpoint(args.config, args.output_dir, args.format, args.seed))
+    try:
+        print(write_ctc_checkpoint(args.config, args.output_dir, args.format, args.seed))
+    except ValueError as error:
+        parser.exit(1, f"error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import evaluate
 import numpy as np
+from torch.utils.data import SequentialSampler
 from transformers import EvalPrediction, Trainer
+
+from training.exact_forward import make_batch_independent
 
 METRIC_MODULE = str(Path(__file__).with_name("metrics") / "emotion_metrics.py")
 
@@ -21,13 +24,37 @@ def with_listed_lengths(sampler):
 
 
 class EmotionTrainer(Trainer):
-    """Evaluates with its own collator (no random crop) and can give the encoder its own
-    learning rate (SpeechBrain's recipe: head 1e-4, encoder 1e-5)."""
+    """Evaluates with its own collator (no random crop), in dataset order, and can give the
+    encoder its own learning rate (SpeechBrain's recipe: head 1e-4, encoder 1e-5).
+
+    Training, evaluation and test run the CNN on each clip unpadded (`training.exact_forward`),
+    so every clip's result is what the saved model gives it alone.
+    """
 
     def __init__(self, *args, eval_data_collator=None, encoder_learning_rate=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.eval_data_collator = eval_data_collator or self.data_collator
         self.encoder_learning_rate = encoder_learning_rate
+        self.batch_independence = make_batch_independent(self.model)
+
+    def _get_eval_sampler(self, eval_dataset):
+        # transformers applies train_sampling_strategy="group_by_length" to evaluation too and
+        # shuffles its rows; per-file results must come back in dataset order.
+        if eval_dataset is None or self.args.world_size > 1:
+            return None  # accelerate shards in order and gathers back in order
+        return SequentialSampler(eval_dataset)
+
+    def predict_in_order(self, test_dataset, labels, metric_key_prefix: str = "test"):
+        """`predict`, checking that its rows are the dataset's rows in order (by label)."""
+        prediction = self.predict(test_dataset, metric_key_prefix=metric_key_prefix)
+        returned = np.asarray(prediction.label_ids)
+        if returned.shape != (len(labels),) or not np.array_equal(returned, np.asarray(labels)):
+            raise RuntimeError(
+                f"{metric_key_prefix}: the Trainer returned {returned.shape[0]} predictions whose "
+                "labels are not the dataset's labels in order; per-file results would be "
+                "mismatched (a transformers change in evaluation sampling?)"
+            )
+        return prediction
 
     def _with_eval_collator(self, make_loader, dataset):
         train_collator, self.data_collator = self.data_collator, self.eval_data_collator
@@ -69,13 +96,18 @@ def load_metric():
     return evaluate.load(METRIC_MODULE)
 
 
+def logits_of(predictions) -> np.ndarray:
+    """The logits from what the Trainer collected (a tuple when a model returns more)."""
+    return np.asarray(predictions[0] if isinstance(predictions, (tuple, list)) else predictions)
+
+
 def make_compute_metrics(label_names: list[str]):
     """compute_metrics for per-epoch validation: scalar metrics only (logs stay readable)."""
     metric = load_metric()
 
     def compute_metrics(prediction: EvalPrediction) -> dict:
         result = metric.compute(
-            predictions=np.argmax(prediction.predictions, axis=-1),
+            predictions=np.argmax(logits_of(prediction.predictions), axis=-1),
             references=prediction.label_ids,
             label_names=label_names,
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -21,15 +21,26 @@ if __package__ in (None, ""):
     # Run as a file (`python training/wav2vec2_classification.py`): make the repo importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import torch
 import transformers
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.atomic_write import write_json_atomic, write_text_atomic
-from data_scripts.ravdess import recorded_decode_settings
+from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.corpus_counts import describe_rows
+from data_scripts.ravdess import CONFIG_CHANNELS, recorded_decode_settings
 from data_scripts.ravdess_facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS, EMOTIONS
-from training.arguments import DataArguments, ModelArguments, parse_arguments
+from data_scripts.splits import split_summary
+from training.arguments import (
+    DataArguments,
+    ModelArguments,
+    accelerator_available,
+    launched_world_size,
+    parse_arguments,
+)
 from training.audio_io import record_decode_settings
+from training.checkpoint_refusal import refusal_message
 from training.cv_summary import (
     cv_summary_markdown,
     emobox_markdown,
@@ -42,8 +53,14 @@ from training.data import (
     model_view,
     split_for_training,
 )
-from training.model_builder import build_classifier, build_feature_extractor
+from training.model_builder import (
+    build_classifier,
+    build_feature_extractor,
+    feature_extractor_settings,
+)
 from training.model_card import write_model_card
+from training.output_dir import check_inputs, claim_output_dir, remove_if_empty
+from training.per_file_results import PREDICTIONS_FILE, write_predictions_csv
 from training.plots import (
     CONFUSION_MATRIX_PNG,
     TRAINING_CURVES_PNG,
@@ -51,8 +68,9 @@ from training.plots import (
     plot_training_curves,
 )
 from training.probe import build_probe_trainer
-from training.run_info import collect_run_info
-from training.trainer import EmotionTrainer, detailed_metrics, make_compute_metrics
+from training.run_info import collect_run_info, describe_processes
+from training.short_clips import drop_too_short
+from training.trainer import EmotionTrainer, detailed_metrics, logits_of, make_compute_metrics
 
 logger = logging.getLogger(__name__)
 LABEL_NAMES = list(EMOTIONS)
@@ -74,15 +92,22 @@ def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
 
 
 def run_training(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
 ) -> dict:
-    """One train/validate/test run; returns the test metrics."""
-    test_metrics, _ = _train_and_test(model_args, data_args, training_args)
+    """One train/validate/test run; returns the test metrics. `argv`: the command's arguments,
+    recorded in run_info.json."""
+    test_metrics, _ = _train_and_test(model_args, data_args, training_args, argv)
     return test_metrics
 
 
 def _train_and_test(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
 ) -> tuple[dict, dict]:
     """One train/validate/test run; returns the test metrics and the split (split.json)."""
     set_seed(training_args.seed)
@@ -90,8 +115,8 @@ def _train_and_test(
 
     # The main process builds the Arrow cache; the others then find it and only read it.
     with training_args.main_process_first(desc="prepare RAVDESS"):
-        dataset = load_prepared_dataset(data_args)
-    splits, split_info = split_for_training(dataset, data_args)
+        dataset, actors = load_prepared_dataset(data_args)
+    splits, split_info = split_for_training(dataset, data_args, actors)
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
 
     model, transfer = build_classifier(
@@ -102,9 +127,14 @@ def _train_and_test(
         classifier_proj_size=model_args.classifier_proj_size,
         attn_implementation=model_args.attn_implementation,
     )
-    feature_extractor = build_feature_extractor(model_args.model_path, model_args.config_path)
+    feature_extractor, extractor_source = build_feature_extractor(
+        model_args.model_path, model_args.config_path
+    )
     # Saved with the model, so that predict decodes files exactly as this data was decoded.
     record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
+    # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
+    splits, too_short = drop_too_short(splits, model)
+    split_info = {**split_summary(splits), "dropped_too_short": too_short}
     if model_args.freeze_feature_encoder or model_args.freeze_encoder:
         # freeze_base_model alone leaves the CNN asking for input gradients (a full backward).
         model.freeze_feature_encoder()
@@ -149,10 +179,11 @@ def _train_and_test(
     trainer.log_metrics("eval", eval_metrics)
     trainer.save_metrics("eval", eval_metrics)
 
-    prediction = trainer.predict(views["test"], metric_key_prefix="test")
     test = splits["test"]
+    prediction = trainer.predict_in_order(views["test"], test["label"])
+    logits = logits_of(prediction.predictions)
     details = detailed_metrics(
-        prediction.predictions,
+        logits,
         prediction.label_ids,
         LABEL_NAMES,
         {"vocal_channel": test["vocal_channel"], "intensity": test["intensity"]},
@@ -162,8 +193,17 @@ def _train_and_test(
     test_metrics["test_samples"] = len(test)
     trainer.save_metrics("test", test_metrics)
 
+    processes = describe_processes(training_args)  # every rank takes part in the gather
     if trainer.is_world_process_zero():
-        run_info = collect_run_info(training_args, transfer, sys.argv)
+        run_info = collect_run_info(
+            training_args,
+            transfer,
+            sys.argv[1:] if argv is None else argv,
+            processes=processes,
+            feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
+        )
+        probabilities = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
+        write_predictions_csv(output_dir / PREDICTIONS_FILE, test, probabilities, LABEL_NAMES)
         write_json_atomic(output_dir / "split.json", split_info)
         write_json_atomic(output_dir / "run_info.json", run_info)
         plot_confusion_matrix(
@@ -178,6 +218,11 @@ def _train_and_test(
             {
                 "base_model": model_args.model_path,
                 "vocal_channel": data_args.vocal_channel,
+                "corpus": describe_rows(
+                    dataset["actor"],
+                    dataset["vocal_channel"],
+                    CONFIG_CHANNELS[data_args.vocal_channel],
+                ),
                 "pooling": model_args.pooling,
                 "split": split_info,
                 "test_metrics": test_metrics,
@@ -245,7 +290,10 @@ def _emobox_results(notes: list[dict], summary: dict) -> dict:
 
 
 def run_cross_validation(
-    model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: TrainingArguments,
+    argv: list[str] | None = None,
 ) -> dict:
     """Speaker-independent cross-validation: one run per fold, then mean and std."""
     root = Path(training_args.output_dir)
@@ -255,7 +303,7 @@ def run_cross_validation(
         fold_training = copy.deepcopy(training_args)
         fold_training.output_dir = str(root / f"fold_{fold}")
         logger.info("cross-validation fold %d of %d", number, len(fold_settings))
-        metrics, split_info = _train_and_test(model_args, fold_data, fold_training)
+        metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
         test_actors = split_info["splits"]["test"]["actors"]
         folds.append({"fold": fold, "test_actors": test_actors, **metrics})
         if "emobox" in split_info:
@@ -275,16 +323,36 @@ def run_cross_validation(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    model_args, data_args, training_args = parse_arguments(argv)
+    debug, argv = pop_debug_flag(argv)  # a bare --debug: tracebacks of errors
+    try:
+        model_args, data_args, training_args = parse_arguments(argv)
+    except USER_ERRORS as error:
+        fail(error, debug)
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         level=logging.INFO if training_args.process_index == 0 else logging.WARNING,
     )
     transformers.utils.logging.set_verbosity_warning()
-    os.makedirs(training_args.output_dir, exist_ok=True)
-    if data_args.cv_folds:
-        return run_cross_validation(model_args, data_args, training_args)
-    return run_training(model_args, data_args, training_args)
+    if launched_world_size() > 1 and not accelerator_available():
+        logger.info("%d processes and no GPU: one distributed run on CPU", training_args.world_size)
+    created = not Path(training_args.output_dir).exists()
+    try:
+        # Inputs first, then the output folder (created, locked): nothing before the checks.
+        check_inputs(model_args, data_args)
+        lock = claim_output_dir(training_args, is_main=training_args.process_index == 0)
+        try:
+            if data_args.cv_folds:
+                return run_cross_validation(model_args, data_args, training_args, argv)
+            return run_training(model_args, data_args, training_args, argv)
+        finally:
+            if lock is not None:
+                lock.release()
+    except USER_ERRORS as error:
+        if isinstance(error, pickle.UnpicklingError):
+            error = ValueError(refusal_message("a checkpoint file", error))
+        if created:
+            remove_if_empty(training_args.output_dir)  # a refused run leaves no empty folder
+        fail(error, debug)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,101 @@
+"""Batch-independent forward passes on tiny random wav2vec2-family classifiers (no mocks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from model_helpers import TINY_ENCODER
+from transformers import (
+    Data2VecAudioConfig,
+    Data2VecAudioForSequenceClassification,
+    HubertConfig,
+    HubertForSequenceClassification,
+    Wav2Vec2Config,
+    Wav2Vec2FeatureExtractor,
+    Wav2Vec2ForSequenceClassification,
+    WavLMConfig,
+    WavLMForSequenceClassification,
+)
+
+from training.exact_forward import make_batch_independent, padding_leaks
+
+FAMILIES = {
+    "wav2vec2": (Wav2Vec2Config, Wav2Vec2ForSequenceClassification),
+    "hubert": (HubertConfig, HubertForSequenceClassification),
+    "wavlm": (WavLMConfig, WavLMForSequenceClassification),
+    "data2vec-audio": (Data2VecAudioConfig, Data2VecAudioForSequenceClassification),
+}
+# Lengths chosen so that padding is large and two clips share a length.
+LENGTHS = (16_000, 9_000, 23_001, 5_000, 23_001, 12_345)
+
+
+def _model(family: str, **overrides):
+    config_class, model_class = FAMILIES[family]
+    torch.manual_seed(0)
+    config = config_class(
+        **{**TINY_ENCODER, "num_labels": 8, "initializer_range": 0.5, **overrides}
+    )
+    return model_class(config)
+
+
+def _clips() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.standard_normal(n).astype(np.float32) for n in LENGTHS]
+
+
+def _logits(model, clips) -> torch.Tensor:
+    extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True)
+    inputs = extractor(
+        clips, sampling_rate=16_000, padding=True, return_attention_mask=True, return_tensors="pt"
+    )
+    return model(**inputs).logits
+
+
+@pytest.mark.parametrize(
+    ("family", "overrides"),
+    [
+        ("wav2vec2", {"feat_extract_norm": "group"}),
+        ("wav2vec2", {"feat_extract_norm": "group", "use_weighted_layer_sum": True}),
+        ("wav2vec2", {"feat_extract_norm": "layer", "do_stable_layer_norm": True}),
+        ("hubert", {"feat_extract_norm": "group"}),
+        ("wavlm", {"feat_extract_norm": "group"}),
+        ("data2vec-audio", {}),
+    ],
+)
+def test_batched_logits_equal_one_clip_at_a_time(family, overrides):
+    model = _model(family, **overrides).eval()
+    clips = _clips()
+    with torch.no_grad():
+        alone = torch.cat([_logits(model, [clip]) for clip in clips])
+        stock = _logits(model, clips)
+        installed = make_batch_independent(model)
+        exact = _logits(model, clips)
+    torch.testing.assert_close(exact, alone, atol=1e-4, rtol=0)
+    assert (installed is not None) == padding_leaks(model)
+    if installed is not None:
+        # The leak is real for group norm: the stock batch differs from one clip at a time.
+        assert (stock - alone).abs().max() > 1e-3
+        assert make_batch_independent(model) is installed  # installed once
+        installed.remove()
+        with torch.no_grad():
+            torch.testing.assert_close(_logits(model, clips), stock)
+
+
+def test_training_step_gets_gradients_through_the_per_clip_cnn():
+    model = _model("wav2vec2", feat_extract_norm="group").train()
+    make_batch_independent(model)
+    clips = _clips()
+    _logits(model, clips).logsumexp(-1).sum().backward()
+    first_conv = model.wav2vec2.feature_extractor.conv_layers[0].conv.weight
+    assert first_conv.grad is not None and first_conv.grad.abs().sum() > 0
+
+
+def test_state_dict_and_saved_files_stay_stock(tmp_path):
+    model = _model("wav2vec2", feat_extract_norm="group")
+    keys = list(model.state_dict())
+    make_batch_independent(model)
+    assert list(model.state_dict()) == keys
+    model.save_pretrained(tmp_path)
+    reloaded = Wav2Vec2ForSequenceClassification.from_pretrained(tmp_path)
+    assert "forward" not in vars(reloaded.wav2vec2.feature_extractor.conv_layers[0])

@@ -1,0 +1,58 @@
+"""The per-file table behind every reported test number: `test_predictions.csv`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import datasets
+import numpy as np
+
+from data_scripts.atomic_write import write_text_atomic
+
+PREDICTIONS_FILE = "test_predictions.csv"
+# Columns of the prepared dataset, in the order the table shows them.
+FILE_COLUMNS = ("file", "actor", "gender", "vocal_channel", "intensity", "statement", "repetition")
+
+
+def prediction_columns(label_names: list[str]) -> list[str]:
+    return [*FILE_COLUMNS, "true_emotion", "predicted_emotion"] + [
+        f"prob_{name}" for name in label_names
+    ]
+
+
+def predictions_csv(
+    dataset: datasets.Dataset, probabilities: np.ndarray, label_names: list[str]
+) -> str:
+    """One row per dataset row (in order): the file's fields, true and predicted emotion, and
+    each emotion's probability (as `training.predict` writes them)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.shape != (len(dataset), len(label_names)):
+        raise ValueError(
+            f"{probabilities.shape[0]} rows of probabilities for {len(dataset)} test files"
+        )
+    fields = dataset.select_columns([*FILE_COLUMNS, "label"]).to_dict()
+    predicted = probabilities.argmax(axis=-1)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(prediction_columns(label_names))
+    for row in range(len(dataset)):
+        writer.writerow(
+            [fields[column][row] for column in FILE_COLUMNS]
+            + [label_names[fields["label"][row]], label_names[predicted[row]]]
+            + [f"{p:.6f}" for p in probabilities[row]]
+        )
+    return buffer.getvalue()
+
+
+def write_predictions_csv(
+    path: str | Path,
+    dataset: datasets.Dataset,
+    probabilities: np.ndarray,
+    label_names: list[str],
+) -> Path:
+    """Write the table atomically: a reader never sees half of it."""
+    path = Path(path)
+    write_text_atomic(path, predictions_csv(dataset, probabilities, label_names))
+    return path
