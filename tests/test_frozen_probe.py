@@ -183,7 +183,9 @@ def test_cached_and_uncached_probes_train_the_same_and_pipeline_agrees(probe_set
         for name, value in uncached[split].items():
             if name.endswith(("runtime", "per_second")):
                 continue
-            expected = value if isinstance(value, list) else pytest.approx(value, abs=1e-4)
+            # Losses: float rounding (batched means vs one clip's frames), grown over 120 steps.
+            tolerance = {"rel": 1e-3} if name.endswith("loss") else {"abs": 1e-9}
+            expected = value if isinstance(value, list) else pytest.approx(value, **tolerance)
             assert cached[split][name] == expected, (split, name)
     assert 0 < cached["test"]["test_uar"] < 1
 

@@ -4,8 +4,9 @@ transformers' `*ForSequenceClassification` head is linear up to the classifier: 
 sum of the hidden states (`use_weighted_layer_sum`) or the last hidden state, then `projector` on
 every frame, a masked mean over the real frames, then `classifier`. Linear maps commute with a
 mean, so the head's output is an exact function of each layer's mean over the clip's frames. This
-module computes those means once per clip (encoder in eval mode: no dropout, no time masking; one
-clip at a time, unpadded, so no clip's numbers depend on its batch) and keeps them in an Arrow
+module computes those means once per clip (encoder in eval mode: no dropout, no time masking; in
+length-sorted padded batches made batch-independent by `training.exact_forward`, so no clip's
+numbers depend on its batch) and keeps them in an Arrow
 table keyed by the encoder's weights and config, the feature extractor's settings and the rows'
 content, so that epochs, folds and later runs reuse them.
 """
@@ -24,10 +25,12 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, Wav2Vec2FeatureExtractor
 
+from training.exact_forward import feature_encoder, make_batch_independent
+
 logger = logging.getLogger(__name__)
 
 # Bump when the cached columns or their meaning change.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_FOLDER = "frozen_encoder_features"
 # Config fields that do not change what the encoder computes in eval mode (labels, head, dropout,
 # masking, LayerDrop); the same encoder with other values shares the cache.
@@ -132,26 +135,39 @@ def cache_key(
 def pooled_hidden_states(
     model: PreTrainedModel,
     feature_extractor: Wav2Vec2FeatureExtractor,
-    waveform: np.ndarray,
+    waveforms: list[np.ndarray],
     device: torch.device | str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One clip, unpadded: the mean over frames of every hidden state (layers x hidden, the ones
-    the weighted layer sum stacks) and of the last hidden state (hidden,). For encoders with a
-    final layer norm (`do_stable_layer_norm`) the two last ones differ, so both are kept."""
+    """A batch of clips: per clip, the mean over its real frames of every hidden state
+    (clips x layers x hidden, the ones the weighted layer sum stacks) and of the last hidden
+    state (clips x hidden). For encoders with a final layer norm (`do_stable_layer_norm`) the
+    two last ones differ, so both are kept. Install `training.exact_forward` first (as
+    `cached_pooled_features` does) so that padding changes no clip's numbers."""
     inputs = feature_extractor(
-        np.asarray(waveform, dtype=np.float32),
+        [np.asarray(waveform, dtype=np.float32) for waveform in waveforms],
         sampling_rate=feature_extractor.sampling_rate,
+        padding=True,
         return_attention_mask=True,
         return_tensors="pt",
     )
+    mask = inputs["attention_mask"].to(device)
     outputs = model.base_model(
-        inputs["input_values"].to(device),
-        attention_mask=inputs["attention_mask"].to(device),
-        output_hidden_states=True,
+        inputs["input_values"].to(device), attention_mask=mask, output_hidden_states=True
     )
-    layers = torch.stack(outputs.hidden_states, dim=1)[0].mean(dim=1)
-    last = outputs.last_hidden_state[0].mean(dim=0)
+    last = outputs.last_hidden_state
+    frames = model.base_model._get_feature_vector_attention_mask(last.shape[1], mask)
+    frames = frames.to(last.dtype)
+    counts = frames.sum(dim=1)
+    stacked = torch.stack(outputs.hidden_states, dim=1)  # clips x layers x frames x hidden
+    layers = (stacked * frames[:, None, :, None]).sum(dim=2) / counts[:, None, None]
+    last = (last * frames[..., None]).sum(dim=1) / counts[:, None]
     return layers.float().cpu().numpy(), last.float().cpu().numpy()
+
+
+def _length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Positions grouped into batches of similar length (little padding to compute)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def feature_columns(model: PreTrainedModel) -> dict:
@@ -169,6 +185,7 @@ def cached_pooled_features(
     dataset: datasets.Dataset,
     cache_dir: str | Path | None = None,
     device: torch.device | str = "cpu",
+    batch_size: int = 8,
 ) -> datasets.Dataset:
     """`dataset` without its audio, plus the pooled hidden states of each row, in the same order.
 
@@ -183,17 +200,27 @@ def cached_pooled_features(
     encoder = model.base_model
     was_training = encoder.training
     encoder.eval()
+    # Padded batches, exact: the group-normed CNN layer runs on each clip at its own length.
+    installed_before = getattr(feature_encoder(model), "_batch_independence", None)
+    independence = make_batch_independent(model)
     computed = {"clips": 0}
 
     def rows():
         audio = dataset.with_format("numpy", columns=["audio"])
-        for index, row in enumerate(metadata):
-            layers, last = pooled_hidden_states(
-                model, feature_extractor, audio[index]["audio"]["array"], device
-            )
-            computed["clips"] += 1
-            release_freed_memory()
-            yield {**row, "hidden_states": layers, "last_hidden_state": last}
+        for start in range(0, len(dataset), WRITER_BATCH_SIZE):
+            chunk = range(start, min(start + WRITER_BATCH_SIZE, len(dataset)))
+            waveforms = [audio[i]["audio"]["array"] for i in chunk]
+            pooled: dict[int, tuple] = {}
+            for batch in _length_sorted_batches([len(w) for w in waveforms], batch_size):
+                layers, last = pooled_hidden_states(
+                    model, feature_extractor, [waveforms[i] for i in batch], device
+                )
+                pooled.update((i, (layers[k], last[k])) for k, i in enumerate(batch))
+                computed["clips"] += len(batch)
+                release_freed_memory()
+            for position, index in enumerate(chunk):
+                layers, last = pooled[position]
+                yield {**metadata[index], "hidden_states": layers, "last_hidden_state": last}
 
     try:
         cached = datasets.Dataset.from_generator(
@@ -205,6 +232,8 @@ def cached_pooled_features(
         )
     finally:
         encoder.train(was_training)
+        if independence is not None and installed_before is None:
+            independence.remove()
     logger.info(
         "frozen-encoder features: %s (%d clips, key %s, %s)",
         "computed" if computed["clips"] else "reused from the cache",

@@ -123,7 +123,12 @@ def build_probe_trainer(
     trainer and each split's feature view (for evaluate/predict)."""
     with training_args.main_process_first(desc="frozen-encoder features"):
         features = cached_pooled_features(
-            model, feature_extractor, dataset, cache_dir, training_args.device
+            model,
+            feature_extractor,
+            dataset,
+            cache_dir,
+            training_args.device,
+            batch_size=training_args.per_device_eval_batch_size,
         )
     views = {
         name: feature_view(part) for name, part in features_for_splits(features, splits).items()
