@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import platform
-import resource
 import subprocess
 import sys
 import threading
@@ -150,7 +149,6 @@ def memory_only(weights: Path, dataset_dir: Path, cache_dir: Path, limit: int) -
     with MemorySampler() as memory:
         result = extraction_pass(weights, dataset_dir, cache_dir, limit)
     result.update(peak_rss=memory.peak["VmRSS"], peak_anon=memory.peak["RssAnon"])
-    result["ru_maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print("MEMORY " + json.dumps(result))
 
 
