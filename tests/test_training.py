@@ -59,7 +59,7 @@ def _train_command(checkpoint: Path, output_dir: Path, *extra: str, launcher=Non
     ]  # fmt: skip
 
 
-def _run(command: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+def _run(command: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
     result = subprocess.run(
         command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout
     )

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
-from data_scripts.ravdess import build_ravdess, sources_from_data_dir
+from data_scripts.ravdess import build_ravdess
 from data_scripts.ravdess_facts import VOCAL_CHANNELS, parse_file_name
+from data_scripts.ravdess_sources import sources_from_data_dir
 from data_scripts.splits import split_dataset, split_summary
 from training.arguments import DataArguments
 

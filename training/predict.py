@@ -13,7 +13,6 @@ Exit code: 0 all files classified, 1 some failed, 2 usage error (no files, no mo
 from __future__ import annotations
 
 import argparse
-import csv
 import inspect
 import logging
 import pickle
@@ -27,12 +26,12 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-from data_scripts.atomic_write import atomic_output, write_json_atomic
 from data_scripts.cli_errors import pop_debug_flag
 from data_scripts.writable import check_writable
 from training.audio_io import AUDIO_EXTENSIONS, load_audio, model_decode_settings
 from training.checkpoint_refusal import refusal_message, weights_file
 from training.exact_forward import make_batch_independent
+from training.predict_outputs import TOP_K, format_table, write_csv, write_json
 from training.short_clips import too_short
 
 logger = logging.getLogger(__name__)
@@ -40,7 +39,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_WINDOW_SECONDS = 8.0
 DEFAULT_HOP_SECONDS = 4.0
 DEFAULT_BATCH_SIZE = 8
-TOP_K = 3
 # Files decoded at once; bounds memory for large folders while keeping batches length-sorted.
 FILES_PER_CHUNK = 256
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -304,53 +302,6 @@ def predict_files(
     results = [by_index[i] for i in sorted(by_index)]
     failures.extend((files[i], failed[i]) for i in sorted(failed))
     return results, failures
-
-
-def format_table(results: list[dict]) -> str:
-    """The printed summary: file, emotion, probability, top classes."""
-    header = ("file", "emotion", "probability", f"top {TOP_K}")
-    rows = [
-        (
-            r["file"],
-            r["emotion"],
-            f"{r['probability']:.3f}",
-            "  ".join(f"{label}:{p:.2f}" for label, p in r["top"]),
-        )
-        for r in results
-    ]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    lines = []
-    for row in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    return "\n".join(lines)
-
-
-def write_json(path: str | Path, model_dir: str | Path, results, failures) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "model_dir": str(model_dir),
-        "results": results,
-        "failures": [{"file": str(p), "reason": reason} for p, reason in failures],
-    }
-    write_json_atomic(path, payload, sort_keys=False)
-
-
-def write_csv(path: str | Path, results: list[dict]) -> None:
-    """One row per classified file with every class probability as a `prob_<label>` column."""
-    labels = list(results[0]["probabilities"]) if results else []
-    with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            ["file", "emotion", "probability", "duration_seconds", "windows"]
-            + [f"prob_{label}" for label in labels]
-        )
-        for r in results:
-            writer.writerow(
-                [r["file"], r["emotion"], f"{r['probability']:.6f}"]
-                + [f"{r['duration_seconds']:.3f}", r["windows"]]
-                + [f"{r['probabilities'][label]:.6f}" for label in labels]
-            )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
