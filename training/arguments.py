@@ -114,6 +114,14 @@ class DataArguments:
         default=6.0, metadata={"help": "Randomly crop longer training clips to this length."}
     )
 
+    def __post_init__(self):
+        # None means "the protocol's default": EmoBox's folds are the speech files only.
+        emobox = self.split == "emobox" or str(self.cv_folds).strip().lower() == "emobox"
+        if self.vocal_channel is None:
+            self.vocal_channel = EMOBOX_VOCAL_CHANNEL if emobox else "all"
+        if self.fold is None and self.split != "emobox":
+            self.fold = 0
+
 
 # Defaults that suit this task better than TrainingArguments' own; YAML and flags override them.
 TRAINING_DEFAULTS = {
@@ -222,8 +230,8 @@ def parse_arguments(
 
 
 def resolve_protocol(data_args: DataArguments) -> str | None:
-    """Fill the defaults that depend on the protocol (EmoBox means speech only) and check
-    --cv_folds and --fold; returns the error message for bad values."""
+    """Check --cv_folds (made an int or "emobox") and --fold for --split emobox; returns the
+    error message for bad values. (The vocal channel's default is set in __post_init__.)"""
     if data_args.cv_folds is not None:
         text = str(data_args.cv_folds).strip().lower()
         if text == "emobox":
@@ -232,15 +240,10 @@ def resolve_protocol(data_args: DataArguments) -> str | None:
             data_args.cv_folds = int(text)
         else:
             return f"--cv_folds {data_args.cv_folds}: give a number of folds (3 or more) or emobox"
-    emobox = data_args.split == "emobox" or data_args.cv_folds == "emobox"
-    if data_args.vocal_channel is None:
-        data_args.vocal_channel = EMOBOX_VOCAL_CHANNEL if emobox else "all"
     if data_args.split == "emobox" and data_args.cv_folds is None:
         if data_args.fold not in EMOBOX_TEST_ACTORS:
             return (
                 f"--split emobox needs --fold 1 to {len(EMOBOX_TEST_ACTORS)} (EmoBox's fold "
                 f"numbers), got {data_args.fold}; --cv_folds emobox runs all of them"
             )
-    elif data_args.fold is None:
-        data_args.fold = 0
     return None
