@@ -149,3 +149,20 @@ def file_names_for_actor(actor: int, vocal_channel: str) -> list[str]:
 
 def expected_count(vocal_channel: str, actors=ACTORS) -> int:
     return sum(len(file_names_for_actor(a, vocal_channel)) for a in actors)
+
+
+# EmoBox (Ma et al., Interspeech 2024; github.com/emo-box/EmoBox, data/ravdess/fold_k/
+# ravdess_test_fold_k.jsonl): the test actors of its six speaker-independent folds over the
+# 1440 speech files, 8 classes; 240 test and 1200 train files per fold.
+EMOBOX_TEST_ACTORS = {
+    1: (1, 11, 20, 21),
+    2: (4, 10, 12, 14),
+    3: (8, 9, 19, 23),
+    4: (3, 5, 7, 24),
+    5: (2, 15, 16, 18),
+    6: (6, 13, 17, 22),
+}
+EMOBOX_VOCAL_CHANNEL = "speech"
+EMOBOX_FILES = {"test": 240, "train": 1200}
+# EmoBox's metric names beside ours: UA is unweighted average recall, WA accuracy.
+EMOBOX_METRIC_NAMES = {"UA": "uar", "WA": "accuracy", "macro-F1": "macro_f1"}

@@ -5,6 +5,11 @@
   and in test. Fewer actors scale down, keeping at least one actor per split.
 - `kfold`: the actors in `num_folds` gender-balanced folds; fold `fold` is test, fold
   `(fold + 1) % num_folds` validation, the rest train. Across all k every actor is tested once.
+- `emobox`: EmoBox's fold `fold` (1-6, the test actors in ravdess_facts.EMOBOX_TEST_ACTORS).
+  EmoBox ships no validation set (its recipe takes a random 20 % of the training files, which
+  shares speakers with training); here a fifth of the training actors (2 men and 2 women of 20,
+  picked by `seed`) validate, speaker-disjoint, and the rest train. Its numbers are EmoBox's
+  only on the 1440 speech files of all 24 actors; `split_summary` says whether they are.
 - `random`: file-level, stratified by label. Not speaker-independent: the same actor appears in
   train and test; only for comparing with numbers published that way.
 
@@ -22,13 +27,19 @@ from collections import Counter
 import datasets
 import numpy as np
 
-from data_scripts.ravdess_facts import actor_gender
+from data_scripts.ravdess_facts import (
+    EMOBOX_FILES,
+    EMOBOX_TEST_ACTORS,
+    EMOBOX_VOCAL_CHANNEL,
+    actor_gender,
+    parse_file_name,
+)
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("speaker", "kfold", "random")
+PROTOCOLS = ("speaker", "kfold", "emobox", "random")
 SPLIT_NAMES = ("train", "validation", "test")
-SPEAKER_PROTOCOLS = ("speaker", "kfold")
+SPEAKER_PROTOCOLS = ("speaker", "kfold", "emobox")
 # Fewest actors that give train, validation and test one actor each.
 MIN_ACTORS = 3
 
@@ -92,6 +103,26 @@ def kfold_actor_split(
     validation_fold = (fold + 1) % num_folds
     train = [a for k, group in enumerate(folds) if k not in (fold, validation_fold) for a in group]
     return {"train": sorted(train), "validation": folds[validation_fold], "test": folds[fold]}
+
+
+def emobox_actor_split(actors: list[int], fold: int, seed: int) -> dict[str, list[int]]:
+    """EmoBox's test actors of `fold`; validation: a gender-balanced fifth of the others."""
+    if fold not in EMOBOX_TEST_ACTORS:
+        raise ValueError(f"--fold {fold}: EmoBox folds are numbered 1 to {len(EMOBOX_TEST_ACTORS)}")
+    test = sorted(a for a in EMOBOX_TEST_ACTORS[fold] if a in actors)
+    rest = [a for a in actors if a not in test]
+    if not test or len(rest) < 2:
+        raise ValueError(
+            f"EmoBox fold {fold} tests actors {list(EMOBOX_TEST_ACTORS[fold])}; the data has "
+            f"actors {sorted(actors)}, which leaves no test or no train/validation actors"
+        )
+    order = gender_interleaved_actors(rest, seed)
+    num_validation = max(1, len(rest) // 5)
+    return {
+        "train": sorted(order[num_validation:]),
+        "validation": sorted(order[:num_validation]),
+        "test": test,
+    }
 
 
 def _check_disjoint(actors_per_split: dict[str, list[int]]) -> None:
@@ -161,6 +192,9 @@ def split_dataset(
         if protocol == "speaker":
             chosen = speaker_actor_split(actors, seed, validation_fraction, test_fraction)
             parameters.update(validation_fraction=validation_fraction, test_fraction=test_fraction)
+        elif protocol == "emobox":
+            chosen = emobox_actor_split(actors, fold, seed)
+            parameters.update(fold=fold, emobox_test_actors=list(EMOBOX_TEST_ACTORS[fold]))
         else:
             chosen = kfold_actor_split(actors, fold, num_folds, seed)
             parameters.update(fold=fold, num_folds=num_folds)
@@ -205,4 +239,45 @@ def split_summary(splits: datasets.DatasetDict) -> dict:
         }
     if parameters["protocol"] in SPEAKER_PROTOCOLS:
         _check_disjoint({name: s["actors"] for name, s in summary["splits"].items()})
+    if parameters["protocol"] == "emobox":
+        summary["emobox"] = emobox_comparability(splits)
     return summary
+
+
+def _vocal_channels(split: datasets.Dataset) -> set[str]:
+    if "vocal_channel" in split.column_names:
+        return set(split["vocal_channel"])
+    if "file" in split.column_names:
+        return {parse_file_name(name).vocal_channel for name in split["file"]}
+    return {"unknown"}
+
+
+def emobox_comparability(splits: datasets.DatasetDict) -> dict:
+    """Whether these splits are EmoBox's fold (speech only, 240 test and 1200 train files), how
+    validation was chosen, and, when not comparable, why."""
+    channels = sorted(set().union(*(_vocal_channels(split) for split in splits.values())))
+    test = len(splits["test"])
+    train = len(splits["train"]) + len(splits["validation"])
+    reasons = []
+    if channels != [EMOBOX_VOCAL_CHANNEL]:
+        reasons.append(f"vocal channels {', '.join(channels)} (EmoBox: speech only)")
+    if (test, train) != (EMOBOX_FILES["test"], EMOBOX_FILES["train"]):
+        reasons.append(
+            f"{test} test and {train} train files (EmoBox: {EMOBOX_FILES['test']} and "
+            f"{EMOBOX_FILES['train']})"
+        )
+    return {
+        "comparable": not reasons,
+        "note": (
+            "EmoBox's fold: its test actors, its 1200 training files"
+            if not reasons
+            else "NOT EmoBox's numbers: " + "; ".join(reasons)
+        ),
+        "validation": (
+            "EmoBox ships no validation set (its recipe takes a random 20 % of the training "
+            "files, which shares speakers with training). Here the validation actors are a "
+            "gender-balanced fifth of EmoBox's training actors, picked by the split seed, "
+            "speaker-disjoint from train and test; the model trains on the other training "
+            "actors' files."
+        ),
+    }

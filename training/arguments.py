@@ -19,6 +19,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
+from data_scripts.ravdess_facts import EMOBOX_TEST_ACTORS, EMOBOX_VOCAL_CHANNEL
 from training.model_builder import POOLING_CHOICES
 
 
@@ -51,6 +52,14 @@ class ModelArguments:
     freeze_encoder: bool = field(
         default=False, metadata={"help": "Train the head only (a linear probe of the encoder)."}
     )
+    cache_frozen_features: bool = field(
+        default=True,
+        metadata={
+            "help": "With --freeze_encoder: run the encoder once per clip (eval mode: no dropout, "
+            "no time masking), cache each layer's mean and train the head on it (exact for "
+            "transformers' linear head; no random crops). false runs the encoder every step."
+        },
+    )
     encoder_learning_rate: float | None = field(
         default=None,
         metadata={"help": "Learning rate of the encoder; the head uses --learning_rate."},
@@ -73,26 +82,45 @@ class DataArguments:
         default=None, metadata={"help": "A dataset saved by `python -m data_scripts.ravdess`."}
     )
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
-    vocal_channel: Literal["all", "speech", "song"] = field(
-        default="all", metadata={"help": "Which recordings to use."}
+    vocal_channel: Literal["all", "speech", "song"] | None = field(
+        default=None,
+        metadata={"help": "Which recordings to use (default: all; speech with EmoBox's folds)."},
     )
-    split: Literal["speaker", "kfold", "random"] = field(
+    split: Literal["speaker", "kfold", "emobox", "random"] = field(
         default="speaker",
         metadata={
             "help": "speaker: disjoint actors in train/validation/test. kfold: fold --fold of "
-            "--num_folds by actor. random: file-level, NOT speaker-independent (comparison only)."
+            "--num_folds by actor. emobox: EmoBox's fold --fold (1-6). random: file-level, NOT "
+            "speaker-independent (comparison only)."
         },
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the split."})
-    fold: int = field(default=0, metadata={"help": "Test fold for --split kfold."})
-    num_folds: int = field(default=6, metadata={"help": "Folds for --split kfold."})
-    cv_folds: int | None = field(
+    fold: int | None = field(
         default=None,
-        metadata={"help": "Run speaker-independent k-fold cross-validation with this many folds."},
+        metadata={
+            "help": "Test fold: 0 to num_folds-1 for --split kfold (default 0), 1-6 for "
+            "--split emobox."
+        },
+    )
+    num_folds: int = field(default=6, metadata={"help": "Folds for --split kfold."})
+    cv_folds: str | None = field(
+        default=None,
+        metadata={
+            "help": "Cross-validate: a number of speaker-independent folds, or emobox for "
+            "EmoBox's six folds."
+        },
     )
     max_train_seconds: float | None = field(
         default=6.0, metadata={"help": "Randomly crop longer training clips to this length."}
     )
+
+    def __post_init__(self):
+        # None means "the protocol's default": EmoBox's folds are the speech files only.
+        emobox = self.split == "emobox" or str(self.cv_folds).strip().lower() == "emobox"
+        if self.vocal_channel is None:
+            self.vocal_channel = EMOBOX_VOCAL_CHANNEL if emobox else "all"
+        if self.fold is None and self.split != "emobox":
+            self.fold = 0
 
 
 # Defaults that suit this task better than TrainingArguments' own; YAML and flags override them.
@@ -195,4 +223,27 @@ def parse_arguments(
         parser.error("give exactly one of --data_dir and --dataset_dir")
     if not training_args.output_dir:
         parser.error("--output_dir is required")
+    error = resolve_protocol(data_args)
+    if error:
+        parser.error(error)
     return model_args, data_args, training_args
+
+
+def resolve_protocol(data_args: DataArguments) -> str | None:
+    """Check --cv_folds (made an int or "emobox") and --fold for --split emobox; returns the
+    error message for bad values. (The vocal channel's default is set in __post_init__.)"""
+    if data_args.cv_folds is not None:
+        text = str(data_args.cv_folds).strip().lower()
+        if text == "emobox":
+            data_args.cv_folds = "emobox"
+        elif text.isdigit() and int(text) >= 3:
+            data_args.cv_folds = int(text)
+        else:
+            return f"--cv_folds {data_args.cv_folds}: give a number of folds (3 or more) or emobox"
+    if data_args.split == "emobox" and data_args.cv_folds is None:
+        if data_args.fold not in EMOBOX_TEST_ACTORS:
+            return (
+                f"--split emobox needs --fold 1 to {len(EMOBOX_TEST_ACTORS)} (EmoBox's fold "
+                f"numbers), got {data_args.fold}; --cv_folds emobox runs all of them"
+            )
+    return None

@@ -80,17 +80,45 @@ def cv_summary_markdown(folds: list[dict], summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_cv_summary_card(output_dir: str | Path, folds: list[dict], summary: dict) -> Path:
-    """Write one README.md summarising a speaker-independent cross-validation."""
+def emobox_markdown(emobox: dict) -> str:
+    """The cross-validation under EmoBox's names (UA, WA, macro-F1), and whether the numbers
+    can stand beside EmoBox's table."""
+    rows = [
+        [f"{name} ({ours})", f"{entry['mean']:.2f} ± {entry['std']:.2f}"]
+        for (name, entry), ours in zip(
+            emobox["metrics_percent"].items(), emobox["names"].values(), strict=True
+        )
+    ]
+    verdict = (
+        "Comparable with EmoBox's RAVDESS table: its six folds, the 1440 speech files, 8 classes."
+        if emobox["comparable"]
+        else f"{emobox['note']}."
+    )
+    return "\n".join(
+        [
+            f"EmoBox names (%, mean ± std over folds). {verdict}",
+            "",
+            table(["metric", "value"], rows),
+        ]
+    )
+
+
+def write_cv_summary_card(
+    output_dir: str | Path, folds: list[dict], summary: dict, emobox: dict | None = None
+) -> Path:
+    """Write one README.md summarising a speaker-independent cross-validation (with EmoBox's
+    names when `emobox`, the `emobox` entry of cv_results.json, is given)."""
     metadata = {"license": DATA_LICENSE, **CARD_METADATA}
+    title = "EmoBox folds" if emobox else f"{len(folds)} folds"
     text = "\n\n".join(
         [
             "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---",
-            f"# Cross-validation on RAVDESS ({len(folds)} folds)",
+            f"# Cross-validation on RAVDESS ({title})",
             "Speaker-independent k-fold cross-validation: each fold's test actors were never "
             "seen in its training or validation data. Each fold's model is in `fold_<k>/` with "
             "its own model card. Values in percent; std is the population standard deviation "
             "over folds (ddof=0).",
+            *([emobox_markdown(emobox)] if emobox else []),
             cv_summary_markdown(folds, summary).strip("\n"),
             LIMITS_SECTION,
             license_section(),

@@ -62,6 +62,8 @@ BIBTEX = """@article{livingstone2018ravdess,
 PROTOCOLS = {
     "speaker": "speaker-independent: train, validation and test actors are disjoint",
     "kfold": "speaker-independent k-fold: each fold tests on actors never seen in training",
+    "emobox": "EmoBox's speaker-independent fold (Ma et al., Interspeech 2024): its test actors; "
+    "validation actors taken from its training actors",
     "random": "file-level random split: the same actors appear in training and test, so the "
     "numbers are NOT speaker-independent and overstate accuracy on new voices",
 }
@@ -212,6 +214,10 @@ def _split_section(split: dict) -> str:
             rows.append([name, _actor_list(actors) if actors else "", str(count or "")])
     if rows:
         lines += ["", table(["split", "actors", "files"], rows)]
+    emobox = split.get("emobox")
+    if emobox:
+        lines += ["", f"EmoBox: {emobox['note']}. {emobox['validation']}"]
+        lines.append("EmoBox's metric names: UA = UAR, WA = accuracy; macro-F1 is macro-F1.")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 

@@ -14,6 +14,15 @@ from training.exact_forward import make_batch_independent
 METRIC_MODULE = str(Path(__file__).with_name("metrics") / "emotion_metrics.py")
 
 
+def with_listed_lengths(sampler):
+    """datasets 5 gives the Trainer's length-grouped sampler a lazy `Column`, which it indexes
+    once per row per epoch (an Arrow read each, seconds per epoch); a plain list, same order."""
+    lengths = getattr(sampler, "lengths", None)
+    if lengths is not None and not isinstance(lengths, list):
+        sampler.lengths = [int(length) for length in lengths]
+    return sampler
+
+
 class EmotionTrainer(Trainer):
     """Evaluates with its own collator (no random crop), in dataset order, and can give the
     encoder its own learning rate (SpeechBrain's recipe: head 1e-4, encoder 1e-5).
@@ -53,6 +62,9 @@ class EmotionTrainer(Trainer):
             return make_loader(dataset)
         finally:
             self.data_collator = train_collator
+
+    def _get_train_sampler(self, train_dataset=None):
+        return with_listed_lengths(super()._get_train_sampler(train_dataset))
 
     def get_eval_dataloader(self, eval_dataset=None):
         return self._with_eval_collator(super().get_eval_dataloader, eval_dataset)

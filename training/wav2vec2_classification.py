@@ -30,7 +30,7 @@ from data_scripts.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.corpus_counts import describe_rows
 from data_scripts.ravdess import CONFIG_CHANNELS, recorded_decode_settings
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.ravdess_facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS, EMOTIONS
 from data_scripts.splits import split_summary
 from training.arguments import (
     DataArguments,
@@ -41,7 +41,12 @@ from training.arguments import (
 )
 from training.audio_io import record_decode_settings
 from training.checkpoint_refusal import refusal_message
-from training.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
+from training.cv_summary import (
+    cv_summary_markdown,
+    emobox_markdown,
+    summarize_folds,
+    write_cv_summary_card,
+)
 from training.data import (
     AudioClassificationCollator,
     load_prepared_dataset,
@@ -62,6 +67,7 @@ from training.plots import (
     plot_confusion_matrix,
     plot_training_curves,
 )
+from training.probe import build_probe_trainer
 from training.run_info import collect_run_info, describe_processes
 from training.short_clips import drop_too_short
 from training.trainer import EmotionTrainer, detailed_metrics, logits_of, make_compute_metrics
@@ -129,24 +135,38 @@ def _train_and_test(
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
     splits, too_short = drop_too_short(splits, model)
     split_info = {**split_summary(splits), "dropped_too_short": too_short}
-    if model_args.freeze_feature_encoder:
+    if model_args.freeze_feature_encoder or model_args.freeze_encoder:
+        # freeze_base_model alone leaves the CNN asking for input gradients (a full backward).
         model.freeze_feature_encoder()
     if model_args.freeze_encoder:
         model.freeze_base_model()
 
-    trainer = EmotionTrainer(
-        model=model,
-        args=training_args,
-        data_collator=AudioClassificationCollator(
-            feature_extractor, data_args.max_train_seconds, random_crop=True
-        ),
-        eval_data_collator=AudioClassificationCollator(feature_extractor),
-        train_dataset=model_view(splits["train"]),
-        eval_dataset=model_view(splits["validation"]),
-        processing_class=feature_extractor,
-        compute_metrics=make_compute_metrics(LABEL_NAMES),
-        encoder_learning_rate=model_args.encoder_learning_rate,
-    )
+    if model_args.freeze_encoder and model_args.cache_frozen_features:
+        # The encoder never changes: compute it once per clip, train the head on cached means.
+        trainer, views = build_probe_trainer(
+            model,
+            feature_extractor,
+            dataset,
+            splits,
+            training_args,
+            data_args.cache_dir,
+            make_compute_metrics(LABEL_NAMES),
+        )
+    else:
+        views = {name: model_view(split) for name, split in splits.items()}
+        trainer = EmotionTrainer(
+            model=model,
+            args=training_args,
+            data_collator=AudioClassificationCollator(
+                feature_extractor, data_args.max_train_seconds, random_crop=True
+            ),
+            eval_data_collator=AudioClassificationCollator(feature_extractor),
+            train_dataset=views["train"],
+            eval_dataset=views["validation"],
+            processing_class=feature_extractor,
+            compute_metrics=make_compute_metrics(LABEL_NAMES),
+            encoder_learning_rate=model_args.encoder_learning_rate,
+        )
 
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
@@ -160,7 +180,7 @@ def _train_and_test(
     trainer.save_metrics("eval", eval_metrics)
 
     test = splits["test"]
-    prediction = trainer.predict_in_order(model_view(test), test["label"])
+    prediction = trainer.predict_in_order(views["test"], test["label"])
     logits = logits_of(prediction.predictions)
     details = detailed_metrics(
         logits,
@@ -227,8 +247,45 @@ def _training_summary(
         "seed": training_args.seed,
         "freeze_feature_encoder": model_args.freeze_feature_encoder,
         "freeze_encoder": model_args.freeze_encoder,
+        "cache_frozen_features": model_args.freeze_encoder and model_args.cache_frozen_features,
         "max_train_seconds": data_args.max_train_seconds,
         "metric_for_best_model": training_args.metric_for_best_model,
+    }
+
+
+def cross_validation_folds(data_args: DataArguments) -> list[tuple[int, DataArguments]]:
+    """(fold number, data arguments) of each fold: EmoBox's 1-6, or our 0..k-1 by actor."""
+    if data_args.cv_folds == "emobox":
+        return [
+            (fold, dataclasses.replace(data_args, split="emobox", fold=fold))
+            for fold in EMOBOX_TEST_ACTORS
+        ]
+    return [
+        (
+            fold,
+            dataclasses.replace(data_args, split="kfold", fold=fold, num_folds=data_args.cv_folds),
+        )
+        for fold in range(data_args.cv_folds)
+    ]
+
+
+def emobox_summary(summary: dict) -> dict:
+    """Our cross-validation means and stds under EmoBox's names, in % like its tables."""
+    return {
+        name: {k: 100 * v for k, v in summary[ours].items()}
+        for name, ours in EMOBOX_METRIC_NAMES.items()
+    }
+
+
+def _emobox_results(notes: list[dict], summary: dict) -> dict:
+    """The EmoBox view of a cross-validation: its names, % units, and whether it is comparable
+    (every fold's split says so: speech only, EmoBox's file counts)."""
+    return {
+        "protocol": "EmoBox RAVDESS folds 1-6 (Ma et al., Interspeech 2024)",
+        "comparable": all(note["comparable"] for note in notes),
+        "note": notes[0]["note"],
+        "metrics_percent": emobox_summary(summary),
+        "names": dict(EMOBOX_METRIC_NAMES),
     }
 
 
@@ -238,25 +295,31 @@ def run_cross_validation(
     training_args: TrainingArguments,
     argv: list[str] | None = None,
 ) -> dict:
-    """Speaker-independent k-fold cross-validation: one run per fold, then mean and std."""
+    """Speaker-independent cross-validation: one run per fold, then mean and std."""
     root = Path(training_args.output_dir)
-    folds = []
-    for fold in range(data_args.cv_folds):
-        fold_data = dataclasses.replace(
-            data_args, split="kfold", fold=fold, num_folds=data_args.cv_folds
-        )
+    folds, emobox_notes = [], []
+    fold_settings = cross_validation_folds(data_args)
+    for number, (fold, fold_data) in enumerate(fold_settings, start=1):
         fold_training = copy.deepcopy(training_args)
         fold_training.output_dir = str(root / f"fold_{fold}")
-        logger.info("cross-validation fold %d of %d", fold + 1, data_args.cv_folds)
+        logger.info("cross-validation fold %d of %d", number, len(fold_settings))
         metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
         test_actors = split_info["splits"]["test"]["actors"]
         folds.append({"fold": fold, "test_actors": test_actors, **metrics})
+        if "emobox" in split_info:
+            emobox_notes.append(split_info["emobox"])
     summary = summarize_folds(folds)
+    results = {"folds": folds, "summary": summary}
+    if data_args.cv_folds == "emobox":
+        results["emobox"] = _emobox_results(emobox_notes, summary)
     if training_args.process_index == 0:
-        write_json_atomic(root / "cv_results.json", {"folds": folds, "summary": summary})
-        write_text_atomic(root / "cv_summary.md", cv_summary_markdown(folds, summary))
-        write_cv_summary_card(root, folds, summary)
-    return {"folds": folds, "summary": summary}
+        write_json_atomic(root / "cv_results.json", results)
+        markdown = cv_summary_markdown(folds, summary)
+        if "emobox" in results:
+            markdown = emobox_markdown(results["emobox"]) + "\n\n" + markdown
+        write_text_atomic(root / "cv_summary.md", markdown)
+        write_cv_summary_card(root, folds, summary, results.get("emobox"))
+    return results
 
 
 def main(argv: list[str] | None = None) -> dict:
