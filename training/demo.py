@@ -176,6 +176,7 @@ Where things are ({output_dir}):
   model/                             the classifier: pipeline("audio-classification", model=...)
   model/README.md                    model card; model/*.png curves and confusion matrix
   model/test_results.json            held-out-speaker metrics; model/split.json the actors
+  model/test_predictions.csv         one row per test file: every test number recomputes from it
   predictions.json                   the predict command's output
 
 Next, with real data (see README.md):
