@@ -61,7 +61,34 @@ MIN_READ_SPEEDUP = 30.0
 RSS_SAMPLE_SECONDS = 0.2
 
 
-class PeakMemory:
+class PeriodicSampler:
+    """Calls `sample()` every `every` seconds in a thread while the `with` block runs, and once
+    more at its end; subclasses keep their peaks."""
+
+    def __init__(self, every: float):
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+class PeakMemory(PeriodicSampler):
     """Samples the summed PSS of this process and all its descendants (from /proc) in a thread.
 
     getrusage reports only the largest single child, and summed RSS counts the pages forked
@@ -70,9 +97,8 @@ class PeakMemory:
     """
 
     def __init__(self):
+        super().__init__(RSS_SAMPLE_SECONDS)
         self.peak_bytes = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     @staticmethod
     def _descendants(pid: int) -> list[int]:
@@ -98,19 +124,9 @@ class PeakMemory:
             pass
         return 0
 
-    def _run(self):
-        while not self._stop.is_set():
-            total = sum(self._pss(pid) for pid in self._descendants(os.getpid()))
-            self.peak_bytes = max(self.peak_bytes, total)
-            self._stop.wait(RSS_SAMPLE_SECONDS)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        total = sum(self._pss(pid) for pid in self._descendants(os.getpid()))
+        self.peak_bytes = max(self.peak_bytes, total)
 
 
 def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> Path:

@@ -24,7 +24,6 @@ import os
 import platform
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_prepare import make_corpus  # noqa: E402
+from bench_prepare import PeriodicSampler, make_corpus  # noqa: E402
 
 from data_scripts.ravdess import build_ravdess  # noqa: E402
 from data_scripts.sample_archives import parse_actor_range  # noqa: E402
@@ -56,36 +55,21 @@ CPU_FLAGS = (
 )  # fmt: skip
 
 
-class MemorySampler:
+class MemorySampler(PeriodicSampler):
     """Peak VmRSS and RssAnon of this process, sampled from /proc/self/status in a thread.
 
     RSS counts the memory-mapped Arrow pages that reading the audio touches (file-backed, given
     back under pressure); RssAnon is the memory the process itself holds."""
 
     def __init__(self, every: float = 0.05):
-        self.every, self.peak = every, {"VmRSS": 0, "RssAnon": 0}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(every)
+        self.peak = {"VmRSS": 0, "RssAnon": 0}
 
-    def _sample(self):
+    def sample(self) -> None:
         for line in Path("/proc/self/status").read_text().splitlines():
             key, _, value = line.partition(":")
             if key in self.peak:
                 self.peak[key] = max(self.peak[key], int(value.split()[0]) * 1024)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self._sample()
-            self._stop.wait(self.every)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self._sample()
 
 
 def prepared_subsets(root: Path, probe_actors: list[int], cv_statements: list[int]) -> dict:

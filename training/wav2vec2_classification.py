@@ -134,7 +134,9 @@ def _train_and_test(
     record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
     splits, too_short = drop_too_short(splits, model)
-    split_info = {**split_summary(splits), "dropped_too_short": too_short}
+    if too_short:  # the summary describes the rows actually used
+        split_info = split_summary(splits)
+    split_info["dropped_too_short"] = too_short
     if model_args.freeze_feature_encoder or model_args.freeze_encoder:
         # freeze_base_model alone leaves the CNN asking for input gradients (a full backward).
         model.freeze_feature_encoder()
