@@ -1,11 +1,12 @@
 """Benchmark of the RAVDESS data preparation on a RAVDESS-size synthetic corpus (issue 2, sec. 6).
 
 In one run: the builder's preparation with one process and with worker processes, each followed
-by save_to_disk as the prepare command does (repeated, medians reported), the floor it is
+by save_to_disk as the prepare command does (repeated, medians reported); the floor it is
 compared with (soundfile decode + channel mean + resample every file once in a plain loop that
-keeps one torchaudio Resample per source rate, on one thread and on a pool of threads), where the
-build's time goes (decode, resample, Arrow tables, writing, save_to_disk), peak memory, a cache hit
-inside the process, and one epoch of reading the
+keeps one torchaudio Resample per source rate, on one thread and on a pool of threads, and the
+same loop with the decoder's shared lengths, to show what that trick alone buys); where the
+build's time goes (decode, resample, Arrow tables, writing, save_to_disk); the prepare command's
+peak memory in a fresh process; a cache hit inside the process; and one epoch of reading the
 prepared rows against datasets' audiofolder + cast_column(Audio(16 kHz)) path, which decodes and
 resamples at every access (that part needs torchcodec and FFmpeg; it is skipped without them).
 
@@ -21,11 +22,11 @@ import argparse
 import logging
 import os
 import platform
-import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,9 +36,9 @@ import numpy as np
 import soundfile as sf
 import torch
 import torchaudio.transforms as audio_transforms
+from bench_support import PeakMemory, cpu_seconds, make_corpus
 
-from data_scripts.audio_decoding import DecodeSettings, decode_audio
-from data_scripts.download_and_map_emotion_data import download_and_map
+from data_scripts.audio_decoding import DecodeSettings, decode_audio, padded_length
 from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
 from data_scripts.ravdess import (
     FILES_PER_TABLE,
@@ -48,7 +49,7 @@ from data_scripts.ravdess import (
     save_dataset,
 )
 from data_scripts.ravdess_facts import TARGET_SAMPLING_RATE
-from data_scripts.sample_archives import parse_actor_range, write_sample_archives
+from data_scripts.sample_archives import parse_actor_range
 from training.data import MODEL_COLUMNS
 
 logger = logging.getLogger("bench_prepare")
@@ -58,99 +59,14 @@ MAX_PREPARE_TO_PLAIN_LOOP = 0.6  # issue 10: one process, against the honest flo
 MAX_PEAK_RSS_GB = 2.0
 MAX_CACHE_HIT_SECONDS = 1.0
 MIN_READ_SPEEDUP = 30.0
-RSS_SAMPLE_SECONDS = 0.2
 
 
-class PeriodicSampler:
-    """Calls `sample()` every `every` seconds in a thread while the `with` block runs, and once
-    more at its end; subclasses keep their peaks."""
-
-    def __init__(self, every: float):
-        self.every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def sample(self) -> None:
-        raise NotImplementedError
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.every)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.sample()
-
-
-class PeakMemory(PeriodicSampler):
-    """Samples the summed PSS of this process and all its descendants (from /proc) in a thread.
-
-    getrusage reports only the largest single child, and summed RSS counts the pages forked
-    workers share with their parent (torch's libraries alone are ~0.7 GB) once per process;
-    PSS splits shared pages between the processes that map them, so the sum is real memory.
-    """
-
-    def __init__(self):
-        super().__init__(RSS_SAMPLE_SECONDS)
-        self.peak_bytes = 0
-
-    @staticmethod
-    def _descendants(pid: int) -> list[int]:
-        found, pending = [], [pid]
-        while pending:
-            current = pending.pop()
-            found.append(current)
-            try:
-                for task in os.listdir(f"/proc/{current}/task"):
-                    children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
-                    pending.extend(int(child) for child in children)
-            except OSError:
-                continue
-        return found
-
-    @staticmethod
-    def _pss(pid: int) -> int:
-        try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return 0
-
-    def sample(self) -> None:
-        total = sum(self._pss(pid) for pid in self._descendants(os.getpid()))
-        self.peak_bytes = max(self.peak_bytes, total)
-
-
-def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> Path:
-    """Synthetic archives for `actors`, extracted and mapped by the real code; reused if there."""
-    data_dir = root / f"data_actors{actors[0]}-{actors[-1]}_{seconds[0]:g}-{seconds[1]:g}s"
-    if (data_dir / MAPPING_FILE_NAME).is_file():
-        return data_dir
-    archives = write_sample_archives(root / f"{data_dir.name}_archives", actors, seconds)
-    checksums = {a.path.name: (a.size, a.md5) for a in archives.values()}
-    download_and_map(data_dir, archive_dir=root / f"{data_dir.name}_archives", checksums=checksums)
-    return data_dir
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (user + system): unlike wall time it
-    barely moves when other jobs share the cores."""
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
-def plain_loop(paths: list[Path], threads: int = 1) -> dict[str, float]:
+def plain_loop(paths: list[Path], threads: int = 1, shared_lengths: bool = False) -> dict:
     """The floor: decode, average channels, resample each file once, no writing. One torchaudio
     Resample per source rate (its kernel built once), one torch thread per file; with threads > 1
-    the files are shared out over a thread pool (soundfile and torch release the GIL).
+    the files are shared out over a thread pool (soundfile and torch release the GIL). With
+    `shared_lengths` each clip is zero-extended to `padded_length` before resampling and cut
+    after, the decoder's way of sparing oneDNN a new convolution per clip length.
     Returns wall seconds and, for one thread, the seconds spent decoding and resampling."""
     resamplers: dict[int, audio_transforms.Resample] = {}
     spent = {"decode": 0.0, "resample": 0.0}
@@ -162,7 +78,12 @@ def plain_loop(paths: list[Path], threads: int = 1) -> dict[str, float]:
         decoded = time.perf_counter()
         if rate not in resamplers:
             resamplers[rate] = audio_transforms.Resample(rate, TARGET_SAMPLING_RATE)
-        resamplers[rate](mono)
+        if shared_lengths:
+            kept = -(-len(mono) * TARGET_SAMPLING_RATE // rate)
+            extended = torch.nn.functional.pad(mono, (0, padded_length(len(mono)) - len(mono)))
+            resamplers[rate](extended)[:kept]
+        else:
+            resamplers[rate](mono)
         spent["decode"] += decoded - start
         spent["resample"] += time.perf_counter() - decoded
 
@@ -285,6 +206,7 @@ def compare_with_floor(paths: list[Path], data_dir: Path, root: Path, workers: i
     for round_index in range(repeats):
         result = {
             "floor_1": plain_loop(paths, threads=1),
+            "floor_shared": plain_loop(paths, threads=1, shared_lengths=True),
             f"floor_{workers}": plain_loop(paths, threads=workers),
             "build_1": timed_build(data_dir, root / "cache_timed", num_proc=1),
             f"build_{workers}": timed_build(data_dir, root / "cache_timed", num_proc=workers),
@@ -293,7 +215,8 @@ def compare_with_floor(paths: list[Path], data_dir: Path, root: Path, workers: i
         print(
             f"round {round_index + 1}: floor 1 thread {result['floor_1']['total']:.1f} s "
             f"(decode {result['floor_1']['decode']:.1f}, resample "
-            f"{result['floor_1']['resample']:.1f}), {workers} threads "
+            f"{result['floor_1']['resample']:.1f}), with shared lengths "
+            f"{result['floor_shared']['total']:.1f} s, {workers} threads "
             f"{result[f'floor_{workers}']['total']:.1f} s; build+save 1 process "
             f"{result['build_1']['build']:.1f}+{result['build_1']['save']:.1f} s, {workers} "
             f"processes {result[f'build_{workers}']['build']:.1f}+"
@@ -350,6 +273,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{medians['floor_1']['decode']:.1f} s, resample {medians['floor_1']['resample']:.1f} s); "
         f"{workers} threads: {medians[f'floor_{workers}']['total']:.1f} s"
     )
+    shared = medians["floor_shared"]
+    print(
+        f"the same loop with shared lengths (the decoder's padding), 1 thread: "
+        f"{shared['total']:.1f} s (decode + downmix {shared['decode']:.1f} s, resample "
+        f"{shared['resample']:.1f} s)"
+    )
     print(
         f"build + save_to_disk, 1 process: {one['build']:.1f} + {one['save']:.1f} = "
         f"{one['total']:.1f} s; {workers} processes: {many['build']:.1f} + {many['save']:.1f} = "
@@ -362,7 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"1-process build+save / 1-thread floor: {ratio:.2f} (target <= "
         f"{MAX_PREPARE_TO_PLAIN_LOOP}: {verdict(ratio <= MAX_PREPARE_TO_PLAIN_LOOP)}); "
-        f"{workers} processes: {many['total'] / floor:.2f}"
+        f"{workers} processes: {many['total'] / floor:.2f}; against the loop with shared "
+        f"lengths: {one['total'] / shared['total']:.2f} / {many['total'] / shared['total']:.2f}"
     )
     breakdown = build_breakdown(paths, root)
     print(
@@ -382,16 +312,22 @@ def main(argv: list[str] | None = None) -> None:
     cached = build_ravdess(data_dir=data_dir, cache_dir=cache_dir, num_proc=num_proc)
     cache_hit_seconds = time.perf_counter() - start
 
-    # Memory is measured in a second, untimed build: reading /proc/*/smaps_rollup costs
-    # ~10 ms of CPU per process and read, which would slow the timed build.
+    # Memory is measured in a second, untimed run of the prepare command in a fresh process (what
+    # users run; this process has grown through the runs above): reading /proc/*/smaps_rollup
+    # costs ~10 ms of CPU per process and read, which would slow a timed build.
     memory_cache = root / "cache_memory_run"
     shutil.rmtree(memory_cache, ignore_errors=True)
-    with PeakMemory() as memory:
-        build_ravdess(data_dir=data_dir, cache_dir=memory_cache, num_proc=num_proc)
+    with tempfile.TemporaryDirectory(dir=root) as scratch:
+        command = [sys.executable, "-m", "data_scripts.ravdess", "--data_dir", str(data_dir)]
+        command += ["--output_dir", str(Path(scratch) / "prepared")]
+        command += ["--cache_dir", str(memory_cache), "--num_proc", str(num_proc)]
+        quiet = {**os.environ, "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+        prepare = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=quiet)
+        with PeakMemory(prepare.pid) as memory:
+            if prepare.wait() != 0:
+                raise SystemExit(f"the prepare command failed: {' '.join(command)}")
     shutil.rmtree(memory_cache)
     peak_gb = memory.peak_bytes / 1e9
-    self_peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
-    child_peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9
 
     all_columns_epoch, prepared_samples = read_epoch(cached.with_format("numpy"))
     model_rows = cached.with_format("numpy", columns=MODEL_COLUMNS)
@@ -403,10 +339,8 @@ def main(argv: list[str] | None = None) -> None:
         f"files: {len(dataset)}, audio: {audio_seconds / 3600:.2f} h at 16 kHz, workers: {num_proc}"
     )
     print(
-        f"peak memory (PSS), process + workers together: {peak_gb:.2f} GB "
-        f"(target <= {MAX_PEAK_RSS_GB}: "
-        f"{verdict(peak_gb <= MAX_PEAK_RSS_GB)}); peak RSS (getrusage): this process "
-        f"{self_peak_gb:.2f} GB, largest worker {child_peak_gb:.2f} GB"
+        f"peak memory (PSS) of the prepare command, process + workers together: {peak_gb:.2f} "
+        f"GB (target <= {MAX_PEAK_RSS_GB}: {verdict(peak_gb <= MAX_PEAK_RSS_GB)})"
     )
     print(
         f"cache hit in-process: {cache_hit_seconds:.2f} s (target <= {MAX_CACHE_HIT_SECONDS}: "

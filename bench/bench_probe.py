@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_prepare import PeriodicSampler, make_corpus  # noqa: E402
+from bench_support import PeriodicSampler, make_corpus  # noqa: E402
 
 from data_scripts.ravdess import build_ravdess  # noqa: E402
 from data_scripts.sample_archives import parse_actor_range  # noqa: E402

@@ -58,7 +58,7 @@ from data_scripts.splits import split_dataset
 logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
-CACHE_FORMAT_VERSION = "1.0.0"
+CACHE_FORMAT_VERSION = "1.0.1"  # 1.0.1: shared resampling lengths (last-bit changes at some rates)
 # Clips per Arrow table: about 8 MB of 16 kHz float32 for 4 s clips, so memory stays flat.
 FILES_PER_TABLE = 32
 # The line of the dataset's description that records how its audio was decoded.

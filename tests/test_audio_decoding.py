@@ -19,6 +19,8 @@ from data_scripts.audio_decoding import (
     AudioDecodeError,
     DecodeSettings,
     decode_audio,
+    padded_length,
+    resample,
     resampler,
 )
 
@@ -163,3 +165,44 @@ def test_predict_imports_neither_datasets_nor_pyarrow():
         timeout=120, check=True,
     )  # fmt: skip
     assert result.stdout.split() == ["False", "False"]
+
+
+# Lengths at and around the padding's steps, one sample, and the length where torchaudio's
+# float32 rounding of the output length differs from the exact ceiling (16001 Hz, 48000 frames).
+@pytest.mark.parametrize(
+    ("rate", "frames"),
+    [(48_000, n) for n in (1, 2, 31, 32, 33, 4_095, 4_096, 4_097, 152_043, 196_608, 200_001)]
+    + [(44_100, 101_117), (22_050, 65_536), (8_000, 12_345), (16_001, 48_000)],
+)
+def test_resample_with_shared_lengths_equals_functional_resample(rate, frames):
+    samples = torch.from_numpy(_noise(frames, 1, seed=frames)[:, 0])
+    expected = audio_functional.resample(samples, rate, 16_000)
+    resampled = resample(samples, rate, DEFAULT_SETTINGS)
+    assert resampled.shape == expected.shape
+    assert (resampled - expected).abs().max() < 1e-6
+
+
+def test_padded_lengths_are_few_and_cost_little():
+    # Every length of a 2-6 s clip at 48 kHz, the range of RAVDESS's files.
+    frames = np.arange(96_000, 288_001)
+    padded = np.array([padded_length(int(n)) for n in frames])
+    assert (padded >= frames).all()
+    assert (padded - frames < frames / 16).all()
+    assert len(set(padded.tolist())) <= 30
+
+
+def test_decoding_clips_of_many_lengths_convolves_few_shapes(tmp_path):
+    """oneDNN builds a convolution per new input shape, which costs more than the filtering:
+    40 clips of 40 lengths (150000-188883 samples) must reach it with a few shapes."""
+    paths = []
+    for index in range(40):
+        path = tmp_path / f"clip{index}.wav"
+        sf.write(path, _noise(150_000 + 997 * index, 1, seed=index), 48_000, subtype="PCM_16")
+        paths.append(path)
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True
+    ) as prof:
+        for path in paths:
+            decode_audio(path)
+    shapes = {str(e.input_shapes[0]) for e in prof.events() if e.name == "aten::conv1d"}
+    assert 0 < len(shapes) <= 8, shapes  # 40 without the shared lengths

@@ -12,17 +12,17 @@ import numpy as np
 import yaml
 
 from data_scripts.atomic_write import write_text_atomic
-from training.model_card import (
+from training.card_text import (
     CARD_METADATA,
     DATA_LICENSE,
     HEADLINE_METRICS,
     LIMITS_SECTION,
-    MODEL_CARD_NAME,
     is_number,
     license_section,
     percent,
     table,
 )
+from training.model_card import MODEL_CARD_NAME
 
 RECALL_PREFIX = "recall_"
 

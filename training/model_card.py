@@ -26,7 +26,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from data_scripts.atomic_write import write_text_atomic
@@ -37,28 +36,21 @@ from data_scripts.ravdess_facts import (
     actor_gender,
 )
 from data_scripts.splits import SPLIT_NAMES
+from training.card_text import (
+    CARD_METADATA,
+    DATA_LICENSE,
+    HEADLINE_METRICS,
+    LIMITS_SECTION,
+    is_number,
+    license_section,
+    percent,
+    scalar,
+    table,
+)
 from training.plots import CONFUSION_MATRIX_PNG, TRAINING_CURVES_PNG
 
 MODEL_CARD_NAME = "README.md"
-DATA_LICENSE = "cc-by-nc-sa-4.0"
-HEADLINE_METRICS = {
-    "accuracy": "Accuracy",
-    "uar": "UAR (unweighted average recall)",
-    "macro_f1": "Macro-F1",
-}
 BREAKDOWN_GROUPS = (*VOCAL_CHANNELS, *INTENSITIES)
-CITATION = (
-    "Livingstone SR, Russo FA (2018). The Ryerson Audio-Visual Database of Emotional Speech "
-    "and Song (RAVDESS): A dynamic, multimodal set of facial and vocal expressions in North "
-    "American English. PLoS ONE 13(5): e0196391. doi:10.1371/journal.pone.0196391"
-)
-BIBTEX = """@article{livingstone2018ravdess,
-  title={The Ryerson Audio-Visual Database of Emotional Speech and Song (RAVDESS): A dynamic,
-         multimodal set of facial and vocal expressions in North American English},
-  author={Livingstone, Steven R. and Russo, Frank A.},
-  journal={PLoS ONE}, volume={13}, number={5}, pages={e0196391}, year={2018},
-  doi={10.1371/journal.pone.0196391}
-}"""
 PROTOCOLS = {
     "speaker": "speaker-independent: train, validation and test actors are disjoint",
     "kfold": "speaker-independent k-fold: each fold tests on actors never seen in training",
@@ -67,38 +59,7 @@ PROTOCOLS = {
     "random": "file-level random split: the same actors appear in training and test, so the "
     "numbers are NOT speaker-independent and overstate accuracy on new voices",
 }
-# Front matter shared by the model card and the cross-validation card.
-CARD_METADATA = {
-    "tags": ["audio-classification", "speech-emotion-recognition", "ravdess"],
-    "datasets": ["ravdess"],
-    "metrics": ["accuracy", "recall", "f1"],
-}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-# --- formatting helpers (shared with training.cv_summary) -------------------------------------
-
-
-def is_number(value) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
-
-
-def percent(value) -> str:
-    return f"{100 * float(value):.1f}" if is_number(value) else ""
-
-
-def _scalar(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, list | tuple):
-        return " ".join(str(v) for v in value)
-    return str(value)
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _actor_list(actors) -> str:
@@ -271,7 +232,7 @@ def _figures_section(output_dir: Path) -> str:
 
 def _training_section(training: dict, run_info: dict) -> str:
     rows = [
-        [f"`{k}`", _scalar(v)]
+        [f"`{k}`", scalar(v)]
         for k, v in training.items()
         if v is not None and not isinstance(v, dict)
     ]
@@ -285,7 +246,7 @@ def _training_section(training: dict, run_info: dict) -> str:
         ("finished_at", "finished at"),
     )
     rows += [
-        [label, _scalar(run_info[key])] for key, label in run_keys if run_info.get(key) is not None
+        [label, scalar(run_info[key])] for key, label in run_keys if run_info.get(key) is not None
     ]
     versions = run_info.get("versions")
     if isinstance(versions, dict) and versions:
@@ -298,43 +259,6 @@ def _training_section(training: dict, run_info: dict) -> str:
         command = " ".join(command) if isinstance(command, list | tuple) else str(command)
         lines += ["", "Command:", "", "```bash", command, "```"]
     return "\n".join(lines)
-
-
-LIMITS_SECTION = """## Intended use and limits
-
-For research on speech emotion recognition and for comparing encoders. Not for decisions about
-people: emotions here are acted, not felt.
-
-- Acted emotion from 24 professional North American English actors reading two fixed
-  sentences in a studio; expect much lower accuracy on spontaneous speech, other languages,
-  accents, noisy or telephone audio, children or elderly voices.
-- 24 speakers is a small population: numbers from a single speaker-independent split carry
-  several points of uncertainty; cross-validation over actor folds gives a fairer estimate.
-- Compare with care. Random file-level splits (the same actor in training and test) give
-  82-89 % accuracy on published model cards and in the original study; speaker-independent
-  evaluations report much less, e.g. 68.3 % accuracy and macro-F1 0.676 for wav2vec2-base-960h
-  (8 classes), and UAR 68.7 % from an ASR-fine-tuned wav2vec2-base versus 84.3 % from the
-  pretrained one with per-speaker normalisation (Pepino et al. 2021, 7 classes).
-  Accuracy and UAR are different numbers; both are reported above."""
-
-
-def license_section() -> str:
-    return "\n".join(
-        [
-            "## License and citation",
-            "",
-            "The weights were trained on RAVDESS, which is licensed under Creative Commons "
-            "Attribution-NonCommercial-ShareAlike 4.0 (CC BY-NC-SA 4.0): non-commercial use, "
-            "with attribution, and derivatives shared under the same license. Commercial "
-            "licences are sold separately by the dataset's authors.",
-            "",
-            f"Please cite: {CITATION}.",
-            "",
-            "```bibtex",
-            BIBTEX,
-            "```",
-        ]
-    )
 
 
 def _usage_section(model_path: str, sampling_rate: int) -> str:

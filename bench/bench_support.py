@@ -1,0 +1,101 @@
+"""What the benchmarks share: the synthetic RAVDESS-size corpus, CPU seconds, memory sampling."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from data_scripts.download_and_map_emotion_data import download_and_map
+from data_scripts.mapping import MAPPING_FILE_NAME
+from data_scripts.sample_archives import write_sample_archives
+
+RSS_SAMPLE_SECONDS = 0.2
+
+
+def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> Path:
+    """Synthetic archives for `actors`, extracted and mapped by the real code; reused if there."""
+    data_dir = root / f"data_actors{actors[0]}-{actors[-1]}_{seconds[0]:g}-{seconds[1]:g}s"
+    if (data_dir / MAPPING_FILE_NAME).is_file():
+        return data_dir
+    archives = write_sample_archives(root / f"{data_dir.name}_archives", actors, seconds)
+    checksums = {a.path.name: (a.size, a.md5) for a in archives.values()}
+    download_and_map(data_dir, archive_dir=root / f"{data_dir.name}_archives", checksums=checksums)
+    return data_dir
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (user + system): unlike wall time it
+    barely moves when other jobs share the cores."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class PeriodicSampler:
+    """Calls `sample()` every `every` seconds in a thread while the `with` block runs, and once
+    more at its end; subclasses keep their peaks."""
+
+    def __init__(self, every: float):
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+class PeakMemory(PeriodicSampler):
+    """Samples the summed PSS of a process (default: this one) and all its descendants (from
+    /proc) in a thread.
+
+    getrusage reports only the largest single child, and summed RSS counts the pages forked
+    workers share with their parent (torch's libraries alone are ~0.7 GB) once per process;
+    PSS splits shared pages between the processes that map them, so the sum is real memory.
+    """
+
+    def __init__(self, pid: int | None = None):
+        super().__init__(RSS_SAMPLE_SECONDS)
+        self.pid = pid or os.getpid()
+        self.peak_bytes = 0
+
+    @staticmethod
+    def _descendants(pid: int) -> list[int]:
+        found, pending = [], [pid]
+        while pending:
+            current = pending.pop()
+            found.append(current)
+            try:
+                for task in os.listdir(f"/proc/{current}/task"):
+                    children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
+                    pending.extend(int(child) for child in children)
+            except OSError:
+                continue
+        return found
+
+    @staticmethod
+    def _pss(pid: int) -> int:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return 0
+
+    def sample(self) -> None:
+        total = sum(self._pss(pid) for pid in self._descendants(self.pid))
+        self.peak_bytes = max(self.peak_bytes, total)
