@@ -20,7 +20,6 @@ from model_helpers import save_tiny_classifier
 from data_scripts.mapping import map_emotion_data
 from training.predict import main as predict_main
 from training.run_lock import LOCK_FILE_NAME, RunLock
-from training.stand_in_checkpoint import write_ctc_checkpoint
 from training.wav2vec2_classification import main as train_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,13 +38,6 @@ class _RunsCode:
 
 def _env() -> dict:
     return dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("checkpoint")
-    write_ctc_checkpoint(TINY_CONFIG, directory, "bin", seed=0)
-    return directory
 
 
 def _arguments(checkpoint: Path, output_dir: Path, data_dir: Path, *extra: str) -> list[str]:

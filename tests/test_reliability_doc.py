@@ -10,7 +10,6 @@ REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "reliability.md"
 
 
-# Test files written on another branch (the audio decoder's); drop this once it is merged.
 def _test_names(path: Path) -> set[str]:
     tree = ast.parse(path.read_text())
     return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
