@@ -9,8 +9,10 @@ from other processes hits all of them alike; medians over the repeats are report
   exact   - `training.exact_forward`: the CNN on each clip unpadded, the rest batched;
   single  - batch size 1 (exact by construction, the slow reference).
 for the Trainer's evaluation (batch 16, as configs/training/small.yaml) and for
-`training.predict` (its default batch 8). Also one training step (forward+backward, batch 8,
-frozen CNN) padded vs exact. Writes bench_output/exact_inference_bench.json.
+`training.predict` (its default batch 8). Evaluation also runs exact on the rows in length
+order, as training's evaluated splits are (`training.data.split_for_training`). Also one
+training step (forward+backward, batch 8, frozen CNN) padded vs exact. Writes
+bench_output/exact_inference_bench.json.
 """
 
 from __future__ import annotations
@@ -168,13 +170,15 @@ def main() -> None:
     )
     scorer = predict_module._Scorer(model_dir, "cpu", "float32")
     view = model_view(dataset)
+    # What training.data.split_for_training hands the Trainer: evaluated splits in length order.
+    view_by_length = model_view(dataset.sort("length", keep_in_memory=True))
     collate = AudioClassificationCollator(extractor, 6.0, random_crop=True)
     order = np.argsort(seconds)[::-1]  # length-grouped, like training batches
     middle = max(0, len(order) // 2 - TRAIN_BATCH // 2)
     train_batch = collate([dataset[int(i)] for i in order[middle : middle + TRAIN_BATCH]])
 
     runs: dict[str, dict[str, list[float]]] = {
-        "evaluation": {v: [] for v in VARIANTS},
+        "evaluation": {v: [] for v in (*VARIANTS, "exact_length_order")},
         "predict": {v: [] for v in VARIANTS},
         "train_step_seconds": {"padded": [], "exact": []},
     }
@@ -184,6 +188,10 @@ def main() -> None:
             context = padded_model(model) if variant == "padded" else contextlib.nullcontext()
             with context:
                 runs["evaluation"][variant].append(evaluation_rate(trainer, view, batch))
+            if variant == "exact":
+                runs["evaluation"]["exact_length_order"].append(
+                    evaluation_rate(trainer, view_by_length, EVAL_BATCH)
+                )
             batch = 1 if variant == "single" else predict_module.DEFAULT_BATCH_SIZE
             context = (
                 padded_model(scorer.model) if variant == "padded" else contextlib.nullcontext()
@@ -207,6 +215,11 @@ def main() -> None:
             f"({row['exact'] / row['padded']:.2f}x), batch size 1 {row['single']:.2f} "
             f"({row['single'] / row['padded']:.2f}x)"
         )
+    ordered = medians["evaluation"]["exact_length_order"]
+    print(
+        f"evaluation, exact, rows in length order (as training evaluates): {ordered:.2f} "
+        f"clips/s ({ordered / medians['evaluation']['padded']:.2f}x padded)"
+    )
     step = medians["train_step_seconds"]
     print(
         f"train step (batch {TRAIN_BATCH}, frozen CNN): padded {step['padded']:.2f} s, "

@@ -230,3 +230,38 @@ def test_training_data_splits_song_like_all_from_a_data_dir(tmp_path):
         assert chosen["song", seed] == {k: v - {18} for k, v in chosen["all", seed].items()}
     # Actor 18 is held out in some of these seeds, else the check could not fail.
     assert {18} <= chosen["all", 0]["validation"] and {18} <= chosen["all", 5]["test"]
+
+
+@pytest.mark.parametrize("channel", ["all", "speech"])
+def test_training_evaluates_in_length_order_and_writes_nothing_beside_the_data(
+    tmp_path, sample_data_dir, channel
+):
+    """Validation and test come in length order (little padding per batch), with the same rows
+    as the split; train keeps its order; the saved dataset's folder is left as it was."""
+    from data_scripts.ravdess import main as prepare
+    from training.arguments import DataArguments
+    from training.data import load_prepared_dataset, split_for_training
+
+    prepared = tmp_path / "prepared"
+    prepare(
+        [
+            "--data_dir",
+            str(sample_data_dir),
+            "--output_dir",
+            str(prepared),
+            "--cache_dir",
+            str(tmp_path / "cache"),
+        ]
+    )
+    before = sorted(path.name for path in prepared.iterdir())
+    data_args = DataArguments(dataset_dir=str(prepared), vocal_channel=channel)
+    dataset, actors = load_prepared_dataset(data_args)
+    splits, _ = split_for_training(dataset, data_args, actors)
+    plain = split_dataset(dataset, seed=data_args.split_seed, actors=actors)
+
+    for name in ("validation", "test"):
+        lengths = list(splits[name]["length"])
+        assert len(set(lengths)) > 1 and lengths == sorted(lengths)
+        assert sorted(splits[name]["file"]) == sorted(plain[name]["file"])
+    assert splits["train"]["file"] == plain["train"]["file"]
+    assert sorted(path.name for path in prepared.iterdir()) == before
