@@ -38,7 +38,12 @@ import torch
 import torchaudio.transforms as audio_transforms
 from bench_support import PeakMemory, cpu_seconds, make_corpus
 
-from data_scripts.audio_decoding import DecodeSettings, decode_audio, padded_length
+from data_scripts.audio_decoding import (
+    DEFAULT_SETTINGS,
+    DecodeSettings,
+    decode_audio,
+    resample,
+)
 from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
 from data_scripts.ravdess import (
     FILES_PER_TABLE,
@@ -65,8 +70,8 @@ def plain_loop(paths: list[Path], threads: int = 1, shared_lengths: bool = False
     """The floor: decode, average channels, resample each file once, no writing. One torchaudio
     Resample per source rate (its kernel built once), one torch thread per file; with threads > 1
     the files are shared out over a thread pool (soundfile and torch release the GIL). With
-    `shared_lengths` each clip is zero-extended to `padded_length` before resampling and cut
-    after, the decoder's way of sparing oneDNN a new convolution per clip length.
+    `shared_lengths` each clip goes through the decoder's `resample` (zero-extended to a shared
+    length and cut after), which spares oneDNN a new convolution per clip length.
     Returns wall seconds and, for one thread, the seconds spent decoding and resampling."""
     resamplers: dict[int, audio_transforms.Resample] = {}
     spent = {"decode": 0.0, "resample": 0.0}
@@ -76,13 +81,11 @@ def plain_loop(paths: list[Path], threads: int = 1, shared_lengths: bool = False
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
         mono = torch.from_numpy(audio.mean(axis=1))
         decoded = time.perf_counter()
-        if rate not in resamplers:
-            resamplers[rate] = audio_transforms.Resample(rate, TARGET_SAMPLING_RATE)
         if shared_lengths:
-            kept = -(-len(mono) * TARGET_SAMPLING_RATE // rate)
-            extended = torch.nn.functional.pad(mono, (0, padded_length(len(mono)) - len(mono)))
-            resamplers[rate](extended)[:kept]
+            resample(mono, rate, DEFAULT_SETTINGS)  # the decoder's own, same kernel
         else:
+            if rate not in resamplers:
+                resamplers[rate] = audio_transforms.Resample(rate, TARGET_SAMPLING_RATE)
             resamplers[rate](mono)
         spent["decode"] += decoded - start
         spent["resample"] += time.perf_counter() - decoded

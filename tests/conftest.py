@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from training_helpers import TINY_CONFIG
 
 from data_scripts.sample_archives import write_sample_archives
 from training.stand_in_checkpoint import write_ctc_checkpoint
@@ -12,7 +13,6 @@ from training.stand_in_checkpoint import write_ctc_checkpoint
 # Four actors (two male, two female) keep every test fast while covering both genders
 # and the speaker-split logic; actor 18 is not among them, so song is complete here.
 SAMPLE_ACTORS = (1, 2, 3, 4)
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def sample_data_dir(sample_archives, tmp_path_factory):
 def checkpoint(tmp_path_factory) -> Path:
     """A tiny random wav2vec2 CTC checkpoint (configs/models/tiny.json) as pytorch_model.bin."""
     directory = tmp_path_factory.mktemp("checkpoint")
-    write_ctc_checkpoint(REPO / "configs" / "models" / "tiny.json", directory, "bin", seed=0)
+    write_ctc_checkpoint(TINY_CONFIG, directory, "bin", seed=0)
     return directory
 
 

@@ -16,15 +16,13 @@ import pytest
 import soundfile
 import torch
 from model_helpers import save_tiny_classifier
+from training_helpers import REPO, TINY_CONFIG, TRAIN_CONFIG, run_env
 
 from data_scripts.mapping import map_emotion_data
 from training.predict import main as predict_main
 from training.run_lock import LOCK_FILE_NAME, RunLock
 from training.wav2vec2_classification import main as train_main
 
-REPO = Path(__file__).resolve().parent.parent
-TINY_CONFIG = REPO / "configs" / "models" / "tiny.json"
-TRAIN_CONFIG = REPO / "configs" / "training" / "tiny.yaml"
 TORCH_ADVICE = ("weights_only=False", "will likely succeed", "weights_only` set to `False")
 
 
@@ -34,10 +32,6 @@ class _RunsCode:
 
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
-
-
-def _env() -> dict:
-    return dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
 
 
 def _arguments(checkpoint: Path, output_dir: Path, data_dir: Path, *extra: str) -> list[str]:
@@ -173,7 +167,7 @@ def test_a_live_lock_holder_is_named_and_a_dead_ones_lock_taken_over(tmp_path, c
             "import sys, time; from training.run_lock import RunLock; "
             f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)",
         ],
-        cwd=REPO, env=_env(), stdout=subprocess.PIPE, text=True,
+        cwd=REPO, env=run_env(), stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -280,7 +274,12 @@ def test_second_training_into_a_busy_folder_is_refused_and_the_first_finishes(
     # seconds of imports), so the second meets a live lock, not a finished folder.
     command = _command(checkpoint, output, songs_dir, "--num_train_epochs", "8")
     first = subprocess.Popen(
-        command, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=REPO,
+        env=run_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -289,7 +288,7 @@ def test_second_training_into_a_busy_folder_is_refused_and_the_first_finishes(
             assert time.monotonic() < deadline, "the first run never took its lock"
             time.sleep(0.1)
         second = subprocess.run(
-            command, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300
+            command, cwd=REPO, env=run_env(), capture_output=True, text=True, timeout=300
         )
         first_error = first.communicate(timeout=400)[1]
     finally:
@@ -318,7 +317,7 @@ def test_clips_too_short_for_the_encoder_are_dropped_counted_and_named(
     output = tmp_path / "run"
     result = subprocess.run(
         _command(checkpoint, output, songs_dir, "--num_train_epochs", "1"),
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=400,
+        cwd=REPO, env=run_env(), capture_output=True, text=True, timeout=400,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"dropped 1 clips too short for the model (no encoder frame): {victim.name}" in (
@@ -335,7 +334,7 @@ def test_clips_too_short_for_the_encoder_are_dropped_counted_and_named(
     # predict refuses the same clip by the same rule
     verdict = subprocess.run(
         [sys.executable, "-m", "training.predict", "--model_dir", str(output), str(victim)],
-        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=run_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert verdict.returncode == 1
     assert f"FAILED {victim}: too short for the model" in verdict.stderr
