@@ -6,10 +6,10 @@ On the small preset (configs/models/small.json, random weights) and generated cl
 CPU, fp32. Three ways to score the same clips, run interleaved in each repeat so that load
 from other processes hits all of them alike; medians over the repeats are reported:
   padded  - today's padded batches (the CNN sees each clip's zero padding);
-  exact   - `training.exact_forward`: the CNN on each clip unpadded, the rest batched;
+  exact   - `training.model.exact_forward`: the CNN on each clip unpadded, the rest batched;
   single  - batch size 1 (exact by construction, the slow reference).
 for the Trainer's evaluation (batch 16, as configs/training/small.yaml) and for
-`training.predict` (its default batch 8). Evaluation also runs exact on the rows in length
+`training.inference.predict` (its default batch 8). Evaluation also runs exact on the rows in length
 order, as training's evaluated splits are (`training.data.split_for_training`). Also one
 training step (forward+backward, batch 8, frozen CNN) padded vs exact. Writes
 bench_output/exact_inference_bench.json.
@@ -36,12 +36,12 @@ sys.path.insert(0, str(REPO))
 
 from transformers import TrainingArguments  # noqa: E402
 
-import training.predict as predict_module  # noqa: E402
+import training.inference.predict as predict_module  # noqa: E402
 from data_scripts.ravdess_facts import EMOTIONS  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402
-from training.exact_forward import make_batch_independent  # noqa: E402
-from training.model_builder import build_classifier, build_feature_extractor  # noqa: E402
-from training.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
+from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
+from training.model.exact_forward import make_batch_independent  # noqa: E402
+from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
 from training.trainer import EmotionTrainer  # noqa: E402
 
 OUTPUT = REPO / "bench_output" / "exact_inference"
@@ -84,7 +84,7 @@ def evaluation_rate(trainer: EmotionTrainer, dataset, batch_size: int) -> float:
 
 
 def predict_rate(scorer, files: list[Path], batch_size: int) -> float:
-    """`training.predict`'s decode-and-score path (model loaded once, outside the timing)."""
+    """`training.inference.predict`'s decode-and-score path (model loaded once, untimed)."""
     window = int(predict_module.DEFAULT_WINDOW_SECONDS * RATE)
     hop = int(predict_module.DEFAULT_HOP_SECONDS * RATE)
     start = time.perf_counter()

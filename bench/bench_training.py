@@ -29,8 +29,8 @@ from data_scripts.ravdess import build_ravdess  # noqa: E402
 from data_scripts.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402
-from training.model_builder import build_classifier, build_feature_extractor  # noqa: E402
-from training.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
+from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
+from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
 from training.trainer import EmotionTrainer  # noqa: E402
 
 OUTPUT = REPO / "bench_output"

@@ -8,7 +8,7 @@ import pytest
 from training_helpers import TINY_CONFIG
 
 from data_scripts.sample_archives import write_sample_archives
-from training.stand_in_checkpoint import write_ctc_checkpoint
+from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 
 # Four actors (two male, two female) keep every test fast while covering both genders
 # and the speaker-split logic; actor 18 is not among them, so song is complete here.

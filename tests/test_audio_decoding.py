@@ -157,7 +157,8 @@ def test_undecodable_and_missing_files_are_named(tmp_path):
 
 def test_predict_imports_neither_datasets_nor_pyarrow():
     script = (
-        "import sys, training.predict\nprint('datasets' in sys.modules, 'pyarrow' in sys.modules)"
+        "import sys, training.inference.predict\n"
+        "print('datasets' in sys.modules, 'pyarrow' in sys.modules)"
     )
     env = dict(os.environ, PYTHONPATH=str(REPO))
     result = subprocess.run(

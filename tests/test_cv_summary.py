@@ -1,4 +1,4 @@
-"""training.cv_summary: mean and std over folds, the fold table and the cross-validation card."""
+"""training.reports.cv_summary: mean and std over folds, the fold table, the CV card."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from training.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
+from training.reports.cv_summary import cv_summary_markdown, summarize_folds, write_cv_summary_card
 
 
 def _front_matter(text: str) -> dict:

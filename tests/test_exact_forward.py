@@ -18,7 +18,7 @@ from transformers import (
     WavLMForSequenceClassification,
 )
 
-from training.exact_forward import make_batch_independent, padding_leaks
+from training.model.exact_forward import make_batch_independent, padding_leaks
 
 FAMILIES = {
     "wav2vec2": (Wav2Vec2Config, Wav2Vec2ForSequenceClassification),

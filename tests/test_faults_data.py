@@ -365,7 +365,7 @@ def test_sample_archives_never_overwrite_a_real_archive(tmp_path):
 
 
 def test_stand_in_checkpoint_never_overwrites_a_real_checkpoint(tmp_path):
-    from training.stand_in_checkpoint import write_ctc_checkpoint
+    from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 
     tiny = REPO / "configs" / "models" / "tiny.json"
     real = tmp_path / "real"

@@ -9,7 +9,7 @@ import torch
 import torchaudio
 
 from data_scripts.audio_decoding import DecodeSettings
-from training.audio_io import load_audio
+from training.inference.audio_io import load_audio
 
 TARGET_RATE = 16_000
 

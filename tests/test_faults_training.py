@@ -19,8 +19,8 @@ from model_helpers import save_tiny_classifier
 from training_helpers import REPO, TINY_CONFIG, TRAIN_CONFIG, run_env
 
 from data_scripts.mapping import map_emotion_data
-from training.predict import main as predict_main
-from training.run_lock import LOCK_FILE_NAME, RunLock
+from training.inference.predict import main as predict_main
+from training.run_folder.run_lock import LOCK_FILE_NAME, RunLock
 from training.wav2vec2_classification import main as train_main
 
 TORCH_ADVICE = ("weights_only=False", "will likely succeed", "weights_only` set to `False")
@@ -164,7 +164,7 @@ def test_a_live_lock_holder_is_named_and_a_dead_ones_lock_taken_over(tmp_path, c
     holder = subprocess.Popen(
         [
             sys.executable, "-c",
-            "import sys, time; from training.run_lock import RunLock; "
+            "import sys, time; from training.run_folder.run_lock import RunLock; "
             f"RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)",
         ],
         cwd=REPO, env=run_env(), stdout=subprocess.PIPE, text=True,
@@ -333,7 +333,8 @@ def test_clips_too_short_for_the_encoder_are_dropped_counted_and_named(
     assert "1 clips too short for the model's feature encoder" in card
     # predict refuses the same clip by the same rule
     verdict = subprocess.run(
-        [sys.executable, "-m", "training.predict", "--model_dir", str(output), str(victim)],
+        [sys.executable, "-m", "training.inference.predict", "--model_dir", str(output),
+         str(victim)],
         cwd=REPO, env=run_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert verdict.returncode == 1

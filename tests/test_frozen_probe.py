@@ -20,10 +20,10 @@ from data_scripts.ravdess_facts import (
     parse_file_name,
 )
 from data_scripts.sample_archives import synthesize
+from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 from training.frozen_features import cached_pooled_features
-from training.model_builder import build_classifier, build_feature_extractor
+from training.model.model_builder import build_classifier, build_feature_extractor
 from training.probe import PooledHead, pooled_features_collator
-from training.stand_in_checkpoint import write_ctc_checkpoint
 from training.wav2vec2_classification import main
 
 REPO = Path(__file__).resolve().parent.parent

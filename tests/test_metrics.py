@@ -1,11 +1,11 @@
-"""training/metrics/emotion_metrics.py, loaded with `evaluate.load` as users load it."""
+"""training/reports/metrics/emotion_metrics.py, loaded with `evaluate.load` as users load it."""
 
 from __future__ import annotations
 
 import evaluate
 import pytest
 
-from training.trainer import METRIC_MODULE
+from training.reports.scores import METRIC_MODULE
 
 LABELS = ["neutral", "calm", "happy"]
 # Ten rows worked out by hand below.

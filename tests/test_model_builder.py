@@ -19,8 +19,8 @@ from transformers import (
 )
 
 from data_scripts.ravdess_facts import EMOTIONS
-from training.model_builder import CheckpointError, build_classifier, build_feature_extractor
-from training.stand_in_checkpoint import write_ctc_checkpoint
+from training.demo.stand_in_checkpoint import write_ctc_checkpoint
+from training.model.model_builder import CheckpointError, build_classifier, build_feature_extractor
 
 TINY_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "models" / "tiny.json"
 

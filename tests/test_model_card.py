@@ -1,4 +1,4 @@
-"""training.model_card: the model card a run writes into its model directory."""
+"""training.reports.model_card: the model card a run writes into its model directory."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from model_helpers import save_tiny_classifier
 
 from data_scripts.ravdess_facts import EMOTIONS
 from data_scripts.splits import split_dataset, split_summary
-from training.model_card import write_model_card
+from training.reports.model_card import write_model_card
 
 TEST_ACTORS = [23, 24]
 TRAIN_ACTORS = list(range(1, 21))

@@ -1,4 +1,4 @@
-"""training.plots: the confusion matrix and training curves PNGs."""
+"""training.reports.plots: the confusion matrix and training curves PNGs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from data_scripts.ravdess_facts import EMOTIONS
-from training import plots
+from training.reports import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -1,4 +1,4 @@
-"""training.predict on a tiny random wav2vec2 classifier and real audio files of several kinds."""
+"""training.inference.predict: a tiny random wav2vec2 classifier on real audio of many kinds."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from transformers import (
 
 from data_scripts.audio_decoding import DecodeSettings
 from data_scripts.ravdess_facts import EMOTIONS
-from training.audio_io import load_audio
-from training.predict import main, predict_files, window_starts
+from training.inference.audio_io import load_audio
+from training.inference.predict import main, predict_files, window_starts
 
 MODEL_RATE = 16_000
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +103,7 @@ def audio_dir(tmp_path_factory) -> Path:
 
 
 def _reference_audio(path: Path) -> np.ndarray:
-    """Decoded independently of training.audio_io: soundfile, channel mean, torchaudio resample."""
+    """Decoded independently of the project: soundfile, channel mean, torchaudio resample."""
     samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
     mono = torch.from_numpy(samples.mean(axis=1))
     return torchaudio.functional.resample(mono, rate, MODEL_RATE).numpy()
@@ -233,7 +233,7 @@ def test_cli_writes_json_and_csv_and_exits_1_when_a_file_fails(model_dir, audio_
     command = [
         sys.executable,
         "-m",
-        "training.predict",
+        "training.inference.predict",
         "--model_dir",
         str(model_dir),
         str(audio_dir),
@@ -291,7 +291,7 @@ def test_truncated_and_empty_wavs_fail_by_name_while_the_rest_are_classified(mod
     data = (folder / "cut.wav").read_bytes()
     (folder / "cut.wav").write_bytes(data[: len(data) - 30_000])  # 15000 of 48000 frames lost
     soundfile.write(folder / "silent.wav", np.zeros(0, dtype=np.float32), 48_000)
-    command = [sys.executable, "-m", "training.predict", "--model_dir", str(model_dir),
+    command = [sys.executable, "-m", "training.inference.predict", "--model_dir", str(model_dir),
                "--device", "cpu", str(folder)]  # fmt: skip
 
     completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)

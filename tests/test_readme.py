@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from data_scripts import download_and_map_emotion_data, ravdess
-from training import predict
+from training.inference import predict
 from training.arguments import parse_arguments
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,7 +52,7 @@ PARSERS = {
         download_and_map_emotion_data.build_parser().parse_args(args)
     ),
     "data_scripts.ravdess": lambda args: ravdess.build_parser().parse_args(args),
-    "training.predict": predict.parse_args,
+    "training.inference.predict": predict.parse_args,
     "training.wav2vec2_classification": parse_arguments,
 }
 OTHER_COMMANDS = {"make", "pip", "venv"}
@@ -85,7 +85,7 @@ def test_readme_mentions_every_command_the_project_installs():
         "data_scripts.download_and_map_emotion_data",
         "data_scripts.ravdess",
         "training.wav2vec2_classification",
-        "training.predict",
+        "training.inference.predict",
     }
     for module in documented:
         assert module in modules
@@ -99,8 +99,8 @@ def test_readme_mentions_every_command_the_project_installs():
         "data_scripts.ravdess",
         "data_scripts.sample_archives",
         "training.wav2vec2_classification",
-        "training.predict",
-        "training.stand_in_checkpoint",
+        "training.inference.predict",
+        "training.demo.stand_in_checkpoint",
         "training.demo",
     ],
 )

@@ -196,7 +196,7 @@ def test_trainer_evaluation_does_not_depend_on_the_batch(trained, sample_data_di
         model_view,
         split_for_training,
     )
-    from training.model_builder import build_feature_extractor
+    from training.model.model_builder import build_feature_extractor
     from training.trainer import EmotionTrainer
 
     data_args = DataArguments(data_dir=str(sample_data_dir), cache_dir=str(train_cache))

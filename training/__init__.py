@@ -1,1 +1,1 @@
-"""Training, evaluation, reports and prediction of the emotion classifier."""
+"""The training run (this folder), and rooms by job: model, reports, run_folder, inference, demo."""

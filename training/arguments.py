@@ -20,7 +20,7 @@ import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
 from data_scripts.ravdess_facts import EMOBOX_TEST_ACTORS, EMOBOX_VOCAL_CHANNEL
-from training.model_builder import POOLING_CHOICES
+from training.model.model_builder import POOLING_CHOICES
 
 
 @dataclass

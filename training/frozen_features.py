@@ -5,7 +5,7 @@ sum of the hidden states (`use_weighted_layer_sum`) or the last hidden state, th
 every frame, a masked mean over the real frames, then `classifier`. Linear maps commute with a
 mean, so the head's output is an exact function of each layer's mean over the clip's frames. This
 module computes those means once per clip (encoder in eval mode: no dropout, no time masking; in
-length-sorted padded batches made batch-independent by `training.exact_forward`, so no clip's
+length-sorted padded batches made batch-independent by `training.model.exact_forward`, so no clip's
 numbers depend on its batch) and keeps them in an Arrow
 table keyed by the encoder's weights and config, the feature extractor's settings and the rows'
 content, so that epochs, folds and later runs reuse them.
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, Wav2Vec2FeatureExtractor
 
-from training.exact_forward import feature_encoder, make_batch_independent
+from training.model.exact_forward import feature_encoder, make_batch_independent
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def pooled_hidden_states(
     """A batch of clips: per clip, the mean over its real frames of every hidden state
     (clips x layers x hidden, the ones the weighted layer sum stacks) and of the last hidden
     state (clips x hidden). For encoders with a final layer norm (`do_stable_layer_norm`) the
-    two last ones differ, so both are kept. Install `training.exact_forward` first (as
+    two last ones differ, so both are kept. Install `training.model.exact_forward` first (as
     `cached_pooled_features` does) so that padding changes no clip's numbers."""
     inputs = feature_extractor(
         [np.asarray(waveform, dtype=np.float32) for waveform in waveforms],

@@ -1,17 +1,12 @@
-"""The Trainer with the two things this task needs beyond the stock one, and the metrics glue."""
+"""The Trainer with the two things this task needs beyond the stock one."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import evaluate
 import numpy as np
 from torch.utils.data import SequentialSampler
-from transformers import EvalPrediction, Trainer
+from transformers import Trainer
 
-from training.exact_forward import make_batch_independent
-
-METRIC_MODULE = str(Path(__file__).with_name("metrics") / "emotion_metrics.py")
+from training.model.exact_forward import make_batch_independent
 
 
 def with_listed_lengths(sampler):
@@ -27,8 +22,8 @@ class EmotionTrainer(Trainer):
     """Evaluates with its own collator (no random crop), in dataset order, and can give the
     encoder its own learning rate (SpeechBrain's recipe: head 1e-4, encoder 1e-5).
 
-    Training, evaluation and test run the CNN on each clip unpadded (`training.exact_forward`),
-    so every clip's result is what the saved model gives it alone.
+    Training, evaluation and test run the CNN on each clip unpadded
+    (`training.model.exact_forward`), so every clip's result is what the saved model gives it alone.
     """
 
     def __init__(self, *args, eval_data_collator=None, encoder_learning_rate=None, **kwargs):
@@ -89,40 +84,3 @@ class EmotionTrainer(Trainer):
             )
         optimizer.param_groups[:] = [g for g in optimizer.param_groups if g["params"]]
         return optimizer
-
-
-def load_metric():
-    """The local emotion metric module (works offline): the one definition of every score."""
-    return evaluate.load(METRIC_MODULE)
-
-
-def logits_of(predictions) -> np.ndarray:
-    """The logits from what the Trainer collected (a tuple when a model returns more)."""
-    return np.asarray(predictions[0] if isinstance(predictions, (tuple, list)) else predictions)
-
-
-def make_compute_metrics(label_names: list[str]):
-    """compute_metrics for per-epoch validation: scalar metrics only (logs stay readable)."""
-    metric = load_metric()
-
-    def compute_metrics(prediction: EvalPrediction) -> dict:
-        result = metric.compute(
-            predictions=np.argmax(logits_of(prediction.predictions), axis=-1),
-            references=prediction.label_ids,
-            label_names=label_names,
-        )
-        result.pop("confusion_matrix")
-        return result
-
-    return compute_metrics
-
-
-def detailed_metrics(logits, references, label_names, groups: dict[str, list]) -> dict:
-    """Overall metrics with the confusion matrix, plus metrics per value of each group column
-    (e.g. vocal channel, intensity), keyed like `speech_accuracy`, `strong_uar`."""
-    return load_metric().compute(
-        predictions=np.argmax(logits, axis=-1),
-        references=references,
-        label_names=label_names,
-        groups=groups,
-    )

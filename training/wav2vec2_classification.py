@@ -21,7 +21,6 @@ if __package__ in (None, ""):
     # Run as a file (`python training/wav2vec2_classification.py`): make the repo importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch
 import transformers
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -39,38 +38,32 @@ from training.arguments import (
     launched_world_size,
     parse_arguments,
 )
-from training.audio_io import record_decode_settings
-from training.checkpoint_refusal import refusal_message
-from training.cv_summary import (
-    cv_summary_markdown,
-    emobox_markdown,
-    summarize_folds,
-    write_cv_summary_card,
-)
 from training.data import (
     AudioClassificationCollator,
     load_prepared_dataset,
     model_view,
     split_for_training,
 )
-from training.model_builder import (
+from training.model.checkpoint_refusal import refusal_message
+from training.model.decode_settings import record_decode_settings
+from training.model.model_builder import (
     build_classifier,
     build_feature_extractor,
     feature_extractor_settings,
 )
-from training.model_card import write_model_card
-from training.output_dir import check_inputs, claim_output_dir, remove_if_empty
-from training.per_file_results import PREDICTIONS_FILE, write_predictions_csv
-from training.plots import (
-    CONFUSION_MATRIX_PNG,
-    TRAINING_CURVES_PNG,
-    plot_confusion_matrix,
-    plot_training_curves,
-)
+from training.model.short_clips import drop_too_short
 from training.probe import build_probe_trainer
-from training.run_info import collect_run_info, describe_processes
-from training.short_clips import drop_too_short
-from training.trainer import EmotionTrainer, detailed_metrics, logits_of, make_compute_metrics
+from training.reports.cv_summary import (
+    cv_summary_markdown,
+    emobox_markdown,
+    summarize_folds,
+    write_cv_summary_card,
+)
+from training.reports.run_report import RunOutcome, write_run_report
+from training.reports.scores import detailed_metrics, logits_of, make_compute_metrics
+from training.run_folder.output_dir import check_inputs, claim_output_dir, remove_if_empty
+from training.run_folder.run_info import collect_run_info, describe_processes
+from training.trainer import EmotionTrainer
 
 logger = logging.getLogger(__name__)
 LABEL_NAMES = list(EMOTIONS)
@@ -111,64 +104,20 @@ def _train_and_test(
 ) -> tuple[dict, dict]:
     """One train/validate/test run; returns the test metrics and the split (split.json)."""
     set_seed(training_args.seed)
-    output_dir = Path(training_args.output_dir)
-
     # The main process builds the Arrow cache; the others then find it and only read it.
     with training_args.main_process_first(desc="prepare RAVDESS"):
         dataset, actors = load_prepared_dataset(data_args)
     splits, split_info = split_for_training(dataset, data_args, actors)
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
-
-    model, transfer = build_classifier(
-        model_args.model_path,
-        model_args.config_path,
-        labels=tuple(LABEL_NAMES),
-        pooling=model_args.pooling,
-        classifier_proj_size=model_args.classifier_proj_size,
-        attn_implementation=model_args.attn_implementation,
-    )
-    feature_extractor, extractor_source = build_feature_extractor(
-        model_args.model_path, model_args.config_path
-    )
-    # Saved with the model, so that predict decodes files exactly as this data was decoded.
-    record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
+    model, transfer, feature_extractor, extractor_source = _build_model(model_args, dataset)
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
     splits, too_short = drop_too_short(splits, model)
     if too_short:  # the summary describes the rows actually used
         split_info = split_summary(splits)
     split_info["dropped_too_short"] = too_short
-    if model_args.freeze_feature_encoder or model_args.freeze_encoder:
-        # freeze_base_model alone leaves the CNN asking for input gradients (a full backward).
-        model.freeze_feature_encoder()
-    if model_args.freeze_encoder:
-        model.freeze_base_model()
-
-    if model_args.freeze_encoder and model_args.cache_frozen_features:
-        # The encoder never changes: compute it once per clip, train the head on cached means.
-        trainer, views = build_probe_trainer(
-            model,
-            feature_extractor,
-            dataset,
-            splits,
-            training_args,
-            data_args.cache_dir,
-            make_compute_metrics(LABEL_NAMES),
-        )
-    else:
-        views = {name: model_view(split) for name, split in splits.items()}
-        trainer = EmotionTrainer(
-            model=model,
-            args=training_args,
-            data_collator=AudioClassificationCollator(
-                feature_extractor, data_args.max_train_seconds, random_crop=True
-            ),
-            eval_data_collator=AudioClassificationCollator(feature_extractor),
-            train_dataset=views["train"],
-            eval_dataset=views["validation"],
-            processing_class=feature_extractor,
-            compute_metrics=make_compute_metrics(LABEL_NAMES),
-            encoder_learning_rate=model_args.encoder_learning_rate,
-        )
+    trainer, views = _build_trainer(
+        model, feature_extractor, dataset, splits, model_args, data_args, training_args
+    )
 
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
@@ -182,7 +131,93 @@ def _train_and_test(
     trainer.save_metrics("eval", eval_metrics)
 
     test = splits["test"]
-    prediction = trainer.predict_in_order(views["test"], test["label"])
+    logits, details, test_metrics = _test(trainer, views["test"], test)
+
+    processes = describe_processes(training_args)  # every rank takes part in the gather
+    if trainer.is_world_process_zero():
+        run_info = collect_run_info(
+            training_args,
+            transfer,
+            sys.argv[1:] if argv is None else argv,
+            processes=processes,
+            feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
+        )
+        outcome = RunOutcome(
+            test=test,
+            label_names=LABEL_NAMES,
+            logits=logits,
+            details=details,
+            test_metrics=test_metrics,
+            eval_metrics=eval_metrics,
+            split_info=split_info,
+            run_info=run_info,
+            training_history=training_history,
+        )
+        write_run_report(
+            Path(training_args.output_dir),
+            outcome,
+            _card_facts(model_args, data_args, training_args, dataset),
+        )
+    return test_metrics, split_info
+
+
+def _build_model(model_args: ModelArguments, dataset):
+    """The classifier on the checkpoint, its transfer report, and the feature extractor (which
+    records how `dataset` was decoded, so predict decodes files the same way)."""
+    model, transfer = build_classifier(
+        model_args.model_path,
+        model_args.config_path,
+        labels=tuple(LABEL_NAMES),
+        pooling=model_args.pooling,
+        classifier_proj_size=model_args.classifier_proj_size,
+        attn_implementation=model_args.attn_implementation,
+    )
+    feature_extractor, extractor_source = build_feature_extractor(
+        model_args.model_path, model_args.config_path
+    )
+    record_decode_settings(feature_extractor, recorded_decode_settings(dataset))
+    if model_args.freeze_feature_encoder or model_args.freeze_encoder:
+        # freeze_base_model alone leaves the CNN asking for input gradients (a full backward).
+        model.freeze_feature_encoder()
+    if model_args.freeze_encoder:
+        model.freeze_base_model()
+    return model, transfer, feature_extractor, extractor_source
+
+
+def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_args, training_args):
+    """The Trainer and the splits as it reads them: the probe on cached frozen features, or the
+    full model with random crops in training."""
+    if model_args.freeze_encoder and model_args.cache_frozen_features:
+        # The encoder never changes: compute it once per clip, train the head on cached means.
+        return build_probe_trainer(
+            model,
+            feature_extractor,
+            dataset,
+            splits,
+            training_args,
+            data_args.cache_dir,
+            make_compute_metrics(LABEL_NAMES),
+        )
+    views = {name: model_view(split) for name, split in splits.items()}
+    trainer = EmotionTrainer(
+        model=model,
+        args=training_args,
+        data_collator=AudioClassificationCollator(
+            feature_extractor, data_args.max_train_seconds, random_crop=True
+        ),
+        eval_data_collator=AudioClassificationCollator(feature_extractor),
+        train_dataset=views["train"],
+        eval_dataset=views["validation"],
+        processing_class=feature_extractor,
+        compute_metrics=make_compute_metrics(LABEL_NAMES),
+        encoder_learning_rate=model_args.encoder_learning_rate,
+    )
+    return trainer, views
+
+
+def _test(trainer, test_view, test) -> tuple:
+    """Logits, detailed metrics and the `test_*` metrics (saved) of the test split, in order."""
+    prediction = trainer.predict_in_order(test_view, test["label"])
     logits = logits_of(prediction.predictions)
     details = detailed_metrics(
         logits,
@@ -194,46 +229,21 @@ def _train_and_test(
     test_metrics["test_loss"] = prediction.metrics.get("test_loss")
     test_metrics["test_samples"] = len(test)
     trainer.save_metrics("test", test_metrics)
+    return logits, details, test_metrics
 
-    processes = describe_processes(training_args)  # every rank takes part in the gather
-    if trainer.is_world_process_zero():
-        run_info = collect_run_info(
-            training_args,
-            transfer,
-            sys.argv[1:] if argv is None else argv,
-            processes=processes,
-            feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
-        )
-        probabilities = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
-        write_predictions_csv(output_dir / PREDICTIONS_FILE, test, probabilities, LABEL_NAMES)
-        write_json_atomic(output_dir / "split.json", split_info)
-        write_json_atomic(output_dir / "run_info.json", run_info)
-        plot_confusion_matrix(
-            details["confusion_matrix"],
-            LABEL_NAMES,
-            output_dir / CONFUSION_MATRIX_PNG,
-            title=f"Test confusion matrix ({data_args.split} split)",
-        )
-        plot_training_curves(training_history, output_dir / TRAINING_CURVES_PNG)
-        write_model_card(
-            output_dir,
-            {
-                "base_model": model_args.model_path,
-                "vocal_channel": data_args.vocal_channel,
-                "corpus": describe_rows(
-                    dataset["actor"],
-                    dataset["vocal_channel"],
-                    CONFIG_CHANNELS[data_args.vocal_channel],
-                ),
-                "pooling": model_args.pooling,
-                "split": split_info,
-                "test_metrics": test_metrics,
-                "eval_metrics": eval_metrics,
-                "training": _training_summary(model_args, data_args, training_args),
-                "run_info": run_info,
-            },
-        )
-    return test_metrics, split_info
+
+def _card_facts(model_args, data_args, training_args, dataset) -> dict:
+    """What the model card says about how the run was set up."""
+    return {
+        "base_model": model_args.model_path,
+        "vocal_channel": data_args.vocal_channel,
+        "corpus": describe_rows(
+            dataset["actor"], dataset["vocal_channel"], CONFIG_CHANNELS[data_args.vocal_channel]
+        ),
+        "pooling": model_args.pooling,
+        "split_protocol": data_args.split,
+        "training": _training_summary(model_args, data_args, training_args),
+    }
 
 
 def _training_summary(

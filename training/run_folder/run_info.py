@@ -14,7 +14,7 @@ import torch
 import transformers
 from transformers import TrainingArguments
 
-from training.model_builder import TransferReport
+from training.model.model_builder import TransferReport
 
 
 def _precision(args: TrainingArguments) -> str:

@@ -1,15 +1,16 @@
 """Checks before a training run does any work: its inputs exist, its output folder is its own.
 
 In order: the checkpoint, config and data exist; the output folder is not a file and can be
-written; no other live training holds it (training.run_lock); it holds no earlier run's results
-unless this run resumes; a checkpoint to resume from holds only plain tensors. Only then is
-anything created or trained.
+written; no other live training holds it (training.run_folder.run_lock); it holds no earlier
+run's results unless this run resumes; a checkpoint to resume from holds only plain tensors.
+Only then is anything created or trained.
 """
 
 from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import TrainingArguments
@@ -18,9 +19,11 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.mapping import MAPPING_FILE_NAME
 from data_scripts.writable import check_writable
-from training.arguments import DataArguments, ModelArguments
-from training.checkpoint_refusal import refusal_message
-from training.run_lock import RunLock
+from training.model.checkpoint_refusal import refusal_message
+from training.run_folder.run_lock import RunLock
+
+if TYPE_CHECKING:  # the training run's arguments; this room does not import the run
+    from training.arguments import DataArguments, ModelArguments
 
 # Files a finished or interrupted run leaves; another run must not mix its own with them.
 RESULT_PATTERNS = (

@@ -1,22 +1,14 @@
-"""Predict's audio input: which files it reads, and the decode settings a model was trained with.
-
-Decoding itself is `data_scripts.audio_decoding` (soundfile, no FFmpeg), the same code the dataset
-builder uses; the settings come from the model folder, so a file is downmixed and resampled
-exactly as the training data was. Importing this module loads neither `datasets` nor pyarrow.
-"""
+"""The decode settings saved with a model: training records how its data was decoded, predict
+reads them back, so a file is downmixed and resampled exactly as the training data was."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import numpy as np
-
-from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
+from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings
 
 logger = logging.getLogger(__name__)
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
 # The key of preprocessor_config.json under which training records its decode settings.
 DECODING_KEY = "audio_decoding"
 
@@ -46,11 +38,3 @@ def record_decode_settings(feature_extractor, settings: DecodeSettings | None) -
         )
         return
     setattr(feature_extractor, DECODING_KEY, settings.as_dict())
-
-
-def load_audio(path: str | Path, settings: DecodeSettings) -> np.ndarray:
-    """Mono float32 samples of `path` decoded with `settings`.
-
-    Raises AudioDecodeError (a ValueError) naming the file: undecodable, cut short, or empty.
-    """
-    return decode_audio(path, settings)

@@ -18,9 +18,9 @@ import threading
 import time
 from pathlib import Path
 
-from training.output_dir import earlier_results
+from training.run_folder.output_dir import earlier_results
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMO_ACTORS = "1-8"  # 4 train, 2 validation, 2 test actors under the speaker split
 
 
@@ -92,7 +92,7 @@ def run_demo(output_dir: Path, epochs: int | None = None) -> None:
         [
             python,
             "-m",
-            "training.stand_in_checkpoint",
+            "training.demo.stand_in_checkpoint",
             "--config",
             "configs/models/tiny.json",
             "--output_dir",
@@ -133,7 +133,7 @@ def run_demo(output_dir: Path, epochs: int | None = None) -> None:
         [
             python,
             "-m",
-            "training.predict",
+            "training.inference.predict",
             "--model_dir",
             str(model),
             "--json",
@@ -184,7 +184,7 @@ Next, with real data (see README.md):
   python -m training.wav2vec2_classification --train_config configs/training/small.yaml \\
       --model_path YOUR_CHECKPOINT/pytorch_model.bin --config_path YOUR_CHECKPOINT/config.json \\
       --data_dir data --output_dir runs/small
-  python -m training.predict --model_dir runs/small your_recordings/""")
+  python -m training.inference.predict --model_dir runs/small your_recordings/""")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
 """Classify audio files with any `AutoModelForAudioClassification` directory.
 
-    python -m training.predict --model_dir R clip.wav folder/ [--json out.json] [--csv out.csv]
+    python -m training.inference.predict --model_dir R clip.wav folder/ \
+        [--json out.json] [--csv out.csv]
 
 Files are decoded with soundfile (no FFmpeg), downmixed and resampled with the decode settings
 saved with the model (the training data's), and scored in length-sorted batches. Clips longer
@@ -28,11 +29,12 @@ from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from data_scripts.cli_errors import pop_debug_flag
 from data_scripts.writable import check_writable
-from training.audio_io import AUDIO_EXTENSIONS, load_audio, model_decode_settings
-from training.checkpoint_refusal import refusal_message, weights_file
-from training.exact_forward import make_batch_independent
-from training.predict_outputs import TOP_K, format_table, write_csv, write_json
-from training.short_clips import too_short
+from training.inference.audio_io import AUDIO_EXTENSIONS, load_audio
+from training.inference.predict_outputs import TOP_K, format_table, write_csv, write_json
+from training.model.checkpoint_refusal import refusal_message, weights_file
+from training.model.decode_settings import model_decode_settings
+from training.model.exact_forward import make_batch_independent
+from training.model.short_clips import too_short
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +150,7 @@ class _Scorer:
         """True when the model's feature encoder yields no frame for this many samples.
 
         Such a clip fails alone and gets a meaningless score when padded in a batch, so it is
-        reported instead (training drops it by the same rule: training.short_clips); models
+        reported instead (training drops it by the same rule: training.model.short_clips); models
         without wav2vec2's length formula are not checked.
         """
         return too_short(self.model, num_samples)
@@ -306,7 +308,7 @@ def predict_files(
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m training.predict",
+        prog="python -m training.inference.predict",
         description="Classify audio files (wav/flac/ogg/mp3) with an audio-classification model.",
     )
     parser.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")

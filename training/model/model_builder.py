@@ -27,7 +27,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from data_scripts.ravdess_facts import EMOTIONS, TARGET_SAMPLING_RATE
-from training.checkpoint_refusal import refusal_message
+from training.model.checkpoint_refusal import refusal_message
 
 logger = logging.getLogger(__name__)
 

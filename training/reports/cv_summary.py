@@ -12,7 +12,7 @@ import numpy as np
 import yaml
 
 from data_scripts.atomic_write import write_text_atomic
-from training.card_text import (
+from training.reports.card_text import (
     CARD_METADATA,
     DATA_LICENSE,
     HEADLINE_METRICS,
@@ -22,7 +22,7 @@ from training.card_text import (
     percent,
     table,
 )
-from training.model_card import MODEL_CARD_NAME
+from training.reports.model_card import MODEL_CARD_NAME
 
 RECALL_PREFIX = "recall_"
 

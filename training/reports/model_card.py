@@ -36,7 +36,7 @@ from data_scripts.ravdess_facts import (
     actor_gender,
 )
 from data_scripts.splits import SPLIT_NAMES
-from training.card_text import (
+from training.reports.card_text import (
     CARD_METADATA,
     DATA_LICENSE,
     HEADLINE_METRICS,
@@ -47,7 +47,7 @@ from training.card_text import (
     scalar,
     table,
 )
-from training.plots import CONFUSION_MATRIX_PNG, TRAINING_CURVES_PNG
+from training.reports.plots import CONFUSION_MATRIX_PNG, TRAINING_CURVES_PNG
 
 MODEL_CARD_NAME = "README.md"
 BREAKDOWN_GROUPS = (*VOCAL_CHANNELS, *INTENSITIES)
@@ -277,7 +277,8 @@ audio = torchaudio.functional.resample(mono, rate, {sampling_rate}).numpy()
 print(classifier({{"raw": audio, "sampling_rate": {sampling_rate}}}, top_k=3))
 ```
 
-Or for files and folders: `python -m training.predict --model_dir {model_path} speech.wav`."""
+Or for files and folders:
+`python -m training.inference.predict --model_dir {model_path} speech.wav`."""
 
 
 def corpus_section(corpus: str | None, split: dict) -> str:

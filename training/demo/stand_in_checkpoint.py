@@ -4,7 +4,7 @@ It stands in for the checkpoint a user fine-tuned on TIMIT, in `make demo` and i
 the same file formats (`model.safetensors` or `pytorch_model.bin` plus `config.json`) and the
 same tensor names, so the real loading path is exercised.
 
-    python -m training.stand_in_checkpoint --config configs/models/tiny.json --output_dir ckpt
+    python -m training.demo.stand_in_checkpoint --config configs/models/tiny.json --output_dir ckpt
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ def write_ctc_checkpoint(
             f"({', '.join(present)}); refusing to overwrite it with random weights"
         )
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / STAND_IN_MARKER).write_text("random weights from training.stand_in_checkpoint\n")
+    (output_dir / STAND_IN_MARKER).write_text(
+        "random weights from training.demo.stand_in_checkpoint\n"
+    )
     config.save_pretrained(output_dir)
     weights = output_dir / WEIGHT_FORMATS[weights_format]
     state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}

@@ -26,7 +26,7 @@ def predictions_csv(
     dataset: datasets.Dataset, probabilities: np.ndarray, label_names: list[str]
 ) -> str:
     """One row per dataset row (in order): the file's fields, true and predicted emotion, and
-    each emotion's probability (as `training.predict` writes them)."""
+    each emotion's probability (as `training.inference.predict` writes them)."""
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.shape != (len(dataset), len(label_names)):
         raise ValueError(

@@ -1,6 +1,6 @@
 """Emotion metrics (the one definition), as a local `evaluate` module that loads offline.
 
-    metric = evaluate.load("training/metrics/emotion_metrics.py")
+    metric = evaluate.load("training/reports/metrics/emotion_metrics.py")
     metric.compute(predictions=..., references=..., label_names=EMOTIONS,
                    groups={"vocal_channel": ["speech", "song", ...]})
 

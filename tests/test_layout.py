@@ -1,0 +1,165 @@
+"""The rooms of `training/` and the way imports run between them (README: project layout).
+
+data_scripts <- training.model <- training.reports <- the training run, training.run_folder and
+training.inference <- training.demo and bench/. Checked from the source (every import, also
+those inside functions), so a wrong-way import fails here before it becomes a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ROOMS = ("model", "reports", "run_folder", "inference", "demo")
+# What each part may import from the project, besides itself.
+ALLOWED = {
+    "data_scripts": set(),
+    "training.model": {"data_scripts"},
+    "training.reports": {"data_scripts", "training.model"},
+    "training.run_folder": {"data_scripts", "training.model"},
+    "training.inference": {"data_scripts", "training.model", "training.reports"},
+    "training": {"data_scripts", "training.model", "training.reports", "training.run_folder"},
+    "training.demo": {
+        "data_scripts",
+        "training.model",
+        "training.reports",
+        "training.run_folder",
+        "training.inference",
+        "training",
+    },
+}
+
+
+def _part(module: str) -> str:
+    """The room a dotted module name belongs to."""
+    if module.startswith("data_scripts"):
+        return "data_scripts"
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] in ROOMS:
+        return f"training.{parts[1]}"
+    return "training"
+
+
+def _module_name(path: Path) -> str:
+    name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+    return name.removesuffix(".__init__")
+
+
+def _project_imports(path: Path) -> set[str]:
+    """Project modules `path` imports at run time (not those under `if TYPE_CHECKING:`)."""
+    tree = ast.parse(path.read_text())
+    skipped = {
+        id(node)
+        for guard in ast.walk(tree)
+        if isinstance(guard, ast.If) and "TYPE_CHECKING" in ast.unparse(guard.test)
+        for node in ast.walk(guard)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in found if name.split(".")[0] in ("data_scripts", "training")}
+
+
+SOURCES = sorted(
+    p for folder in ("data_scripts", "training") for p in (REPO / folder).rglob("*.py")
+    if "metrics" not in p.parts  # the evaluate module is loaded by path, not imported
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(REPO)))
+def test_imports_run_one_way_between_rooms(path):
+    own = _part(_module_name(path))
+    wrong = {
+        name
+        for name in _project_imports(path)
+        if _part(name) != own and _part(name) not in ALLOWED[own]
+    }
+    assert not wrong, f"{own} may not import {sorted(wrong)}"
+
+
+def test_no_import_cycles_between_modules():
+    modules = {_module_name(p): p for p in SOURCES}
+    graph = {
+        name: {imp for imp in _project_imports(path) if imp in modules and imp != name}
+        for name, path in modules.items()
+    }
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for target in graph[name]:
+            assert state.get(target) != "open", " -> ".join([*trail, name, target])
+            if target not in state:
+                visit(target, [*trail, name])
+        state[name] = "done"
+
+    for name in graph:
+        if name not in state:
+            visit(name, [])
+
+
+def test_every_room_says_its_job_and_stays_small():
+    for room in ROOMS:
+        docstring = ast.get_docstring(
+            ast.parse((REPO / "training" / room / "__init__.py").read_text())
+        )
+        assert docstring and "\n" not in docstring.strip(), room
+    for path in SOURCES:
+        assert len(path.read_text().splitlines()) <= 400, path
+
+
+def test_inference_imports_neither_the_trainer_nor_datasets():
+    """Using a saved classifier loads no training machinery (a fresh process, every module)."""
+    modules = sorted(_module_name(p) for p in (REPO / "training" / "inference").glob("*.py"))
+    script = (
+        f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
+        "print(sorted(m for m in ('datasets', 'pyarrow', 'evaluate', 'transformers.trainer')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == "[]"
+
+
+def test_metric_module_loads_from_an_installed_wheel(tmp_path):
+    """The metrics module is package data: a built (non-editable) wheel carries it, and
+    `evaluate.load` of it works from the installed copy, not from this checkout."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path / "dist"), str(REPO)],
+        check=True, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = (tmp_path / "dist").glob("ser_wav2vec2-*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    assert (site / "training" / "reports" / "metrics" / "emotion_metrics.py").is_file()
+    script = (
+        "import evaluate, training.reports.scores as s\n"
+        "assert s.METRIC_MODULE.startswith(sys.argv[1]), s.METRIC_MODULE\n"
+        "r = evaluate.load(s.METRIC_MODULE).compute(predictions=[0, 1, 1], references=[0, 1, 0],"
+        " label_names=['a', 'b'])\nprint(round(r['accuracy'], 4))"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + script, str(site)], cwd=elsewhere,
+        env=dict(os.environ, PYTHONPATH=str(site), HF_HUB_OFFLINE="1"),
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "0.6667"

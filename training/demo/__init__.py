@@ -1,0 +1,1 @@
+"""`make demo`: the whole job on an offline sample, and its stand-in checkpoint."""

@@ -1,0 +1,5 @@
+"""`python -m training.demo`: run the demo."""
+
+from training.demo.demo import main
+
+main()

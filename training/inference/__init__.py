@@ -1,0 +1,1 @@
+"""Using a saved classifier: predict, its inputs and outputs."""

@@ -1,0 +1,1 @@
+"""Model code that training and inference both use: building, loading, exact forward passes."""

@@ -1,0 +1,1 @@
+"""What a run writes for people: cards, pictures, the per-file table, the one metrics definition."""

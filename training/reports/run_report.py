@@ -1,0 +1,66 @@
+"""What a finished run leaves for people: the per-file test table, split.json, run_info.json,
+the two pictures and the model card, written in one place after the test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from data_scripts.atomic_write import write_json_atomic
+from training.reports.model_card import write_model_card
+from training.reports.per_file_results import PREDICTIONS_FILE, write_predictions_csv
+from training.reports.plots import (
+    CONFUSION_MATRIX_PNG,
+    TRAINING_CURVES_PNG,
+    plot_confusion_matrix,
+    plot_training_curves,
+)
+
+
+@dataclass
+class RunOutcome:
+    """What training, evaluation and test produced; the report is written from this alone."""
+
+    test: object  # the test split (a datasets.Dataset), in the order of `logits`
+    label_names: list[str]
+    logits: np.ndarray
+    details: dict  # detailed test metrics, with the confusion matrix
+    test_metrics: dict
+    eval_metrics: dict
+    split_info: dict
+    run_info: dict
+    training_history: list[dict]
+
+
+def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) -> None:
+    """Write every file a person reads after a run. `card_facts`: the model card's description
+    of the run (base model, corpus, pooling, `split_protocol`, training settings)."""
+    output_dir = Path(output_dir)
+    probabilities = torch.softmax(torch.from_numpy(outcome.logits).float(), dim=-1).numpy()
+    write_predictions_csv(
+        output_dir / PREDICTIONS_FILE, outcome.test, probabilities, outcome.label_names
+    )
+    write_json_atomic(output_dir / "split.json", outcome.split_info)
+    write_json_atomic(output_dir / "run_info.json", outcome.run_info)
+    facts = dict(card_facts)
+    protocol = facts.pop("split_protocol")
+    plot_confusion_matrix(
+        outcome.details["confusion_matrix"],
+        outcome.label_names,
+        output_dir / CONFUSION_MATRIX_PNG,
+        title=f"Test confusion matrix ({protocol} split)",
+    )
+    plot_training_curves(outcome.training_history, output_dir / TRAINING_CURVES_PNG)
+    write_model_card(
+        output_dir,
+        {
+            **facts,
+            "split": outcome.split_info,
+            "test_metrics": outcome.test_metrics,
+            "eval_metrics": outcome.eval_metrics,
+            "run_info": outcome.run_info,
+        },
+    )

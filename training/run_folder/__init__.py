@@ -1,0 +1,1 @@
+"""Claiming, locking and describing a run's output folder."""
