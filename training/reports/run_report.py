@@ -1,8 +1,12 @@
 """What a finished run leaves for people: the per-file test table, split.json, run_info.json,
-the two pictures and the model card, written in one place after the test."""
+the two pictures and the model card, written in one place after the test.
+
+run_info.json also records the SHA-256 of the saved `model.safetensors`, so an export can tell
+the evaluated model from one changed afterwards (training.inference.export)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +22,19 @@ from training.reports.plots import (
     plot_confusion_matrix,
     plot_training_curves,
 )
+
+# The weights file `save_pretrained` writes; its checksum goes into run_info.json.
+MODEL_WEIGHTS = "model.safetensors"
+_CHUNK = 1 << 20
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks (model files are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -44,7 +61,15 @@ def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) ->
         output_dir / PREDICTIONS_FILE, outcome.test, probabilities, outcome.label_names
     )
     write_json_atomic(output_dir / "split.json", outcome.split_info)
-    write_json_atomic(output_dir / "run_info.json", outcome.run_info)
+    run_info = dict(outcome.run_info)
+    weights = output_dir / MODEL_WEIGHTS
+    if weights.is_file():
+        run_info["model_file"] = {
+            "name": MODEL_WEIGHTS,
+            "size": weights.stat().st_size,
+            "sha256": sha256_of(weights),
+        }
+    write_json_atomic(output_dir / "run_info.json", run_info)
     facts = dict(card_facts)
     protocol = facts.pop("split_protocol")
     plot_confusion_matrix(
@@ -61,6 +86,6 @@ def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) ->
             "split": outcome.split_info,
             "test_metrics": outcome.test_metrics,
             "eval_metrics": outcome.eval_metrics,
-            "run_info": outcome.run_info,
+            "run_info": run_info,
         },
     )

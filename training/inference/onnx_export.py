@@ -1,0 +1,156 @@
+"""ONNX forms of a classifier: `model.onnx` (float) and `model.int8.onnx`, each kept only when
+onnxruntime answers like the PyTorch model.
+
+`model.onnx` comes from `torch.onnx.export(..., dynamo=True)`: input `input_values` (what the
+feature extractor returns), dynamic batch and length, output `logits`. It has no attention mask,
+so a batch must hold clips of one length: the group-norm CNN (wav2vec2-base and every preset)
+normalises over the whole input, padding included. `model.int8.onnx` is onnxruntime's dynamic
+quantization of the MatMul and Gemm weights (the transformer and the head); the convolutions,
+and the first one that reads raw audio above all, stay float.
+
+onnx, onnxscript and onnxruntime are the `[onnx]` extra, imported only here and only when used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+ONNX_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
+INSTALL_HINT = "pip install '.[onnx]' (onnx, onnxscript and onnxruntime)"
+# The ops dynamic quantization turns into integer ops: every weight matrix of the transformer
+# and head. Conv stays float: the first one reads raw audio, whose scale int8 cannot hold.
+INT8_OPS = ("MatMul", "Gemm")
+
+
+def require_onnx(flag: str) -> None:
+    """ValueError naming `flag` and the extra to install when an ONNX package is missing."""
+    missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ValueError(f"{flag} needs {', '.join(missing)}: {INSTALL_HINT}")
+
+
+class _LogitsOnly(torch.nn.Module):
+    """The classifier as ONNX sees it: input_values in, logits out."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_values: torch.Tensor) -> torch.Tensor:
+        return self.model(input_values=input_values).logits
+
+
+def receptive_field(config) -> int:
+    """Samples the CNN needs for one frame (400 for wav2vec2-base): the shortest valid input."""
+    kernels = getattr(config, "conv_kernel", None) or (400,)
+    strides = getattr(config, "conv_stride", None) or (1,)
+    field, jump = kernels[0], strides[0]
+    for kernel, stride in zip(kernels[1:], strides[1:], strict=True):
+        field += (kernel - 1) * jump
+        jump *= stride
+    return int(field)
+
+
+def export_onnx(model: torch.nn.Module, path: Path, sampling_rate: int) -> Path:
+    """Write `model` (eval mode, float32) as ONNX with dynamic batch and length."""
+    require_onnx("--onnx")
+    logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # one line per folded constant
+    model = model.float().eval()
+    example = torch.randn(1, sampling_rate, generator=torch.Generator().manual_seed(0))
+    length = torch.export.Dim("length", min=receptive_field(model.config))
+    with torch.no_grad():
+        torch.onnx.export(
+            _LogitsOnly(model),
+            (example,),
+            str(path),
+            input_names=["input_values"],
+            output_names=["logits"],
+            dynamo=True,
+            dynamic_shapes={"input_values": {0: torch.export.Dim("batch"), 1: length}},
+            optimize=True,
+            external_data=False,  # one file (wav2vec2-base is 0.4 GB, under protobuf's 2 GB)
+            verbose=False,
+        )
+    return Path(path)
+
+
+def quantize_int8(float_path: Path, int8_path: Path) -> Path:
+    """onnxruntime dynamic quantization of INT8_OPS' weights into `int8_path`."""
+    require_onnx("--quantize int8")
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantizer logs every tensor it leaves alone on the root logger: keep that quiet.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            str(float_path),
+            str(int8_path),
+            op_types_to_quantize=list(INT8_OPS),
+            weight_type=QuantType.QInt8,
+        )
+    finally:
+        root.setLevel(level)
+    return Path(int8_path)
+
+
+def onnx_session(path: Path, threads: int = 0):
+    """An onnxruntime CPU session (`threads` 0: onnxruntime's choice)."""
+    require_onnx("--backend onnxruntime")
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # warnings about unused initializers are not the user's
+    return onnxruntime.InferenceSession(
+        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def torch_probabilities(model, feature_extractor, clip: np.ndarray) -> np.ndarray:
+    """The PyTorch model's probabilities for one clip (no padding, like pipeline)."""
+    inputs = feature_extractor(
+        clip, sampling_rate=feature_extractor.sampling_rate, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        logits = model(input_values=inputs["input_values"].float()).logits
+    return torch.softmax(logits.double(), dim=-1)[0].numpy()
+
+
+def session_probabilities(session, feature_extractor, clip: np.ndarray) -> np.ndarray:
+    """An onnxruntime session's probabilities for one clip."""
+    inputs = feature_extractor(
+        clip, sampling_rate=feature_extractor.sampling_rate, return_tensors="np"
+    )
+    values = np.asarray(inputs["input_values"], dtype=np.float32)
+    (logits,) = session.run(["logits"], {"input_values": values})
+    return softmax(logits.astype(np.float64))[0]
+
+
+def as_answers(rows: list[np.ndarray], names: list[str], labels: list[str]) -> dict:
+    """{clip name: {label: probability}}, the form export_check compares."""
+    return {
+        name: {label: float(p) for label, p in zip(labels, row, strict=True)}
+        for name, row in zip(names, rows, strict=True)
+    }
+
+
+def label_agreement(first: dict, second: dict) -> float:
+    """Fraction of clips whose top label is the same in two answer sets."""
+    same = [max(first[n], key=first[n].get) == max(second[n], key=second[n].get) for n in first]
+    return float(np.mean(same)) if same else float("nan")
