@@ -134,7 +134,9 @@ def check_dest(source: Path, dest: Path, overwrite: bool) -> None:
                 "changed there: choose a new folder"
             )
         if not overwrite:
-            raise ValueError(f"DEST {dest}: holds an earlier export; pass --overwrite to replace it")
+            raise ValueError(
+                f"DEST {dest}: holds an earlier export; pass --overwrite to replace it"
+            )
     check_writable(dest.absolute().parent, "DEST")
 
 
@@ -273,7 +275,7 @@ def _build(source, staging, scratch, is_run, options, with_onnx) -> dict:
         arrays = [load_audio(clip["path"], settings) for clip in clips]
     else:
         if is_run:
-            logger.warning("no test audio of %s found (--audio_dir): checking on generated clips", source)
+            logger.warning("no test audio of %s found (--audio_dir): using generated clips", source)
         reference_name, kind = "the source model", "generated clips"
         clips, references, arrays = _generated_references(source, scratch)
     names = [clip["name"] for clip in clips]
@@ -313,9 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--verify_files", type=int, help="test files to check with pipeline (default: all)"
     )
-    parser.add_argument(
-        "--audio_dir", action="append", default=[], help="where the test audio is"
-    )
+    parser.add_argument("--audio_dir", action="append", default=[], help="where the test audio is")
     parser.add_argument("--onnx", action="store_true", help="also write model.onnx")
     parser.add_argument(
         "--quantize", choices=QUANTIZATIONS, help="also write model.int8.onnx (implies --onnx)"

@@ -90,8 +90,9 @@ def check_export(folder: Path) -> list[str]:
     problems = [f"missing: {name}" for name in sorted(set(expected) - set(found))]
     for name in sorted(set(expected) & set(found)):
         path, want = found[name], expected[name]
-        if path.stat().st_size != want["size"]:
-            problems.append(f"changed: {name} ({path.stat().st_size} bytes, manifest {want['size']})")
+        size = path.stat().st_size
+        if size != want["size"]:
+            problems.append(f"changed: {name} ({size} bytes, manifest {want['size']})")
         elif sha256_of(path) != want["sha256"]:
             problems.append(f"changed: {name} (SHA-256 differs from the manifest)")
     problems += [f"extra: {name}" for name in sorted(set(found) - set(expected))]
