@@ -68,6 +68,13 @@ class ModelArguments:
         default=None,
         metadata={"help": "eager or sdpa (faster on GPU where the model supports it)."},
     )
+    push_to_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "When the run ends, export the best model into this folder, verified "
+            "(python -m training.inference.export; the local --push_to_hub)."
+        },
+    )
 
 
 @dataclass

@@ -62,6 +62,7 @@ from training.reports.cv_summary import (
 from training.reports.run_report import RunOutcome, write_run_report
 from training.reports.scores import detailed_metrics, logits_of, make_compute_metrics
 from training.run_folder.output_dir import check_inputs, claim_output_dir, remove_if_empty
+from training.run_folder.push_to_dir import check_push_target, push_to_dir
 from training.run_folder.run_info import collect_run_info, describe_processes
 from training.trainer import EmotionTrainer
 
@@ -351,14 +352,18 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         # Inputs first, then the output folder (created, locked): nothing before the checks.
         check_inputs(model_args, data_args)
+        check_push_target(model_args.push_to_dir, training_args.output_dir, data_args.cv_folds)
         lock = claim_output_dir(training_args, is_main=training_args.process_index == 0)
         try:
             if data_args.cv_folds:
                 return run_cross_validation(model_args, data_args, training_args, argv)
-            return run_training(model_args, data_args, training_args, argv)
+            results = run_training(model_args, data_args, training_args, argv)
         finally:
             if lock is not None:
                 lock.release()
+        if model_args.push_to_dir and training_args.process_index == 0:
+            push_to_dir(training_args.output_dir, model_args.push_to_dir)
+        return results
     except USER_ERRORS as error:
         if isinstance(error, pickle.UnpicklingError):
             error = ValueError(refusal_message("a checkpoint file", error))

@@ -13,7 +13,7 @@ onnx, onnxscript and onnxruntime are the `[onnx]` extra, imported only here and 
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 from pathlib import Path
 
@@ -33,7 +33,12 @@ INT8_OPS = ("MatMul", "Gemm")
 
 def require_onnx(flag: str) -> None:
     """ValueError naming `flag` and the extra to install when an ONNX package is missing."""
-    missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in ONNX_PACKAGES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise ValueError(f"{flag} needs {', '.join(missing)}: {INSTALL_HINT}")
 

@@ -30,6 +30,7 @@ from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 from data_scripts.cli_errors import pop_debug_flag
 from data_scripts.writable import check_writable
 from training.inference.audio_io import AUDIO_EXTENSIONS, load_audio
+from training.inference.onnx_backend import OnnxScorer
 from training.inference.predict_outputs import TOP_K, format_table, write_csv, write_json
 from training.model.checkpoint_refusal import refusal_message, weights_file
 from training.model.decode_settings import model_decode_settings
@@ -45,6 +46,7 @@ DEFAULT_BATCH_SIZE = 8
 FILES_PER_CHUNK = 256
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+BACKENDS = ("pytorch", "onnxruntime")
 # Extensions searched in folders: the decoder's, plus MP3 where this libsndfile reads it.
 FOLDER_EXTENSIONS = AUDIO_EXTENSIONS + ((".mp3",) if "MP3" in soundfile.available_formats() else ())
 MAX_SKIPPED_LISTED = 5
@@ -241,6 +243,8 @@ def predict_files(
     hop_seconds: float = DEFAULT_HOP_SECONDS,
     device: str = "auto",
     dtype: str = "float32",
+    backend: str = "pytorch",
+    onnx_file: str | None = None,
 ) -> tuple[list[dict], list[tuple[Path, str]]]:
     """Classify every audio file in `paths` (files or folders) with the model in `model_dir`.
 
@@ -274,7 +278,10 @@ def predict_files(
         )
     if not files:
         raise ValueError(f"no audio files ({', '.join(FOLDER_EXTENSIONS)}) found in {paths}")
-    scorer = _Scorer(model_dir, device, dtype)
+    if backend == "onnxruntime":  # the ONNX export (training.inference.onnx_backend)
+        scorer = OnnxScorer(model_dir, onnx_file, device)
+    else:
+        scorer = _Scorer(model_dir, device, dtype)
     window = int(round(window_seconds * scorer.sampling_rate))
     hop = int(round(hop_seconds * scorer.sampling_rate))
     logger.info("classifying %d files on %s with %s", len(files), scorer.device, model_dir)
@@ -329,6 +336,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--dtype", default="float32", choices=list(DTYPES), help="model precision (half on GPU)"
     )
+    parser.add_argument(
+        "--backend", default="pytorch", choices=BACKENDS, help="onnxruntime: the ONNX export"
+    )
+    parser.add_argument(
+        "--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx (default model.onnx)"
+    )
     parser.add_argument("--json", dest="json_path", help="write all results and failures here")
     parser.add_argument("--csv", dest="csv_path", help="write one row per file here")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
@@ -359,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             hop_seconds=args.hop_seconds,
             device=args.device,
             dtype=args.dtype,
+            backend=args.backend,
+            onnx_file=args.onnx_file,
         )
     except (ValueError, OSError) as error:
         if debug:

@@ -1,0 +1,68 @@
+"""Predict's onnxruntime backend: `OnnxScorer`, with the interface of predict's PyTorch scorer.
+
+The ONNX file has no attention mask, so clips are scored in groups of equal length (one clip at
+a time in practice): no padding, hence the same answers as the PyTorch model one clip at a time,
+also for group-norm models. CPU only; onnxruntime is imported when the scorer is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoFeatureExtractor
+
+from training.inference.onnx_export import ONNX_FILE, onnx_session, receptive_field, softmax
+from training.model.decode_settings import model_decode_settings
+
+
+def onnx_path(model_dir: str | Path, onnx_file: str | None) -> Path:
+    """The ONNX file to load: `onnx_file` (a path, or a name inside model_dir) or model.onnx.
+
+    ValueError naming the command that creates it when it is not there."""
+    name = onnx_file or ONNX_FILE
+    path = Path(name) if Path(name).is_file() else Path(model_dir) / name
+    if not path.is_file():
+        quantize = " --quantize int8" if "int8" in name else ""
+        raise ValueError(
+            f"--model_dir {model_dir}: no {name}; create it with: python -m "
+            f"training.inference.export SOURCE {model_dir} --onnx{quantize}"
+        )
+    return path
+
+
+class OnnxScorer:
+    """The model as an onnxruntime session plus its feature extractor; arrays to probabilities."""
+
+    def __init__(self, model_dir: str | Path, onnx_file: str | None = None, device="auto"):
+        if device not in ("auto", "cpu"):
+            raise ValueError(f"--device {device}: --backend onnxruntime runs on the CPU")
+        path = onnx_path(model_dir, onnx_file)
+        self.device = torch.device("cpu")
+        self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+        self.config = AutoConfig.from_pretrained(model_dir)
+        self.session = onnx_session(path)
+        self.sampling_rate = self.feature_extractor.sampling_rate
+        self.decode_settings = model_decode_settings(self.feature_extractor)
+        self.labels = [self.config.id2label[i] for i in range(self.config.num_labels)]
+        self._shortest = receptive_field(self.config)
+
+    def too_short(self, num_samples: int) -> bool:
+        """True when the CNN yields no frame for this many samples (predict reports the clip)."""
+        return num_samples < self._shortest
+
+    def probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities (float32, one row per array), equal-length clips batched."""
+        rows = np.zeros((len(arrays), len(self.labels)), dtype=np.float32)
+        by_length: dict[int, list[int]] = {}
+        for index, array in enumerate(arrays):
+            by_length.setdefault(len(array), []).append(index)
+        for indices in by_length.values():
+            inputs = self.feature_extractor(
+                [arrays[i] for i in indices], sampling_rate=self.sampling_rate, return_tensors="np"
+            )
+            values = np.asarray(inputs["input_values"], dtype=np.float32)
+            (logits,) = self.session.run(["logits"], {"input_values": values})
+            rows[indices] = softmax(logits.astype(np.float64))
+        return rows
