@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from data_scripts import download_and_map_emotion_data, ravdess
-from training.inference import predict
 from training.arguments import parse_arguments
+from training.inference import export, predict
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
@@ -53,6 +53,7 @@ PARSERS = {
     ),
     "data_scripts.ravdess": lambda args: ravdess.build_parser().parse_args(args),
     "training.inference.predict": predict.parse_args,
+    "training.inference.export": lambda args: export.build_parser().parse_args(args),
     "training.wav2vec2_classification": parse_arguments,
 }
 OTHER_COMMANDS = {"make", "pip", "venv"}
@@ -86,6 +87,7 @@ def test_readme_mentions_every_command_the_project_installs():
         "data_scripts.ravdess",
         "training.wav2vec2_classification",
         "training.inference.predict",
+        "training.inference.export",
     }
     for module in documented:
         assert module in modules
@@ -100,6 +102,7 @@ def test_readme_mentions_every_command_the_project_installs():
         "data_scripts.sample_archives",
         "training.wav2vec2_classification",
         "training.inference.predict",
+        "training.inference.export",
         "training.demo.stand_in_checkpoint",
         "training.demo",
     ],

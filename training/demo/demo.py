@@ -2,7 +2,8 @@
 
 Every step runs the same command a user runs on real data (printed before it runs):
 sample archives -> download from a local HTTP mirror -> Arrow cache -> stand-in fine-tuned
-CTC checkpoint -> `accelerate launch` training on held-out speakers -> predict.
+CTC checkpoint -> `accelerate launch` training on held-out speakers -> predict -> export (ONNX,
+int8) -> predict with onnxruntime.
 """
 
 from __future__ import annotations
@@ -142,7 +143,25 @@ def run_demo(output_dir: Path, epochs: int | None = None) -> None:
         + [str(p) for p in examples],
         log,
     )
+    _export_and_predict(python, model, data, output_dir, examples[:4], log)
     _summary(output_dir, log, time.perf_counter() - started)
+
+
+def _export_and_predict(python, model: Path, data: Path, output_dir: Path, examples, log) -> None:
+    """Ship the classifier (verified, with ONNX and int8), then predict with onnxruntime."""
+    exported = output_dir / "exported"
+    _run(
+        [python, "-m", "training.inference.export", str(model), str(exported),
+         "--onnx", "--quantize", "int8", "--audio_dir", str(data),
+         "--overwrite"],  # replaces only the demo's earlier export, never another folder
+        log,
+    )  # fmt: skip
+    _run(
+        [python, "-m", "training.inference.predict", "--model_dir", str(exported),
+         "--backend", "onnxruntime", "--onnx_file", "model.int8.onnx",
+         "--json", str(output_dir / "predictions_int8.json"), *map(str, examples)],
+        log,
+    )  # fmt: skip
 
 
 def _test_examples(data: Path, split_json: Path) -> list[Path]:
@@ -169,6 +188,12 @@ def _summary(output_dir: Path, log: list[tuple[str, float]], total: float) -> No
         f"\nHeld-out speakers (test): accuracy {test['test_accuracy']:.3f}, "
         f"UAR {test['test_uar']:.3f} (chance 0.125) on synthetic voices."
     )
+    manifest = json.loads((output_dir / "exported" / "manifest.json").read_text())
+    checks = manifest["verification"]
+    print(
+        f"Export: pipeline matches test_predictions.csv on {checks['pipeline']['clips']} files; "
+        f"int8 agrees with float ONNX on {100 * checks['int8']['label_agreement']:.1f} %."
+    )
     print(f"""
 Where things are ({output_dir}):
   data/emotional_data_mappings.csv   file -> labels
@@ -178,13 +203,17 @@ Where things are ({output_dir}):
   model/test_results.json            held-out-speaker metrics; model/split.json the actors
   model/test_predictions.csv         one row per test file: every test number recomputes from it
   predictions.json                   the predict command's output
+  exported/                          the shipped classifier: model, card, results, manifest.json
+                                     (SHA-256s; --check), model.onnx and model.int8.onnx
+  predictions_int8.json              predict with onnxruntime on exported/model.int8.onnx
 
 Next, with real data (see README.md):
   python data_scripts/download_and_map_emotion_data.py --data_dir data
   python -m training.wav2vec2_classification --train_config configs/training/small.yaml \\
       --model_path YOUR_CHECKPOINT/pytorch_model.bin --config_path YOUR_CHECKPOINT/config.json \\
       --data_dir data --output_dir runs/small
-  python -m training.inference.predict --model_dir runs/small your_recordings/""")
+  python -m training.inference.predict --model_dir runs/small your_recordings/
+  python -m training.inference.export runs/small exported/small --onnx --quantize int8""")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -251,8 +251,8 @@ def export_model(source: str | Path, dest: str | Path, options: ExportOptions) -
     with_onnx = options.onnx or options.quantize is not None
     if with_onnx:
         onnx_export.require_onnx("--quantize int8" if options.quantize else "--onnx")
+    _remove_stale_staging(dest)
     staging = dest.absolute().parent / f".{dest.name}.export-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
         with tempfile.TemporaryDirectory(prefix="ser-export-") as scratch:
@@ -289,6 +289,24 @@ def _build(source, staging, scratch, is_run, options, with_onnx) -> dict:
     write_export_card(staging, str(source), verification)
     source_info = {"path": str(source.absolute()), "kind": "training run" if is_run else "model"}
     return write_manifest(staging, source_info, verification, with_onnx)
+
+
+def _remove_stale_staging(dest: Path) -> None:
+    """Staging folders of exports to DEST whose process is gone (killed): never complete."""
+    for folder in dest.absolute().parent.glob(f".{dest.name}.export-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _swap_into_place(staging: Path, dest: Path) -> None:

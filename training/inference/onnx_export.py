@@ -74,7 +74,7 @@ def export_onnx(model: torch.nn.Module, path: Path, sampling_rate: int) -> Path:
     length = torch.export.Dim("length", min=receptive_field(model.config))
     with torch.no_grad():
         torch.onnx.export(
-            _LogitsOnly(model),
+            _LogitsOnly(model).eval(),
             (example,),
             str(path),
             input_names=["input_values"],
