@@ -46,7 +46,7 @@ def run_and_push(checkpoint, sample_data_dir, train_cache, tmp_path_factory):
         train_command(
             checkpoint, run,
             "--data_dir", str(sample_data_dir), "--cache_dir", str(train_cache),
-            "--vocal_channel", "speech", "--num_train_epochs", "2",
+            "--vocal_channel", "speech", "--num_train_epochs", "1",
             "--pooling", "weighted_layers", "--push_to_dir", str(pushed),
         )
     )  # fmt: skip

@@ -35,11 +35,12 @@ from training.inference.export_card import CARD_NAME, write_export_card
 from training.inference.export_check import compare, generated_clips, pipeline_answers
 from training.inference.manifest import MANIFEST_NAME, check_export, read_manifest, write_manifest
 from training.model.decode_settings import model_decode_settings
-from training.reports.per_file_results import PREDICTIONS_FILE
-from training.reports.run_report import MODEL_WEIGHTS, sha256_of
+from training.model.model_file import MODEL_WEIGHTS, sha256_of
 
 logger = logging.getLogger(__name__)
 
+# training.reports.per_file_results writes it (that module loads `datasets`; inference does not).
+PREDICTIONS_FILE = "test_predictions.csv"
 MODEL_FILES = ("config.json", MODEL_WEIGHTS, "preprocessor_config.json")
 RUN_FILES = ("test_results.json", PREDICTIONS_FILE, "split.json", "run_info.json")
 RUN_INFO = "run_info.json"

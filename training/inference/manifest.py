@@ -12,7 +12,7 @@ import platform
 from pathlib import Path
 
 from data_scripts.atomic_write import write_json_atomic
-from training.reports.run_report import sha256_of
+from training.model.model_file import sha256_of
 
 MANIFEST_NAME = "manifest.json"
 # Marks a folder as an export of ours: only such a folder is ever replaced (--overwrite).

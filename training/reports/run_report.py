@@ -6,7 +6,6 @@ the evaluated model from one changed afterwards (training.inference.export)."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 
 from data_scripts.atomic_write import write_json_atomic
+from training.model.model_file import MODEL_WEIGHTS, sha256_of
 from training.reports.model_card import write_model_card
 from training.reports.per_file_results import PREDICTIONS_FILE, write_predictions_csv
 from training.reports.plots import (
@@ -22,19 +22,6 @@ from training.reports.plots import (
     plot_confusion_matrix,
     plot_training_curves,
 )
-
-# The weights file `save_pretrained` writes; its checksum goes into run_info.json.
-MODEL_WEIGHTS = "model.safetensors"
-_CHUNK = 1 << 20
-
-
-def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks (model files are hundreds of MB)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
