@@ -221,6 +221,7 @@ def test_answers_that_differ_from_the_table_fail_the_export_and_leave_no_dest(
     [
         (("--push_to_dir", "{run}/exported"), "is inside --output_dir"),
         (("--push_to_dir", "{run}"), "is inside --output_dir"),
+        (("--push_to_dir", "{tmp}"), "holds --output_dir"),
         (("--push_to_dir", "{tmp}/elsewhere", "--cv_folds", "3"), "--push_to_dir with --cv_folds"),
     ],
 )

@@ -29,6 +29,11 @@ def check_push_target(push_to_dir: str | None, output_dir: str, cv_folds) -> Non
             f"--push_to_dir {push_to_dir}: is inside --output_dir {output_dir}; the export is a "
             "folder of its own: choose one outside the run"
         )
+    if dest in output.parents:
+        raise ValueError(
+            f"--push_to_dir {push_to_dir}: holds --output_dir {output_dir}; choose a folder "
+            "outside the run"
+        )
     if dest.exists() and not dest.is_dir():
         raise ValueError(f"--push_to_dir {push_to_dir}: is a file; choose a folder")
     if dest.is_dir() and any(dest.iterdir()) and not (dest / MANIFEST_NAME).is_file():
