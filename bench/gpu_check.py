@@ -42,7 +42,15 @@ def missing_packages() -> list[str]:
     """Packages of bench/gpu_wheels.txt that this Python cannot import."""
     lines = [line.split("#")[0].strip() for line in WHEELS_LIST.read_text().splitlines()]
     names = [line.split("==")[0] for line in lines if line]
-    return [name for name in names if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in names:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:  # a finder that refuses the name, or a broken package
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
 
 
 @dataclass(frozen=True)
