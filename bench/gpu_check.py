@@ -4,7 +4,7 @@
 
 On synthetic RAVDESS-size data made on the spot (random-weight presets, no download) it measures
   1. correctness: batched logits against one clip at a time, full preset (group norm, weighted
-     layers), exact forward, fp32 (TF32 off) within 1e-4 and bf16 within BF16_TOLERANCE;
+     layers), exact forward, fp32 (TF32 off) within 1e-4 and bf16 within 3 % of the largest logit;
   2. training of the full and small presets with their GPU settings (configs/training/*.yaml:
      bf16, adamw_torch_fused, SDPA, 4 loader workers, length grouping) through EmotionTrainer:
      samples/s, audio seconds/s, peak GPU memory, data-wait share, model-FLOP utilisation
@@ -20,6 +20,7 @@ clips, and says so: the numbers then only show that every step works.
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import importlib.util
 import logging
@@ -85,9 +86,10 @@ DRY_SIZES = Sizes(
 DRY_FLAGS = ["--use_cpu", "true", "--dataloader_num_workers", "1"]
 GPU_FLAGS = ["--bf16", "true"]
 FP32_TOLERANCE = 1e-4
-# bf16 keeps 8 significant bits (relative step 2^-8 = 0.4 %): batched and single-clip kernels
-# sum in different orders, so logits of order 1 may differ by a few steps.
-BF16_TOLERANCE = 0.05
+# bf16 keeps 8 significant bits (relative step 2^-8 = 0.4 %), and batched and single-clip
+# kernels round in different places, so bf16 gets a share of the largest logit: 3 %. On CPU the
+# full preset's exact bf16 logits differed by 0.4 % of it, the padded forward's by 6.5 %.
+BF16_RELATIVE_TOLERANCE = 0.03
 CORRECTNESS_BATCH = 8
 PREDICT_BATCH = 8  # predict's default batch size
 RATE = 16_000
@@ -101,8 +103,10 @@ RAVDESS = {"speech": 1440, "song": 1012}
 # The speaker split: 16 of 24 actors train, 4 validate, 4 test.
 SPLIT_SHARES = {"train": 16 / 24, "validation": 4 / 24, "test": 4 / 24}
 EPOCHS = 20
+# The preset's 20 epochs stay (the clock stops training), so timed steps that cross an epoch
+# include the loader's restart, as a real run does; no evaluation or checkpoints in between.
 TIMED_FLAGS = [
-    "--num_train_epochs", "1", "--eval_strategy", "no", "--save_strategy", "no",
+    "--eval_strategy", "no", "--save_strategy", "no",
     "--load_best_model_at_end", "false", "--report_to", "none", "--disable_tqdm", "true",
 ]  # fmt: skip
 
@@ -149,7 +153,7 @@ def projection(train_rate: float, eval_rate: float) -> dict:
         "files": files,
         "epochs": EPOCHS,
         "formula": "epochs x (train / train samples/s + validation / eval clips/s) + test / eval "
-        "clips/s; checkpoint writing and loader start-up per epoch are not included",
+        "clips/s; checkpoint writes are not included",
         **{f"{name}_files": round(count) for name, count in split.items()},
         "seconds": seconds,
     }
@@ -171,22 +175,27 @@ def load_preset(preset: str, sizes: Sizes, work: Path, flags: list[str]):
 
 
 def correctness(model, extractor, sizes: Sizes) -> dict:
-    """Batched against one clip at a time, fp32 with TF32 off (so 1e-4 is a fair bar) and bf16."""
+    """Batched against one clip at a time, fp32 with TF32 off (so 1e-4 is a fair bar), and bf16
+    on a copy (the model itself keeps its fp32 weights for training)."""
     import torch
     from bench_support import generated_clips
     from gpu_check_parts import batch_independence
 
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     clips = generated_clips(sizes.correctness_clips, sizes.seconds, seed=1)
     result = {"clips": len(clips), "batch_size": CORRECTNESS_BATCH}
-    for name, dtype, tolerance in (
-        ("fp32", torch.float32, FP32_TOLERANCE),
-        ("bf16", torch.bfloat16, BF16_TOLERANCE),
-    ):
-        result[name] = batch_independence(
-            model, extractor, clips, CORRECTNESS_BATCH, dtype, tolerance
+    bf16_model = copy.deepcopy(model)  # before the exact forward is installed on `model`
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        result["fp32"] = batch_independence(
+            model, extractor, clips, CORRECTNESS_BATCH, torch.float32, FP32_TOLERANCE
         )
-    model.float()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+    result["bf16"] = batch_independence(
+        bf16_model, extractor, clips, CORRECTNESS_BATCH, torch.bfloat16,
+        BF16_RELATIVE_TOLERANCE, relative=True,
+    )  # fmt: skip
     return result
 
 
@@ -327,8 +336,9 @@ def table(result: dict) -> str:
         c = result["correctness"][dtype]
         lines.append(
             f"| batched vs single, {dtype} (full preset) | max diff {c['max_abs_difference']:.2e}"
-            f" (tolerance {c['tolerance']:g}; padded forward {c['padded_max_abs_difference']:.2e}),"
-            f" labels agree {c['label_agreement']:.0%}: {'PASS' if c['passed'] else 'FAIL'} |"
+            f" (tolerance {c['tolerance']:.1e}; padded forward "
+            f"{c['padded_max_abs_difference']:.2e}), labels agree {c['label_agreement']:.0%}: "
+            f"{'PASS' if c['passed'] else 'FAIL'} |"
         )
     for preset, row in result["training"].items():
         step = result["train_step"][preset]

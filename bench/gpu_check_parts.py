@@ -88,10 +88,13 @@ def _logits(model, extractor, clips: list[np.ndarray], batch_size: int, dtype) -
     return torch.cat(rows)
 
 
-def batch_independence(model, extractor, clips, batch_size: int, dtype, tolerance: float) -> dict:
+def batch_independence(
+    model, extractor, clips, batch_size: int, dtype, tolerance: float, relative: bool = False
+) -> dict:
     """Batched logits (clips of mixed lengths, padded) against one clip at a time, exact forward
-    on, and the padded forward's difference for comparison. Labels are compared on the clips
-    whose top-2 margin alone exceeds 2 x tolerance (others may flip within the tolerance)."""
+    on, and the padded forward's difference for comparison. `relative`: the tolerance is a share
+    of the largest single-clip logit (random-weight logits are small). Labels are compared on the
+    clips whose top-2 margin alone exceeds 2 x tolerance (others may flip within it)."""
     model.to(dtype).eval()
     make_batch_independent(model)
     single = _logits(model, extractor, clips, 1, dtype)
@@ -99,14 +102,19 @@ def batch_independence(model, extractor, clips, batch_size: int, dtype, toleranc
     make_batch_independent(model).remove()
     padded = _logits(model, extractor, clips, batch_size, dtype)
     make_batch_independent(model)
+    if relative:
+        tolerance = tolerance * float(single.abs().max())
     top2 = single.topk(2, dim=-1).values
     decisive = (top2[:, 0] - top2[:, 1]) > 2 * tolerance
     same = single.argmax(-1) == batched.argmax(-1)
     difference = float((batched - single).abs().max())
+    padded_difference = float((padded - single).abs().max())
     return {
         "max_abs_difference": difference,
         "tolerance": tolerance,
-        "padded_max_abs_difference": float((padded - single).abs().max()),
+        "max_abs_logit": float(single.abs().max()),
+        "padded_max_abs_difference": padded_difference,
+        "padded_within_tolerance": padded_difference <= tolerance,
         "label_agreement": float(same.float().mean()),
         "decisive_clips": int(decisive.sum()),
         "decisive_labels_agree": bool(same[decisive].all()),

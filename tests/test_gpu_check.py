@@ -36,6 +36,9 @@ def test_batched_logits_equal_one_clip_at_a_time(dry_run):
     assert fp32["padded_max_abs_difference"] > 1e-3
     assert bf16["passed"] and bf16["label_agreement"] == 1.0
     assert bf16["max_abs_difference"] <= bf16["tolerance"]
+    # bf16's tolerance is tight enough to tell the exact forward from the padded one.
+    assert bf16["tolerance"] == pytest.approx(0.03 * bf16["max_abs_logit"])
+    assert not bf16["padded_within_tolerance"]
 
 
 def test_training_of_both_presets_runs_with_their_settings(dry_run):
