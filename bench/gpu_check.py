@@ -24,6 +24,7 @@ import copy
 import gc
 import importlib.util
 import logging
+import os
 import platform
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def environment(device) -> dict:
         "accelerate": accelerate.__version__,
         "datasets": datasets.__version__,
         "pyarrow": pyarrow.__version__,
-        "cpu_count": __import__("os").cpu_count(),
+        "cpu_count": os.cpu_count(),
         "device": str(device),
     }
     if device.type == "cuda":
