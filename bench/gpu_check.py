@@ -30,7 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+import traceback
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -264,8 +265,9 @@ def flops_check(model_dir: Path, seconds: float = 4.0) -> dict:
     }
 
 
-def run_check(work: Path, dry_run: bool) -> dict:
-    """Every measurement, in order; `work` holds checkpoints, trainer folders and the cache."""
+def run_check(work: Path, sizes: Sizes, dry_run: bool, result: dict, save) -> None:
+    """Every measurement, in order, into `result`, calling `save()` after each section (a run
+    that fails late still leaves its numbers); `work` holds checkpoints, trainers, the cache."""
     import datasets
     import torch
     from bench_support import generated_clips
@@ -275,15 +277,16 @@ def run_check(work: Path, dry_run: bool) -> dict:
     disable_progress_bar()
     datasets.disable_progress_bars()
     device = torch.device("cpu" if dry_run else "cuda")
-    sizes = DRY_SIZES if dry_run else GPU_SIZES
     flags = DRY_FLAGS if dry_run else GPU_FLAGS
-    result: dict = {"dry_run": dry_run, "sizes": asdict(sizes), "environment": environment(device)}
-    sections = {}
+    result.update(dry_run=dry_run, complete=False, sizes=asdict(sizes))
+    result["environment"] = environment(device)
+    sections = result["seconds"] = {}
     began = last = time.perf_counter()
 
     def lap(name: str) -> None:
         nonlocal last
         sections[name], last = time.perf_counter() - last, time.perf_counter()
+        save()
 
     clips = generated_clips(sizes.train_clips, sizes.seconds)
     dataset = clip_dataset(clips)
@@ -316,8 +319,9 @@ def run_check(work: Path, dry_run: bool) -> dict:
     result.update(inference(model_dir, clips, dataset, sizes, device, work, flags))
     lap("probing_and_predict")
     result["flops_check"] = flops_check(model_dir)
-    result["seconds"] = {"sections": sections, "total": time.perf_counter() - began}
-    return result
+    sections["total"] = time.perf_counter() - began
+    result["complete"] = True
+    save()
 
 
 def table(result: dict) -> str:
@@ -377,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("output_dir", type=Path)
     parser.add_argument("--dry_run", action="store_true", help="tiny sizes on CPU, even with CUDA")
+    parser.add_argument(
+        "--train_seconds", type=float, help="timed training per preset (default 40 s on a GPU)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     missing = missing_packages()
@@ -395,10 +402,25 @@ def main(argv: list[str] | None = None) -> int:
         # Tiny ops on a shared CPU: two OpenMP threads spend most of their time waiting for
         # each other (13 s against 0.5 s for the correctness step on a loaded 2-core machine).
         torch.set_num_threads(1)
+    sizes = DRY_SIZES if dry_run else GPU_SIZES
+    if args.train_seconds:
+        sizes = replace(sizes, budget_seconds=args.train_seconds)
     args.output_dir.mkdir(parents=True, exist_ok=True)
+    result: dict = {}
+
+    def save() -> None:
+        write_json_atomic(args.output_dir / "gpu_check.json", result, sort_keys=False)
+
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as work:
-        result = run_check(Path(work), dry_run)
-    write_json_atomic(args.output_dir / "gpu_check.json", result, sort_keys=False)
+        try:
+            run_check(Path(work), sizes, dry_run, result, save)
+        except Exception:
+            result["error"] = traceback.format_exc()
+            save()
+            print(result["error"], file=sys.stderr)
+            print(f"error: the check stopped; what it measured is in {args.output_dir}/gpu_check"
+                  ".json", file=sys.stderr)  # fmt: skip
+            return 1
     text = table(result)
     (args.output_dir / "gpu_check.md").write_text(text)
     print(text)

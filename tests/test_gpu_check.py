@@ -21,7 +21,7 @@ def dry_run(tmp_path_factory):
 def test_dry_run_says_so_in_its_output_json_and_table(dry_run):
     stdout, result, table = dry_run
     assert "DRY RUN (--dry_run)" in stdout
-    assert result["dry_run"] is True
+    assert result["dry_run"] is True and result["complete"] is True and "error" not in result
     assert result["environment"]["device"] == "cpu"
     assert table.read_text().startswith("DRY RUN on CPU")
     assert set(result) >= {"correctness", "training", "train_step", "evaluation", "projection"}
