@@ -79,19 +79,21 @@ class DataArguments:
         },
     )
     dataset_dir: str | None = field(
-        default=None, metadata={"help": "A dataset saved by `python -m data_scripts.ravdess`."}
+        default=None,
+        metadata={"help": "A dataset saved by ser-prepare (or `python -m data_scripts.ravdess`)."},
     )
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
     vocal_channel: Literal["all", "speech", "song"] | None = field(
         default=None,
         metadata={"help": "Which recordings to use (default: all; speech with EmoBox's folds)."},
     )
-    split: Literal["speaker", "kfold", "emobox", "random"] = field(
+    split: Literal["speaker", "kfold", "emobox", "loso", "random"] = field(
         default="speaker",
         metadata={
             "help": "speaker: disjoint actors in train/validation/test. kfold: fold --fold of "
-            "--num_folds by actor. emobox: EmoBox's fold --fold (1-6). random: file-level, NOT "
-            "speaker-independent (comparison only)."
+            "--num_folds by actor. emobox: EmoBox's fold --fold (1-6, RAVDESS only). loso: leave "
+            "speaker --fold out (corpora other than RAVDESS, e.g. TESS, SAVEE). random: "
+            "file-level, NOT speaker-independent (comparison only)."
         },
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the split."})
@@ -112,6 +114,13 @@ class DataArguments:
     )
     max_train_seconds: float | None = field(
         default=6.0, metadata={"help": "Randomly crop longer training clips to this length."}
+    )
+    class_weighting: Literal["none", "balanced"] = field(
+        default="none",
+        metadata={
+            "help": "balanced: cross-entropy weighted by inverse training counts per class "
+            "(N / (K x n_c)); recorded in run_info.json and the card."
+        },
     )
 
     def __post_init__(self):

@@ -1,4 +1,5 @@
-"""Prepared RAVDESS for training: load the Arrow data, split it, and batch it for the model."""
+"""Prepared data for training: load the Arrow data (RAVDESS or any prepared corpus), split it,
+and batch it for the model."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
+from data_scripts.corpora.corpus_splits import corpus_split_summary, split_corpus
 from data_scripts.ravdess import build_ravdess
 from data_scripts.ravdess_facts import VOCAL_CHANNELS, parse_file_name
 from data_scripts.ravdess_sources import sources_from_data_dir
@@ -30,6 +32,13 @@ def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, l
         dataset = datasets.load_from_disk(data_args.dataset_dir)
         if isinstance(dataset, datasets.DatasetDict):
             dataset = datasets.concatenate_datasets(list(dataset.values()))
+        if not is_ravdess(dataset):
+            if data_args.vocal_channel != "all":
+                raise ValueError(
+                    f"--vocal_channel {data_args.vocal_channel}: {data_args.dataset_dir} is not "
+                    "RAVDESS and has no vocal channels; leave the flag out"
+                )
+            return dataset, None
         actors = sorted(int(a) for a in np.unique(np.asarray(dataset["actor"])))
         if data_args.vocal_channel != "all":
             # In memory: a cache file must not be written into the user's saved dataset.
@@ -54,6 +63,18 @@ def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, l
 EVALUATED_SPLITS = ("validation", "test")
 
 
+def is_ravdess(dataset: datasets.Dataset) -> bool:
+    """RAVDESS's builder writes actors and vocal channels; every other corpus has speakers."""
+    return {"actor", "vocal_channel"} <= set(dataset.column_names)
+
+
+def describe_split(splits: datasets.DatasetDict) -> dict:
+    """split.json's content: RAVDESS's actor summary, or the corpus summary (speakers)."""
+    if is_ravdess(splits["test"]):
+        return split_summary(splits)
+    return corpus_split_summary(splits)
+
+
 def split_for_training(
     dataset: datasets.Dataset, data_args: DataArguments, actors: list[int] | None = None
 ) -> tuple[datasets.DatasetDict, dict]:
@@ -61,14 +82,25 @@ def split_for_training(
 
     `actors`: every actor of the corpus (all channels), so the split does not depend on the
     channel trained."""
-    splits = split_dataset(
-        dataset,
-        protocol=data_args.split,
-        seed=data_args.split_seed,
-        fold=data_args.fold,
-        num_folds=data_args.num_folds,
-        actors=actors,
-    )
+    if is_ravdess(dataset):
+        splits = split_dataset(
+            dataset,
+            protocol=data_args.split,
+            seed=data_args.split_seed,
+            fold=data_args.fold,
+            num_folds=data_args.num_folds,
+            actors=actors,
+        )
+    elif data_args.split == "emobox":
+        raise ValueError("--split emobox: EmoBox's folds are RAVDESS's; this dataset is not")
+    else:
+        splits = split_corpus(
+            dataset,
+            protocol=data_args.split,
+            seed=data_args.split_seed,
+            fold=data_args.fold,
+            num_folds=data_args.num_folds,
+        )
     # Evaluation keeps dataset order (per-file results line up with the rows). Ordering the
     # evaluated splits by length (a stable sort) makes each batch's clips alike in length, so
     # batches carry little padding: evaluation 1.13x as fast on CPU (BENCHMARKS.md).
@@ -78,7 +110,7 @@ def split_for_training(
         if name in splits:
             order = np.argsort(np.asarray(splits[name]["length"]), kind="stable")
             splits[name] = splits[name].select(order, keep_in_memory=True)
-    return splits, split_summary(splits)
+    return splits, describe_split(splits)
 
 
 def model_view(dataset: datasets.Dataset) -> datasets.Dataset:
