@@ -1,6 +1,7 @@
 """One short training run on a corpus other than RAVDESS (CREMA-D's layout, synthetic voices):
 labels, card, per-file table and breakdowns follow the corpus, class weighting is recorded,
-and the reported numbers are the table's and pipeline's."""
+the model is evaluated cross-corpus on label folders with classes of their own, and every
+reported number is the per-file table's and pipeline's."""
 
 from __future__ import annotations
 
@@ -43,11 +44,23 @@ def crema_run(checkpoint, tmp_path_factory):
         "--data_dir", str(audio), "--output_dir", str(prepared),
         "--cache_dir", str(root / "cache"),
     ])  # fmt: skip
+    # Another corpus: label folders with three of CREMA-D's classes and boredom, which it lacks.
+    other = root / "other_corpus"
+    for label in ("angry", "happy", "sad", "boredom"):
+        for n in range(3):
+            write_voice_file(other / label / f"s{n}_{label}.wav", label, n % 2 == 0, n,
+                             sampling_rate=16_000, seconds=(0.5, 0.8))  # fmt: skip
+    run_command([
+        sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "folder",
+        "--data_dir", str(other), "--output_dir", str(root / "other_prepared"),
+        "--cache_dir", str(root / "cache"),
+    ])  # fmt: skip
     output = root / "run"
     run_command(
         train_command(
             checkpoint, output, "--dataset_dir", str(prepared), "--num_train_epochs", "2",
             "--class_weighting", "balanced", "--pooling", "weighted_layers",
+            "--eval_dataset_dir", str(root / "other_prepared"),
         )
     )  # fmt: skip
     return audio, output
@@ -106,8 +119,55 @@ def test_balanced_class_weights_are_inverse_training_counts(crema_run):
 def test_reported_probabilities_are_what_pipeline_gives(crema_run):
     audio, output = crema_run
     _, rows = predictions_table(output)
-    answers = pipeline_probabilities(output, [audio / r["file"] for r in rows])
-    for row in rows:
-        answer = answers[str(audio / row["file"])]
-        for name in CREMA_D_LABELS:
-            assert float(row[f"prob_{name}"]) == pytest.approx(answer[name], abs=1e-4)
+    other = output.parent / "other_corpus"
+    _, cross_rows = predictions_table(output / "cross_corpus" / "other_corpus")
+    files = [audio / r["file"] for r in rows] + [other / r["file"] for r in cross_rows]
+    answers = pipeline_probabilities(output, files)
+    for folder, table in ((audio, rows), (other, cross_rows)):
+        for row in table:
+            answer = answers[str(folder / row["file"])]
+            for name in CREMA_D_LABELS:
+                assert float(row[f"prob_{name}"]) == pytest.approx(answer[name], abs=1e-4)
+
+
+def _uar(truth, guess):
+    return np.mean([np.mean(guess[truth == name] == name) for name in sorted(set(truth))])
+
+
+def test_cross_corpus_numbers_recompute_from_its_table(crema_run):
+    _, output = crema_run
+    folder = output / "cross_corpus" / "other_corpus"
+    results = read_json(folder / "results.json")
+    assert results["shared_labels"] == ["angry", "happy", "sad"]
+    assert results["model_only_labels"] == ["disgust", "fearful", "neutral"]
+    assert results["corpus_only_labels"] == ["boredom"]
+    _, rows = predictions_table(folder)
+    assert len(rows) == 12
+    scored = [r for r in rows if r["true_emotion"] != "boredom"]
+    assert results["scored_files"] == 9 and results["files_of_classes_the_model_lacks"] == 3
+    truth = np.array([r["true_emotion"] for r in scored])
+    # Unrestricted: the most probable of all six classes; masked: of the three shared ones.
+    plain = np.array([max(CREMA_D_LABELS, key=lambda n: float(r[f"prob_{n}"])) for r in scored])
+    shared = ["angry", "happy", "sad"]
+    masked = np.array([max(shared, key=lambda n: float(r[f"prob_{n}"])) for r in scored])
+    assert [r["predicted_emotion"] for r in scored] == plain.tolist()
+    assert [r["predicted_shared"] for r in scored] == masked.tolist()
+    assert results["unrestricted"]["accuracy"] == pytest.approx(np.mean(plain == truth))
+    assert results["unrestricted"]["uar"] == pytest.approx(_uar(truth, plain))
+    assert results["shared_classes"]["uar"] == pytest.approx(_uar(truth, masked))
+    card = (output / "README.md").read_text()
+    assert "## Cross-corpus evaluation" in card and "the model lacks boredom (3 files" in card
+
+
+def test_ser_evaluate_writes_the_same_results_from_the_saved_model(crema_run, tmp_path):
+    _, output = crema_run
+    run_command([
+        sys.executable, "-m", "training.cross_corpus", "--model_dir", str(output),
+        "--dataset_dir", str(output.parent / "other_prepared"), "--output_dir", str(tmp_path),
+    ])  # fmt: skip
+    ours = read_json(tmp_path / "cross_corpus" / "other_corpus" / "results.json")
+    trained = read_json(output / "cross_corpus" / "other_corpus" / "results.json")
+    for key in ("shared_classes", "unrestricted", "shared_labels", "scored_files"):
+        assert ours[key] == trained[key]
+    table = (tmp_path / "cross_corpus" / "other_corpus" / "test_predictions.csv").read_text()
+    assert table == (output / "cross_corpus" / "other_corpus" / "test_predictions.csv").read_text()

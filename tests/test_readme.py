@@ -16,6 +16,7 @@ import pytest
 
 from data_scripts import download_and_map_emotion_data, ravdess
 from data_scripts.corpora import prepare
+from training import cross_corpus
 from training.arguments import parse_arguments
 from training.inference import predict
 
@@ -64,6 +65,7 @@ PARSERS = {
     "ser-prepare": prepare_arguments,
     "data_scripts.corpora.prepare": prepare_arguments,
     "training.inference.predict": predict.parse_args,
+    "ser-evaluate": lambda args: cross_corpus.build_parser().parse_args(args),
     "training.wav2vec2_classification": parse_arguments,
 }
 OTHER_COMMANDS = {"make", "pip", "venv"}
@@ -98,6 +100,7 @@ def test_readme_mentions_every_command_the_project_installs():
         "data_scripts.corpora.prepare",
         "training.wav2vec2_classification",
         "training.inference.predict",
+        "training.cross_corpus",
     }
     for module in documented:
         assert module in modules
@@ -113,6 +116,7 @@ def test_readme_mentions_every_command_the_project_installs():
         "data_scripts.corpora.prepare",
         "training.wav2vec2_classification",
         "training.inference.predict",
+        "training.cross_corpus",
         "training.demo.stand_in_checkpoint",
         "training.demo",
     ],

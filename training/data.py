@@ -11,12 +11,17 @@ import numpy as np
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
-from data_scripts.corpora.corpus_splits import corpus_split_summary, split_corpus
+from data_scripts.corpora.corpus_splits import (
+    corpus_split_summary,
+    split_corpus,
+    split_each_corpus,
+)
 from data_scripts.ravdess import build_ravdess
 from data_scripts.ravdess_facts import VOCAL_CHANNELS, parse_file_name
 from data_scripts.ravdess_sources import sources_from_data_dir
 from data_scripts.splits import split_dataset, split_summary
 from training.arguments import DataArguments
+from training.multi_corpus import combine_corpora
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,9 @@ MODEL_COLUMNS = ["audio", "label", "length"]
 def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, list[int]]:
     """All rows of the chosen vocal channel, from a saved dataset or the (cached) builder, and
     the actors of every channel (the speaker split's universe, whichever channel is trained)."""
+    if data_args.extra_dataset_dir:
+        dataset = combine_corpora([data_args.dataset_dir, *data_args.extra_dataset_dir])
+        return dataset, None
     if data_args.dataset_dir:
         dataset = datasets.load_from_disk(data_args.dataset_dir)
         if isinstance(dataset, datasets.DatasetDict):
@@ -93,6 +101,10 @@ def split_for_training(
         )
     elif data_args.split == "emobox":
         raise ValueError("--split emobox: EmoBox's folds are RAVDESS's; this dataset is not")
+    elif "corpus" in dataset.column_names and len(set(dataset["corpus"])) > 1:
+        splits = split_each_corpus(
+            dataset, data_args.split, data_args.split_seed, data_args.fold, data_args.num_folds
+        )
     else:
         splits = split_corpus(
             dataset,

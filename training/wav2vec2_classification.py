@@ -38,6 +38,7 @@ from training.arguments import (
 )
 from training.class_weights import class_weighting, loss_function
 from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
+from training.cross_corpus import check_eval_datasets, evaluate_corpora
 from training.data import (
     AudioClassificationCollator,
     describe_split,
@@ -108,6 +109,7 @@ def _train_and_test(
     with training_args.main_process_first(desc="prepare RAVDESS"):
         dataset, actors = load_prepared_dataset(data_args)
     splits, split_info = split_for_training(dataset, data_args, actors)
+    check_eval_datasets(data_args.eval_dataset_dir, label_names(dataset))  # before training
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
     model, transfer, feature_extractor, extractor_source = _build_model(model_args, dataset)
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
@@ -142,6 +144,7 @@ def _train_and_test(
             processes=processes,
             feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
         )
+        cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir)
         run_info["class_weighting"] = class_weighting(data_args.class_weighting, splits["train"])
         outcome = RunOutcome(
             test=test,
@@ -157,7 +160,10 @@ def _train_and_test(
         write_run_report(
             Path(training_args.output_dir),
             outcome,
-            _card_facts(model_args, data_args, training_args, dataset, test),
+            {
+                **_card_facts(model_args, data_args, training_args, dataset, test),
+                "cross_corpus": cross,
+            },
         )
     return test_metrics, split_info
 

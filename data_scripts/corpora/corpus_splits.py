@@ -172,6 +172,41 @@ def split_corpus(
     return splits
 
 
+def split_each_corpus(
+    dataset: datasets.Dataset,
+    protocol: str = "speaker",
+    seed: int = 0,
+    fold: int = 0,
+    num_folds: int = 6,
+) -> datasets.DatasetDict:
+    """`split_corpus` within each corpus of a combined dataset (its `corpus` column), the parts
+    put together: every corpus is in train, validation and test, speaker-independent in each."""
+    if protocol == "loso":
+        raise ValueError("--split loso is for one corpus; with several use speaker or kfold")
+    column = np.asarray(dataset["corpus"])
+    parts: dict[str, list] = {name: [] for name in SPLIT_NAMES}
+    per_corpus = {}
+    for name in sorted(set(column.tolist())):
+        subset = dataset.select(np.flatnonzero(column == name), keep_in_memory=True)
+        try:
+            splits = split_corpus(subset, protocol, seed, fold, num_folds)
+        except ValueError as error:
+            raise ValueError(f"corpus {name}: {error}") from error
+        per_corpus[name] = splits.split_parameters
+        for split in SPLIT_NAMES:
+            parts[split].append(splits[split])
+    combined = datasets.DatasetDict(
+        {name: datasets.concatenate_datasets(parts[name]) for name in SPLIT_NAMES}
+    )
+    combined.split_parameters = {
+        "protocol": protocol,
+        "seed": seed,
+        "speaker_independent": all(p["speaker_independent"] for p in per_corpus.values()),
+        "per_corpus": per_corpus,
+    }
+    return combined
+
+
 def corpus_split_summary(splits: datasets.DatasetDict) -> dict:
     """Protocol, parameters and per split: speakers, their genders, files and label counts."""
     parameters = getattr(splits, "split_parameters", None)

@@ -43,7 +43,11 @@ def speaker_rows(parts: dict, split_names) -> list[list[str]]:
             )
             listed = ", ".join(speakers[:12]) + (" ..." if len(speakers) > 12 else "")
             described = f"{listed} ({genders})" if speakers else "no speakers known"
-            rows.append([name, described, str(parts[name].get("count", ""))])
+            count = str(parts[name].get("count", ""))
+            corpora = parts[name].get("corpora") or {}
+            if len(corpora) > 1:  # each corpus's share
+                count += " (" + ", ".join(f"{c} {n}" for c, n in corpora.items()) + ")"
+            rows.append([name, described, count])
     return rows
 
 
@@ -80,4 +84,47 @@ def license_section(facts: dict) -> str:
     ]
     if facts.get("citation"):
         lines += ["", f"Please cite: {facts['citation']}."]
+    return "\n".join(lines)
+
+
+def cross_corpus_markdown(results: list[dict]) -> str:
+    """The card section of cross-corpus evaluation: per corpus, UAR/accuracy/macro-F1 on the
+    shared classes (other classes masked) and unrestricted, and the classes one side lacks."""
+    rows, notes = [], []
+    for result in results:
+        for key, label in (("shared_classes", "shared classes"), ("unrestricted", "unrestricted")):
+            scores = result[key]
+            rows.append(
+                [
+                    result["corpus"],
+                    label,
+                    str(result["scored_files"]),
+                    f"{100 * scores['accuracy']:.1f}",
+                    f"{100 * scores['uar']:.1f}",
+                    f"{100 * scores['macro_f1']:.1f}",
+                ]
+            )
+        lacks = []
+        if result["model_only_labels"]:
+            lacks.append(f"the corpus lacks {', '.join(result['model_only_labels'])}")
+        if result["corpus_only_labels"]:
+            lacks.append(
+                f"the model lacks {', '.join(result['corpus_only_labels'])} "
+                f"({result['files_of_classes_the_model_lacks']} files, not scored)"
+            )
+        if lacks:
+            notes.append(f"- {result['corpus']}: {'; '.join(lacks)}.")
+    header = ["corpus", "classes", "files", "accuracy (%)", "UAR (%)", "macro-F1 (%)"]
+    lines = [
+        "## Cross-corpus evaluation",
+        "",
+        "The model on other corpora, labels matched by name. `shared classes`: the model's "
+        "classes the corpus lacks are masked out; `unrestricted`: the model's plain answer, where "
+        "a class the corpus lacks counts as an error. Per-file tables: "
+        "`cross_corpus/<corpus>/test_predictions.csv`.",
+        "",
+        table(header, rows),
+    ]
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines)

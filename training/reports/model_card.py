@@ -334,6 +334,7 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
         _metrics_section(
             info.get("test_metrics") or {}, info.get("eval_metrics") or {}, info.get("breakdown")
         ),
+        corpus_card.cross_corpus_markdown(info["cross_corpus"]) if info.get("cross_corpus") else "",
         _figures_section(output_dir),
         _training_section(info.get("training") or {}, info.get("run_info") or {}),
         corpus_card.limits_section(facts) if facts else LIMITS_SECTION,
