@@ -322,7 +322,8 @@ def run_cross_validation(
         fold_training.output_dir = str(root / f"fold_{fold}")
         logger.info("cross-validation fold %d of %d", number, len(fold_settings))
         metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
-        test_actors = split_info["splits"]["test"]["actors"]
+        test = split_info["splits"]["test"]
+        test_actors = test.get("actors", test.get("speakers"))  # RAVDESS's actors, or speakers
         folds.append({"fold": fold, "test_actors": test_actors, **metrics})
         if "emobox" in split_info:
             emobox_notes.append(split_info["emobox"])

@@ -13,9 +13,15 @@ Every optional piece of information may be missing: the card then leaves it out.
                     "count": n, ...} for name in train, validation, test.
     test_metrics    dict: test_accuracy, test_uar, test_macro_f1, test_loss, test_samples,
                     test_recall_<emotion>, and breakdowns test_<group>_{accuracy,uar,macro_f1,count}
-                    for group in speech, song, normal, strong (test_confusion_matrix is not shown).
+                    for each breakdown value (test_confusion_matrix is not shown).
     eval_metrics    dict: eval_accuracy, eval_uar, eval_macro_f1 of the kept checkpoint.
     training        dict: hyperparameter name -> scalar value, shown as a table.
+    dataset         dict: a corpus other than RAVDESS, its facts as data_scripts.corpora recorded
+                    them (name, title, label_names, license, citation, ...): the card's title,
+                    data, limits and license sections and front matter then follow it.
+    breakdown       dict: {column: values} the test metrics are broken down by (default:
+                    RAVDESS's vocal channels and intensities).
+    cross_corpus    list: training.cross_corpus results, one per other corpus evaluated.
     run_info        dict: num_processes, device, n_gpu, precision, distributed_backend,
                     total_train_batch_size, finished_at, versions (dict), command (list or str).
 """
