@@ -187,3 +187,39 @@ def test_label_folders_refusals_name_the_folder_or_file(tmp_path, capsys):
         _prepare(tmp_path, "--corpus", "folder", "--data_dir", str(root), "--labels", "frustrated")
     )
     assert labels["frustrated/x_1.wav"]["label"] == "frustrated"
+
+
+def test_ravdess_through_ser_prepare_keeps_its_columns(sample_data_dir, tmp_path):
+    dataset = _prepare(tmp_path, "--data_dir", str(sample_data_dir), "--config", "speech")
+    assert dataset.column_names == [
+        "audio", "label", "vocal_channel", "intensity", "statement", "repetition", "actor",
+        "gender", "length", "file",
+    ]  # fmt: skip
+    assert dataset.features["label"].names[0:2] == ["neutral", "calm"]
+    row = next(
+        r for r in dataset.remove_columns("audio") if r["file"] == "03-01-05-02-01-01-02.wav"
+    )
+    assert (row["label"], row["intensity"], row["actor"], row["gender"]) == (
+        4,
+        "strong",
+        2,
+        "female",
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--corpus", "crema_d", "--archive_dir", "x"], "--archive_dir is for RAVDESS only"),
+        (["--corpus", "manifest", "--data_dir", "x"], "--corpus manifest: give --manifest"),
+        (["--corpus", "tess"], "--corpus tess: give --data_dir"),
+        (
+            ["--corpus", "emodb", "--data_dir", "x", "--speaker_pattern", "(.)"],
+            "is for --corpus folder",
+        ),
+    ],
+)
+def test_flags_that_do_not_go_with_the_corpus_are_usage_errors(argv, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        prepare([*argv, "--output_dir", str(tmp_path / "out")])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
