@@ -68,3 +68,14 @@ def test_split_is_speaker_independent_within_each_corpus(two_corpora):
         assert sorted(s.split(":")[0] for s in part["speakers"]) == ["crema_d", "emodb"]
     with pytest.raises(ValueError, match="--split loso is for one corpus"):
         split_for_training(dataset, _data_args(two_corpora, "--split", "loso"), actors)
+
+
+def test_ravdess_only_options_are_refused_on_other_corpora(two_corpora):
+    single = [
+        "--model_path", "x", "--output_dir", str(two_corpora / "run"), "--use_cpu", "true",
+        "--dataset_dir", str(two_corpora / "prepared_emodb"),
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="is not RAVDESS and has no vocal channels"):
+        load_prepared_dataset(parse_arguments([*single, "--vocal_channel", "speech"])[1])
+    with pytest.raises(ValueError, match="EmoBox's folds are RAVDESS's"):
+        load_prepared_dataset(parse_arguments([*single, "--split", "emobox", "--fold", "1"])[1])

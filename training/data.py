@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 # Columns the collator reads; numpy format hands each row's waveform over without copying
 # it into a Python list.
 MODEL_COLUMNS = ["audio", "label", "length"]
+EMOBOX_ONLY = "--split emobox / --cv_folds emobox: EmoBox's folds are RAVDESS's; this dataset is not"
 
 
 def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, list[int]]:
@@ -41,6 +42,8 @@ def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, l
         if isinstance(dataset, datasets.DatasetDict):
             dataset = datasets.concatenate_datasets(list(dataset.values()))
         if not is_ravdess(dataset):
+            if data_args.split == "emobox" or data_args.cv_folds == "emobox":
+                raise ValueError(EMOBOX_ONLY)
             if data_args.vocal_channel != "all":
                 raise ValueError(
                     f"--vocal_channel {data_args.vocal_channel}: {data_args.dataset_dir} is not "
@@ -69,6 +72,9 @@ def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, l
 
 
 EVALUATED_SPLITS = ("validation", "test")
+EMOBOX_ONLY = (
+    "--split emobox / --cv_folds emobox: EmoBox's folds are RAVDESS's; this dataset is not"
+)
 
 
 def is_ravdess(dataset: datasets.Dataset) -> bool:
@@ -100,7 +106,7 @@ def split_for_training(
             actors=actors,
         )
     elif data_args.split == "emobox":
-        raise ValueError("--split emobox: EmoBox's folds are RAVDESS's; this dataset is not")
+        raise ValueError(EMOBOX_ONLY)
     elif "corpus" in dataset.column_names and len(set(dataset["corpus"])) > 1:
         splits = split_each_corpus(
             dataset, data_args.split, data_args.split_seed, data_args.fold, data_args.num_folds
