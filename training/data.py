@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 # Columns the collator reads; numpy format hands each row's waveform over without copying
 # it into a Python list.
 MODEL_COLUMNS = ["audio", "label", "length"]
-EMOBOX_ONLY = "--split emobox / --cv_folds emobox: EmoBox's folds are RAVDESS's; this dataset is not"
+EMOBOX_ONLY = (
+    "--split emobox / --cv_folds emobox: EmoBox's folds are RAVDESS's; this dataset is not"
+)
 
 
 def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, list[int]]:
