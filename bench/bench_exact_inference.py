@@ -33,7 +33,9 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
+from bench_support import generated_clips  # noqa: E402
 from transformers import TrainingArguments  # noqa: E402
 
 import training.inference.predict as predict_module  # noqa: E402
@@ -49,19 +51,6 @@ RATE = 16_000
 EVAL_BATCH = 16
 TRAIN_BATCH = 8
 VARIANTS = ("padded", "exact", "single")
-
-
-def generated_clips(count: int) -> list[np.ndarray]:
-    """Voiced-like test signals of 3-5 s: a gliding tone with harmonics and a little noise."""
-    rng = np.random.default_rng(0)
-    clips = []
-    for _ in range(count):
-        t = np.arange(int(rng.uniform(3.0, 5.0) * RATE)) / RATE
-        pitch = rng.uniform(100, 250) * (1 + 0.1 * np.sin(2 * np.pi * rng.uniform(2, 6) * t))
-        phase = 2 * np.pi * np.cumsum(pitch) / RATE
-        voice = sum(np.sin(k * phase) / k for k in range(1, 6))
-        clips.append((0.2 * voice + 0.01 * rng.standard_normal(len(t))).astype(np.float32))
-    return clips
 
 
 @contextlib.contextmanager

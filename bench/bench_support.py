@@ -1,4 +1,4 @@
-"""What the benchmarks share: the synthetic RAVDESS-size corpus, CPU seconds, memory sampling."""
+"""What the benchmarks share: synthetic corpora and clips, CPU seconds, memory sampling."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import os
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from data_scripts.download_and_map_emotion_data import download_and_map
 from data_scripts.mapping import MAPPING_FILE_NAME
 from data_scripts.sample_archives import write_sample_archives
 
 RSS_SAMPLE_SECONDS = 0.2
+RATE = 16_000
 
 
 def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> Path:
@@ -22,6 +25,21 @@ def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> 
     checksums = {a.path.name: (a.size, a.md5) for a in archives.values()}
     download_and_map(data_dir, archive_dir=root / f"{data_dir.name}_archives", checksums=checksums)
     return data_dir
+
+
+def generated_clips(
+    count: int, seconds: tuple[float, float] = (3.0, 5.0), seed: int = 0
+) -> list[np.ndarray]:
+    """Voiced-like clips of `seconds` (16 kHz): a gliding tone with harmonics and a little noise."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for _ in range(count):
+        t = np.arange(int(rng.uniform(*seconds) * RATE)) / RATE
+        pitch = rng.uniform(100, 250) * (1 + 0.1 * np.sin(2 * np.pi * rng.uniform(2, 6) * t))
+        phase = 2 * np.pi * np.cumsum(pitch) / RATE
+        voice = sum(np.sin(k * phase) / k for k in range(1, 6))
+        clips.append((0.2 * voice + 0.01 * rng.standard_normal(len(t))).astype(np.float32))
+    return clips
 
 
 def cpu_seconds() -> float:

@@ -41,6 +41,7 @@ EMOTION_PROSODY = {
     "fearful": (1.45, 0.35, 6.5, 3.5),
     "disgust": (0.85, 0.40, 3.0, 1.0),
     "surprised": (1.60, 0.55, 4.0, 5.0),
+    "boredom": (0.85, 0.15, 2.2, 0.3),  # EmoDB's L: low, slow, flat
 }
 # The real corpus has six stereo files; the sample makes every file whose name hashes to 0
 # modulo this number stereo, so a handful per archive are.
@@ -67,13 +68,38 @@ def synthesize(file_name: str, seconds: tuple[float, float], seed: int = 0) -> n
     """One utterance for a RAVDESS file name: float32 in [-1, 1], (samples,) or (samples, 2)."""
     name = parse_file_name(file_name)
     rng = np.random.default_rng(_seed(file_name, seed))
-    pitch_factor, loudness, syllable_rate, wobble = EMOTION_PROSODY[name.emotion]
-    strong = name.intensity == "strong"
+    male, strong = name.gender == "male", name.intensity == "strong"
+    audio = _voice(rng, name.emotion, male, name.actor, seconds, strong, SOURCE_SAMPLING_RATE)
+    if _seed(file_name, seed) % STEREO_EVERY == 0:
+        right = np.clip(audio * 0.8 + rng.normal(0, 0.005, audio.size), -1, 1).astype(np.float32)
+        audio = np.stack([audio, right], axis=1)
+    return audio
+
+
+def voice(
+    key: str,
+    emotion: str,
+    male: bool,
+    speaker: int,
+    seconds: tuple[float, float],
+    seed: int = 0,
+    strong: bool = False,
+    sampling_rate: int = SOURCE_SAMPLING_RATE,
+) -> np.ndarray:
+    """One mono utterance of `emotion` (a shared English name) for speaker number `speaker`:
+    float32 in [-1, 1]; `key` (a file name) seeds its randomness. Other corpora's samples use it
+    at their own rates."""
+    rng = np.random.default_rng(_seed(key, seed))
+    return _voice(rng, emotion, male, speaker, seconds, strong, sampling_rate)
+
+
+def _voice(rng, emotion, male, speaker, seconds, strong, sampling_rate) -> np.ndarray:
+    pitch_factor, loudness, syllable_rate, wobble = EMOTION_PROSODY[emotion]
     if strong:
         loudness *= 1.5
         wobble *= 1.4
-    base_f0 = (110.0 if name.gender == "male" else 200.0) * (1 + 0.04 * (name.actor % 5))
-    sr = SOURCE_SAMPLING_RATE
+    base_f0 = (110.0 if male else 200.0) * (1 + 0.04 * (speaker % 5))
+    sr = sampling_rate
     duration = rng.uniform(*seconds)
     t = np.arange(int(duration * sr)) / sr
     # Pitch contour: emotion level, a slow glide, vibrato and per-utterance jitter.
@@ -81,19 +107,25 @@ def synthesize(file_name: str, seconds: tuple[float, float], seed: int = 0) -> n
     vibrato = wobble * np.sin(2 * np.pi * rng.uniform(4, 7) * t)
     f0 = base_f0 * pitch_factor * 2 ** ((glide + vibrato) / 12) * rng.uniform(0.97, 1.03)
     phase = 2 * np.pi * np.cumsum(f0) / sr
-    voice = sum(np.sin(k * phase) / k**1.2 for k in range(1, 9))
+    harmonics = sum(np.sin(k * phase) / k**1.2 for k in range(1, 9))
     # Syllables: a raised-cosine envelope at the emotion's tempo, with pauses.
     syllables = 0.5 * (1 - np.cos(2 * np.pi * syllable_rate * t * rng.uniform(0.9, 1.1)))
     onset, offset = int(0.15 * sr), int(0.2 * sr)
     envelope = np.zeros_like(t)
     envelope[onset : t.size - offset] = syllables[onset : t.size - offset] ** 1.5
     noise = rng.normal(0, 0.01, t.size)
-    audio = loudness * envelope * voice / 3.0 + noise
-    audio = np.clip(audio, -1.0, 1.0).astype(np.float32)
-    if _seed(file_name, seed) % STEREO_EVERY == 0:
-        right = np.clip(audio * 0.8 + rng.normal(0, 0.005, t.size), -1, 1).astype(np.float32)
-        audio = np.stack([audio, right], axis=1)
-    return audio
+    audio = loudness * envelope * harmonics / 3.0 + noise
+    return np.clip(audio, -1.0, 1.0).astype(np.float32)
+
+
+def write_voice_file(path: Path | str, emotion: str, male: bool, speaker: int, **options) -> Path:
+    """`voice(...)` written as 16-bit PCM WAV at `path` (its name seeds the voice)."""
+    path = Path(path)
+    rate = options.get("sampling_rate", SOURCE_SAMPLING_RATE)
+    seconds = options.pop("seconds", (0.8, 1.2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, voice(path.name, emotion, male, speaker, seconds, **options), rate, "PCM_16")
+    return path
 
 
 def _wav_bytes(audio: np.ndarray) -> bytes:

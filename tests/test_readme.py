@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from data_scripts import download_and_map_emotion_data, ravdess
+from data_scripts.corpora import prepare
+from training import cross_corpus
 from training.arguments import parse_arguments
 from training.inference import export, predict
 
@@ -47,13 +49,24 @@ def _script_and_args(words: list[str]) -> tuple[str, list[str]]:
     return words[0].removesuffix(".py").replace("/", "."), words[1:]
 
 
+def prepare_arguments(args: list[str]):
+    """ser-prepare's parser and its check of which flags go with which --corpus."""
+    parser = prepare.build_parser()
+    parsed = parser.parse_args(args)
+    prepare.check_combination(parser, parsed)
+    return parsed
+
+
 PARSERS = {
     "data_scripts.download_and_map_emotion_data": lambda args: (
         download_and_map_emotion_data.build_parser().parse_args(args)
     ),
     "data_scripts.ravdess": lambda args: ravdess.build_parser().parse_args(args),
+    "ser-prepare": prepare_arguments,
+    "data_scripts.corpora.prepare": prepare_arguments,
     "training.inference.predict": predict.parse_args,
     "training.inference.export": lambda args: export.build_parser().parse_args(args),
+    "ser-evaluate": lambda args: cross_corpus.build_parser().parse_args(args),
     "training.wav2vec2_classification": parse_arguments,
 }
 OTHER_COMMANDS = {"make", "pip", "venv"}
@@ -85,9 +98,11 @@ def test_readme_mentions_every_command_the_project_installs():
     documented = {
         "data_scripts.download_and_map_emotion_data",
         "data_scripts.ravdess",
+        "data_scripts.corpora.prepare",
         "training.wav2vec2_classification",
         "training.inference.predict",
         "training.inference.export",
+        "training.cross_corpus",
     }
     for module in documented:
         assert module in modules
@@ -100,9 +115,11 @@ def test_readme_mentions_every_command_the_project_installs():
         "data_scripts.download_and_map_emotion_data",
         "data_scripts.ravdess",
         "data_scripts.sample_archives",
+        "data_scripts.corpora.prepare",
         "training.wav2vec2_classification",
         "training.inference.predict",
         "training.inference.export",
+        "training.cross_corpus",
         "training.demo.stand_in_checkpoint",
         "training.demo",
     ],

@@ -73,6 +73,28 @@ def test_classifier_learns_on_held_out_speakers(trained):
     assert test["test_uar"] >= 0.40, test
 
 
+# What the seeded `trained` run reaches, judged by `pipeline` one held-out clip at a time
+# (measured on the fixed code, issue 19). The bounds are 0.8x of it: a run that learns 25 % less
+# fails, and so do the drops issue 19 was about (0.61 -> 0.40 accuracy). Measured, never derived
+# from the code under test.
+MEASURED_PIPELINE_ACCURACY = 0.606  # 63 of 104 clips, speech and song
+MEASURED_PIPELINE_UAR = 0.547
+
+
+def test_saved_model_learns_judged_by_pipeline_on_held_out_speakers(trained, sample_data_dir):
+    _, rows = predictions_table(trained)
+    files = {Path(r["file"]).name: r["true_emotion"] for r in rows}
+    paths = [p for p in sample_data_dir.rglob("*.wav") if p.name in files]
+    assert len(paths) == len(files) >= 50
+    answers = pipeline_probabilities(trained, paths)
+    truth = [files[Path(path).name] for path in answers]
+    predicted = [max(scores, key=scores.get) for scores in answers.values()]
+    accuracy, uar, _ = _scores_by_hand(truth, predicted)
+    print(f"pipeline accuracy {accuracy:.3f} UAR {uar:.3f} on {len(truth)} held-out clips")
+    assert accuracy >= 0.8 * MEASURED_PIPELINE_ACCURACY, (accuracy, uar)
+    assert uar >= 0.8 * MEASURED_PIPELINE_UAR, (accuracy, uar)
+
+
 def test_test_metrics_agree_with_their_confusion_matrix(trained):
     test = read_json(trained / "test_results.json")
     matrix = np.array(test["test_confusion_matrix"])

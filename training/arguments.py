@@ -86,19 +86,21 @@ class DataArguments:
         },
     )
     dataset_dir: str | None = field(
-        default=None, metadata={"help": "A dataset saved by `python -m data_scripts.ravdess`."}
+        default=None,
+        metadata={"help": "A dataset saved by ser-prepare (or `python -m data_scripts.ravdess`)."},
     )
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
     vocal_channel: Literal["all", "speech", "song"] | None = field(
         default=None,
         metadata={"help": "Which recordings to use (default: all; speech with EmoBox's folds)."},
     )
-    split: Literal["speaker", "kfold", "emobox", "random"] = field(
+    split: Literal["speaker", "kfold", "emobox", "loso", "random"] = field(
         default="speaker",
         metadata={
             "help": "speaker: disjoint actors in train/validation/test. kfold: fold --fold of "
-            "--num_folds by actor. emobox: EmoBox's fold --fold (1-6). random: file-level, NOT "
-            "speaker-independent (comparison only)."
+            "--num_folds by actor. emobox: EmoBox's fold --fold (1-6, RAVDESS only). loso: leave "
+            "speaker --fold out (corpora other than RAVDESS, e.g. TESS, SAVEE). random: "
+            "file-level, NOT speaker-independent (comparison only)."
         },
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the split."})
@@ -119,6 +121,27 @@ class DataArguments:
     )
     max_train_seconds: float | None = field(
         default=6.0, metadata={"help": "Randomly crop longer training clips to this length."}
+    )
+    extra_dataset_dir: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Further prepared corpora trained on with --dataset_dir's (a repeated "
+            "--dataset_dir lands here): labels combined by name, split within each corpus."
+        },
+    )
+    eval_dataset_dir: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "After the test, evaluate the best model on these prepared corpora too, "
+            "labels by name (cross_corpus/NAME/); the flag may be repeated."
+        },
+    )
+    class_weighting: Literal["none", "balanced"] = field(
+        default="none",
+        metadata={
+            "help": "balanced: cross-entropy weighted by inverse training counts per class "
+            "(N / (K x n_c)); recorded in run_info.json and the card."
+        },
     )
 
     def __post_init__(self):
@@ -193,12 +216,30 @@ def build_parser() -> HfArgumentParser:
     return HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
 
 
+def merge_repeated_flags(argv: list[str]) -> list[str]:
+    """`--dataset_dir A --dataset_dir B` as `--dataset_dir A --extra_dataset_dir B`, and every
+    `--eval_dataset_dir X` as one list flag: argparse would keep only the last of each."""
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    for flag in ("--dataset_dir", "--extra_dataset_dir", "--eval_dataset_dir"):
+        pre.add_argument(flag, action="extend", nargs="+", default=None)
+    known, rest = pre.parse_known_args(argv)
+    datasets_given = (known.dataset_dir or []) + (known.extra_dataset_dir or [])
+    if datasets_given:
+        rest += ["--dataset_dir", datasets_given[0]]
+        if len(datasets_given) > 1:
+            rest += ["--extra_dataset_dir", *datasets_given[1:]]
+    if known.eval_dataset_dir:
+        rest += ["--eval_dataset_dir", *known.eval_dataset_dir]
+    return rest
+
+
 def parse_arguments(
     argv: list[str] | None = None,
 ) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--train_config", default=None)
     known, rest = pre.parse_known_args(argv)
+    rest = merge_repeated_flags(rest)
     parser = build_parser()
     valid = {
         f.name for cls in (ModelArguments, DataArguments, TrainingArguments) for f in fields(cls)

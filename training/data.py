@@ -1,4 +1,5 @@
-"""Prepared RAVDESS for training: load the Arrow data, split it, and batch it for the model."""
+"""Prepared data for training: load the Arrow data (RAVDESS or any prepared corpus), split it,
+and batch it for the model."""
 
 from __future__ import annotations
 
@@ -10,26 +11,47 @@ import numpy as np
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
+from data_scripts.corpora.corpus_splits import (
+    corpus_split_summary,
+    split_corpus,
+    split_each_corpus,
+)
 from data_scripts.ravdess import build_ravdess
 from data_scripts.ravdess_facts import VOCAL_CHANNELS, parse_file_name
 from data_scripts.ravdess_sources import sources_from_data_dir
 from data_scripts.splits import split_dataset, split_summary
 from training.arguments import DataArguments
+from training.multi_corpus import combine_corpora
 
 logger = logging.getLogger(__name__)
 
 # Columns the collator reads; numpy format hands each row's waveform over without copying
 # it into a Python list.
 MODEL_COLUMNS = ["audio", "label", "length"]
+EMOBOX_ONLY = (
+    "--split emobox / --cv_folds emobox: EmoBox's folds are RAVDESS's; this dataset is not"
+)
 
 
 def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, list[int]]:
     """All rows of the chosen vocal channel, from a saved dataset or the (cached) builder, and
     the actors of every channel (the speaker split's universe, whichever channel is trained)."""
+    if data_args.extra_dataset_dir:
+        dataset = combine_corpora([data_args.dataset_dir, *data_args.extra_dataset_dir])
+        return dataset, None
     if data_args.dataset_dir:
         dataset = datasets.load_from_disk(data_args.dataset_dir)
         if isinstance(dataset, datasets.DatasetDict):
             dataset = datasets.concatenate_datasets(list(dataset.values()))
+        if not is_ravdess(dataset):
+            if data_args.split == "emobox" or data_args.cv_folds == "emobox":
+                raise ValueError(EMOBOX_ONLY)
+            if data_args.vocal_channel != "all":
+                raise ValueError(
+                    f"--vocal_channel {data_args.vocal_channel}: {data_args.dataset_dir} is not "
+                    "RAVDESS and has no vocal channels; leave the flag out"
+                )
+            return dataset, None
         actors = sorted(int(a) for a in np.unique(np.asarray(dataset["actor"])))
         if data_args.vocal_channel != "all":
             # In memory: a cache file must not be written into the user's saved dataset.
@@ -52,6 +74,21 @@ def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, l
 
 
 EVALUATED_SPLITS = ("validation", "test")
+EMOBOX_ONLY = (
+    "--split emobox / --cv_folds emobox: EmoBox's folds are RAVDESS's; this dataset is not"
+)
+
+
+def is_ravdess(dataset: datasets.Dataset) -> bool:
+    """RAVDESS's builder writes actors and vocal channels; every other corpus has speakers."""
+    return {"actor", "vocal_channel"} <= set(dataset.column_names)
+
+
+def describe_split(splits: datasets.DatasetDict) -> dict:
+    """split.json's content: RAVDESS's actor summary, or the corpus summary (speakers)."""
+    if is_ravdess(splits["test"]):
+        return split_summary(splits)
+    return corpus_split_summary(splits)
 
 
 def split_for_training(
@@ -61,14 +98,29 @@ def split_for_training(
 
     `actors`: every actor of the corpus (all channels), so the split does not depend on the
     channel trained."""
-    splits = split_dataset(
-        dataset,
-        protocol=data_args.split,
-        seed=data_args.split_seed,
-        fold=data_args.fold,
-        num_folds=data_args.num_folds,
-        actors=actors,
-    )
+    if is_ravdess(dataset):
+        splits = split_dataset(
+            dataset,
+            protocol=data_args.split,
+            seed=data_args.split_seed,
+            fold=data_args.fold,
+            num_folds=data_args.num_folds,
+            actors=actors,
+        )
+    elif data_args.split == "emobox":
+        raise ValueError(EMOBOX_ONLY)
+    elif "corpus" in dataset.column_names and len(set(dataset["corpus"])) > 1:
+        splits = split_each_corpus(
+            dataset, data_args.split, data_args.split_seed, data_args.fold, data_args.num_folds
+        )
+    else:
+        splits = split_corpus(
+            dataset,
+            protocol=data_args.split,
+            seed=data_args.split_seed,
+            fold=data_args.fold,
+            num_folds=data_args.num_folds,
+        )
     # Evaluation keeps dataset order (per-file results line up with the rows). Ordering the
     # evaluated splits by length (a stable sort) makes each batch's clips alike in length, so
     # batches carry little padding: evaluation 1.13x as fast on CPU (BENCHMARKS.md).
@@ -78,7 +130,7 @@ def split_for_training(
         if name in splits:
             order = np.argsort(np.asarray(splits[name]["length"]), kind="stable")
             splits[name] = splits[name].select(order, keep_in_memory=True)
-    return splits, split_summary(splits)
+    return splits, describe_split(splits)
 
 
 def model_view(dataset: datasets.Dataset) -> datasets.Dataset:

@@ -118,6 +118,7 @@ def build_probe_trainer(
     training_args,
     cache_dir: str | None,
     compute_metrics,
+    compute_loss_func=None,
 ) -> tuple[ProbeTrainer, dict[str, datasets.Dataset]]:
     """Pooled features of every row (cached), the head on them, and the Trainer; returns the
     trainer and each split's feature view (for evaluate/predict)."""
@@ -142,5 +143,6 @@ def build_probe_trainer(
         eval_dataset=views["validation"],
         processing_class=feature_extractor,
         compute_metrics=compute_metrics,
+        compute_loss_func=compute_loss_func,
     )
     return trainer, views

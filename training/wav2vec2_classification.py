@@ -27,10 +27,8 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.corpus_counts import describe_rows
-from data_scripts.ravdess import CONFIG_CHANNELS, recorded_decode_settings
-from data_scripts.ravdess_facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS, EMOTIONS
-from data_scripts.splits import split_summary
+from data_scripts.ravdess import recorded_decode_settings
+from data_scripts.ravdess_facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS
 from training.arguments import (
     DataArguments,
     ModelArguments,
@@ -38,8 +36,12 @@ from training.arguments import (
     launched_world_size,
     parse_arguments,
 )
+from training.class_weights import class_weighting, loss_function
+from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
+from training.cross_corpus import check_eval_datasets, evaluate_corpora
 from training.data import (
     AudioClassificationCollator,
+    describe_split,
     load_prepared_dataset,
     model_view,
     split_for_training,
@@ -67,7 +69,6 @@ from training.run_folder.run_info import collect_run_info, describe_processes
 from training.trainer import EmotionTrainer
 
 logger = logging.getLogger(__name__)
-LABEL_NAMES = list(EMOTIONS)
 
 
 def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
@@ -109,12 +110,13 @@ def _train_and_test(
     with training_args.main_process_first(desc="prepare RAVDESS"):
         dataset, actors = load_prepared_dataset(data_args)
     splits, split_info = split_for_training(dataset, data_args, actors)
+    check_eval_datasets(data_args.eval_dataset_dir, label_names(dataset))  # before training
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
     model, transfer, feature_extractor, extractor_source = _build_model(model_args, dataset)
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
     splits, too_short = drop_too_short(splits, model)
     if too_short:  # the summary describes the rows actually used
-        split_info = split_summary(splits)
+        split_info = describe_split(splits)
     split_info["dropped_too_short"] = too_short
     trainer, views = _build_trainer(
         model, feature_extractor, dataset, splits, model_args, data_args, training_args
@@ -143,9 +145,11 @@ def _train_and_test(
             processes=processes,
             feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
         )
+        cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir)
+        run_info["class_weighting"] = class_weighting(data_args.class_weighting, splits["train"])
         outcome = RunOutcome(
             test=test,
-            label_names=LABEL_NAMES,
+            label_names=label_names(test),
             logits=logits,
             details=details,
             test_metrics=test_metrics,
@@ -157,7 +161,10 @@ def _train_and_test(
         write_run_report(
             Path(training_args.output_dir),
             outcome,
-            _card_facts(model_args, data_args, training_args, dataset),
+            {
+                **_card_facts(model_args, data_args, training_args, dataset, test),
+                "cross_corpus": cross,
+            },
         )
     return test_metrics, split_info
 
@@ -168,7 +175,7 @@ def _build_model(model_args: ModelArguments, dataset):
     model, transfer = build_classifier(
         model_args.model_path,
         model_args.config_path,
-        labels=tuple(LABEL_NAMES),
+        labels=tuple(label_names(dataset)),
         pooling=model_args.pooling,
         classifier_proj_size=model_args.classifier_proj_size,
         attn_implementation=model_args.attn_implementation,
@@ -188,6 +195,7 @@ def _build_model(model_args: ModelArguments, dataset):
 def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_args, training_args):
     """The Trainer and the splits as it reads them: the probe on cached frozen features, or the
     full model with random crops in training."""
+    names = label_names(dataset)
     if model_args.freeze_encoder and model_args.cache_frozen_features:
         # The encoder never changes: compute it once per clip, train the head on cached means.
         return build_probe_trainer(
@@ -197,7 +205,8 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
             splits,
             training_args,
             data_args.cache_dir,
-            make_compute_metrics(LABEL_NAMES),
+            make_compute_metrics(names),
+            compute_loss_func=loss_function(data_args.class_weighting, splits["train"]),
         )
     views = {name: model_view(split) for name, split in splits.items()}
     trainer = EmotionTrainer(
@@ -210,7 +219,8 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
         train_dataset=views["train"],
         eval_dataset=views["validation"],
         processing_class=feature_extractor,
-        compute_metrics=make_compute_metrics(LABEL_NAMES),
+        compute_metrics=make_compute_metrics(names),
+        compute_loss_func=loss_function(data_args.class_weighting, splits["train"]),
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
     return trainer, views
@@ -221,10 +231,7 @@ def _test(trainer, test_view, test) -> tuple:
     prediction = trainer.predict_in_order(test_view, test["label"])
     logits = logits_of(prediction.predictions)
     details = detailed_metrics(
-        logits,
-        prediction.label_ids,
-        LABEL_NAMES,
-        {"vocal_channel": test["vocal_channel"], "intensity": test["intensity"]},
+        logits, prediction.label_ids, label_names(test), metric_groups(test, group_columns(test))
     )
     test_metrics = {f"test_{k}": v for k, v in details.items()}
     test_metrics["test_loss"] = prediction.metrics.get("test_loss")
@@ -233,14 +240,12 @@ def _test(trainer, test_view, test) -> tuple:
     return logits, details, test_metrics
 
 
-def _card_facts(model_args, data_args, training_args, dataset) -> dict:
+def _card_facts(model_args, data_args, training_args, dataset, test) -> dict:
     """What the model card says about how the run was set up."""
     return {
         "base_model": model_args.model_path,
         "vocal_channel": data_args.vocal_channel,
-        "corpus": describe_rows(
-            dataset["actor"], dataset["vocal_channel"], CONFIG_CHANNELS[data_args.vocal_channel]
-        ),
+        **corpus_card_facts(dataset, data_args.vocal_channel, test),
         "pooling": model_args.pooling,
         "split_protocol": data_args.split,
         "training": _training_summary(model_args, data_args, training_args),
@@ -262,6 +267,7 @@ def _training_summary(
         "freeze_encoder": model_args.freeze_encoder,
         "cache_frozen_features": model_args.freeze_encoder and model_args.cache_frozen_features,
         "max_train_seconds": data_args.max_train_seconds,
+        "class_weighting": data_args.class_weighting,
         "metric_for_best_model": training_args.metric_for_best_model,
     }
 
@@ -317,7 +323,8 @@ def run_cross_validation(
         fold_training.output_dir = str(root / f"fold_{fold}")
         logger.info("cross-validation fold %d of %d", number, len(fold_settings))
         metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
-        test_actors = split_info["splits"]["test"]["actors"]
+        test = split_info["splits"]["test"]
+        test_actors = test.get("actors", test.get("speakers"))  # RAVDESS's actors, or speakers
         folds.append({"fold": fold, "test_actors": test_actors, **metrics})
         if "emobox" in split_info:
             emobox_notes.append(split_info["emobox"])

@@ -167,8 +167,12 @@ def _test_clips(run: Path, labels: list[str], options: ExportOptions) -> tuple[l
     found: dict[str, Path] = {}
     for root in _audio_roots(run, options.audio_dirs):
         for path in root.rglob("*"):
-            if path.name in references and path.suffix.lower() in AUDIO_EXTENSIONS:
-                found.setdefault(path.name, path)
+            if path.suffix.lower() not in AUDIO_EXTENSIONS:
+                continue
+            # RAVDESS's table names files; other corpora's may give a path below their folder.
+            for key in (path.name, path.relative_to(root).as_posix()):
+                if key in references:
+                    found.setdefault(key, path)
     names = [name for name in references if name in found][: options.verify_files]
     return [{"name": n, "path": str(found[n].absolute())} for n in names], {
         n: references[n] for n in names

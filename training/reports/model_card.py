@@ -13,9 +13,15 @@ Every optional piece of information may be missing: the card then leaves it out.
                     "count": n, ...} for name in train, validation, test.
     test_metrics    dict: test_accuracy, test_uar, test_macro_f1, test_loss, test_samples,
                     test_recall_<emotion>, and breakdowns test_<group>_{accuracy,uar,macro_f1,count}
-                    for group in speech, song, normal, strong (test_confusion_matrix is not shown).
+                    for each breakdown value (test_confusion_matrix is not shown).
     eval_metrics    dict: eval_accuracy, eval_uar, eval_macro_f1 of the kept checkpoint.
     training        dict: hyperparameter name -> scalar value, shown as a table.
+    dataset         dict: a corpus other than RAVDESS, its facts as data_scripts.corpora recorded
+                    them (name, title, label_names, license, citation, ...): the card's title,
+                    data, limits and license sections and front matter then follow it.
+    breakdown       dict: {column: values} the test metrics are broken down by (default:
+                    RAVDESS's vocal channels and intensities).
+    cross_corpus    list: training.cross_corpus results, one per other corpus evaluated.
     run_info        dict: num_processes, device, n_gpu, precision, distributed_backend,
                     total_train_batch_size, finished_at, versions (dict), command (list or str).
 """
@@ -36,6 +42,7 @@ from data_scripts.ravdess_facts import (
     actor_gender,
 )
 from data_scripts.splits import SPLIT_NAMES
+from training.reports import corpus_card
 from training.reports.card_text import (
     CARD_METADATA,
     DATA_LICENSE,
@@ -50,12 +57,12 @@ from training.reports.card_text import (
 from training.reports.plots import CONFUSION_MATRIX_PNG, TRAINING_CURVES_PNG
 
 MODEL_CARD_NAME = "README.md"
-BREAKDOWN_GROUPS = (*VOCAL_CHANNELS, *INTENSITIES)
 PROTOCOLS = {
     "speaker": "speaker-independent: train, validation and test actors are disjoint",
     "kfold": "speaker-independent k-fold: each fold tests on actors never seen in training",
     "emobox": "EmoBox's speaker-independent fold (Ma et al., Interspeech 2024): its test actors; "
     "validation actors taken from its training actors",
+    "loso": "leave one speaker out: the test speaker is never seen in training",
     "random": "file-level random split: the same actors appear in training and test, so the "
     "numbers are NOT speaker-independent and overstate accuracy on new voices",
 }
@@ -87,6 +94,10 @@ def _front_matter(info: dict, model_type: str | None, title: str) -> str:
         **CARD_METADATA,
         "tags": CARD_METADATA["tags"] + ([model_type] if model_type else []),
     }
+    facts = corpus_card.other_corpus(info)
+    if facts:
+        fields = corpus_card.front_matter_fields(facts)
+        metadata.update(fields, tags=fields["tags"] + ([model_type] if model_type else []))
     base = info.get("base_model")
     if isinstance(base, str) and HUB_ID.match(base) and not Path(base).exists():
         metadata["base_model"] = base
@@ -109,8 +120,8 @@ def _front_matter(info: dict, model_type: str | None, title: str) -> str:
                     {
                         "task": {"type": "audio-classification", "name": "Emotion recognition"},
                         "dataset": {
-                            "type": "ravdess",
-                            "name": f"RAVDESS ({split} split)",
+                            "type": facts["name"] if facts else "ravdess",
+                            "name": f"{facts['title'] if facts else 'RAVDESS'} ({split} split)",
                             "split": "test",
                         },
                         "metrics": results,
@@ -139,6 +150,8 @@ def _model_section(info: dict, config: dict) -> str:
 
 
 def _data_section(info: dict) -> str:
+    if corpus_card.other_corpus(info):
+        return corpus_card.data_section(corpus_card.other_corpus(info))
     channel = info.get("vocal_channel")
     channels = {"speech": "speech", "song": "song", "all": "speech and song"}.get(channel, channel)
     lines = [
@@ -161,14 +174,19 @@ def _split_section(split: dict) -> str:
     lines = ["## Split protocol", ""]
     if protocol:
         described = PROTOCOLS.get(protocol, protocol)
+        if "speaker_independent" in split:  # a corpus with speakers, not RAVDESS's actors
+            described = described.replace("actors", "speakers")
         lines.append(f"Protocol: `{protocol}` ({described}).")
     details = [
         f"{key} {split[key]}" for key in ("seed", "fold", "num_folds") if split.get(key) is not None
     ]
     if details:
         lines.append(f"Settings: {', '.join(details)}.")
+    lines += corpus_card.split_notes(split)
     rows = []
     parts = split.get("splits") or {}
+    if any("speakers" in part for part in parts.values()):
+        return "\n".join([*lines, "", corpus_card.split_table(parts, SPLIT_NAMES)])
     for name in SPLIT_NAMES:
         if name in parts:
             actors, count = parts[name].get("actors"), parts[name].get("count")
@@ -182,7 +200,7 @@ def _split_section(split: dict) -> str:
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
-def _metrics_section(test: dict, evaluation: dict) -> str:
+def _metrics_section(test: dict, evaluation: dict, breakdown: dict | None = None) -> str:
     rows = []
     for key, label in HEADLINE_METRICS.items():
         if is_number(test.get(f"test_{key}")) or is_number(evaluation.get(f"eval_{key}")):
@@ -204,8 +222,10 @@ def _metrics_section(test: dict, evaluation: dict) -> str:
     lines.append(table(["metric", "test (%)", "validation (%)"], rows))
     if is_number(test.get("test_loss")):
         lines.append(f"\nTest loss: {float(test['test_loss']):.4f}.")
+    columns = breakdown or {"vocal channel": VOCAL_CHANNELS, "intensity": INTENSITIES}
+    groups = [value for values in columns.values() for value in values]
     breakdown = []
-    for group in BREAKDOWN_GROUPS:
+    for group in groups:
         values = [test.get(f"test_{group}_{key}") for key in HEADLINE_METRICS]
         if any(is_number(v) for v in values):
             count = test.get(f"test_{group}_count")
@@ -214,7 +234,8 @@ def _metrics_section(test: dict, evaluation: dict) -> str:
             )
     if breakdown:
         header = ["test subset", "clips", "accuracy (%)", "UAR (%)", "macro-F1 (%)"]
-        lines += ["", "By vocal channel and intensity:", "", table(header, breakdown)]
+        named = " and ".join(name.replace("_", " ") for name in columns)
+        lines += ["", f"By {named}:", "", table(header, breakdown)]
     return "\n".join(lines)
 
 
@@ -307,19 +328,23 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
     preprocessor = _read_json(output_dir / "preprocessor_config.json")
     title = info.get("model_name") or output_dir.resolve().name
     rate = info.get("sampling_rate") or preprocessor.get("sampling_rate") or TARGET_SAMPLING_RATE
+    facts = corpus_card.other_corpus(info)
     sections = [
         _front_matter(info, config.get("model_type"), title),
-        f"# {title}\n\nSpeech emotion recognition on RAVDESS: an audio-classification model "
-        "that answers with one of the emotion names below.",
+        f"# {title}\n\nSpeech emotion recognition on {facts['title'] if facts else 'RAVDESS'}: "
+        "an audio-classification model that answers with one of the emotion names below.",
         _model_section(info, config),
         _data_section(info),
         corpus_section(info.get("corpus"), info.get("split") or {}),
         _split_section(info.get("split") or {}),
-        _metrics_section(info.get("test_metrics") or {}, info.get("eval_metrics") or {}),
+        _metrics_section(
+            info.get("test_metrics") or {}, info.get("eval_metrics") or {}, info.get("breakdown")
+        ),
+        corpus_card.cross_corpus_markdown(info["cross_corpus"]) if info.get("cross_corpus") else "",
         _figures_section(output_dir),
         _training_section(info.get("training") or {}, info.get("run_info") or {}),
-        LIMITS_SECTION,
-        license_section(),
+        corpus_card.limits_section(facts) if facts else LIMITS_SECTION,
+        corpus_card.license_section(facts) if facts else license_section(),
         _usage_section(str(output_dir), int(rate)),
     ]
     return "\n\n".join(section.strip("\n") for section in sections if section) + "\n"

@@ -12,12 +12,22 @@ import numpy as np
 from data_scripts.atomic_write import write_text_atomic
 
 PREDICTIONS_FILE = "test_predictions.csv"
-# Columns of the prepared dataset, in the order the table shows them.
+# RAVDESS's columns, in the order the table shows them.
 FILE_COLUMNS = ("file", "actor", "gender", "vocal_channel", "intensity", "statement", "repetition")
+# Columns no table shows: the audio, the label (shown by name) and the length in samples.
+MODEL_ONLY_COLUMNS = ("audio", "label", "length")
 
 
-def prediction_columns(label_names: list[str]) -> list[str]:
-    return [*FILE_COLUMNS, "true_emotion", "predicted_emotion"] + [
+def file_columns(dataset: datasets.Dataset) -> tuple[str, ...]:
+    """RAVDESS's columns, or any other corpus's own: file first, then the dataset's order."""
+    if set(FILE_COLUMNS) <= set(dataset.column_names):
+        return FILE_COLUMNS
+    rest = [c for c in dataset.column_names if c not in (*MODEL_ONLY_COLUMNS, "file")]
+    return ("file", *rest)
+
+
+def prediction_columns(label_names: list[str], columns=FILE_COLUMNS) -> list[str]:
+    return [*columns, "true_emotion", "predicted_emotion"] + [
         f"prob_{name}" for name in label_names
     ]
 
@@ -32,14 +42,15 @@ def predictions_csv(
         raise ValueError(
             f"{probabilities.shape[0]} rows of probabilities for {len(dataset)} test files"
         )
-    fields = dataset.select_columns([*FILE_COLUMNS, "label"]).to_dict()
+    columns = file_columns(dataset)
+    fields = dataset.select_columns([*columns, "label"]).to_dict()
     predicted = probabilities.argmax(axis=-1)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(prediction_columns(label_names))
+    writer.writerow(prediction_columns(label_names, columns))
     for row in range(len(dataset)):
         writer.writerow(
-            [fields[column][row] for column in FILE_COLUMNS]
+            [fields[column][row] for column in columns]
             + [label_names[fields["label"][row]], label_names[predicted[row]]]
             + [f"{p:.6f}" for p in probabilities[row]]
         )
