@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from data_scripts import download_and_map_emotion_data, ravdess
-from training.inference import predict
 from training.arguments import parse_arguments
+from training.inference import predict
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
