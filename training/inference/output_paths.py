@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from data_scripts.writable import check_writable
+from training.inference.audio_io import is_audio_file
 
 # What the start of each kind of earlier output looks like (predict_outputs writes these).
 _EARLIER_OUTPUT_STARTS = {
@@ -35,15 +36,14 @@ def _refusal(flag: str, path: Path, why: str, advice: str) -> ValueError:
 
 def check_output_file(flag: str, path: Path, inputs: set[Path]) -> None:
     """ValueError naming the flag when `path` is an input or a file this command did not write."""
-    resolved = path.resolve()
-    if resolved in inputs:
-        return_advice = (
-            f"name the result file, e.g. {flag} {path.with_suffix('').name}{_suffix(flag)}"
-        )
-        raise _refusal(flag, path, "is one of the audio files to classify", return_advice)
+    name_it = f"name the result file, e.g. {flag} {path.stem}{_suffix(flag)}"
+    if path.resolve() in inputs:
+        raise _refusal(flag, path, "is one of the audio files to classify", name_it)
     if path.is_dir():
         raise _refusal(flag, path, "is a folder", f"give {flag} a file name")
     if path.exists() and not _is_earlier_output(path, flag):
+        if is_audio_file(path):
+            raise _refusal(flag, path, "is an audio file, not a result of predict", name_it)
         raise _refusal(
             flag,
             path,

@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Every output path is checked against the inputs before any audio is scored.
         files, _ = find_audio_files(args.paths)
-        check_outputs({**outputs, "--timeline_png": args.timeline_png}, files)
+        check_outputs(outputs, files)
         pictures = {}
         if args.timeline_png:
             paths = check_png_folder(Path(args.timeline_png), files, {f.resolve() for f in files})
