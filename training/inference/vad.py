@@ -19,6 +19,7 @@ import torch
 
 SPEECH_THRESHOLD = 0.5  # silero's default frame threshold
 MIN_SPEECH_FRACTION = 0.5
+LANE_SECONDS, WARMUP_SECONDS = 4.0, 1.0
 # Frame sizes silero's model takes at the rates it supports.
 _FRAME_SAMPLES = {16_000: 512, 8_000: 256}
 VAD_CHOICES = ("silero", "none")
@@ -43,32 +44,48 @@ class SileroVad:
         self._frame = _FRAME_SAMPLES[sampling_rate]
 
     @torch.inference_mode()
-    def speech_fractions(self, windows: np.ndarray) -> np.ndarray:
-        """Fraction of each row's frames that silero hears as speech; rows are equal-length
-        windows (windows x samples), each a separate stream."""
-        frames = max(windows.shape[1] // self._frame, 1)
-        usable = np.zeros((windows.shape[0], frames * self._frame), dtype=np.float32)
-        kept = min(windows.shape[1], usable.shape[1])
-        usable[:, :kept] = windows[:, :kept]
+    def speech_frames(self, samples: np.ndarray) -> np.ndarray:
+        """Per 32 ms frame of `samples`: does silero hear speech. The stretch runs as parallel
+        lanes of LANE_SECONDS, each first fed the WARMUP_SECONDS before it (silero needs that
+        much context: a fresh stream misses speech it is started in the middle of)."""
+        frame = self._frame
+        frames = -(-len(samples) // frame)
+        lane = round(LANE_SECONDS * self.sampling_rate / frame)
+        warm = round(WARMUP_SECONDS * self.sampling_rate / frame)
+        lanes = -(-frames // lane)
+        padded = np.zeros((warm + lanes * lane) * frame, dtype=np.float32)
+        padded[warm * frame : warm * frame + len(samples)] = samples
+        # Lane i reads frames [i*lane, (i+1)*lane) after its warm-up (zeros before the start).
+        batch = np.stack(
+            [padded[i * lane * frame : ((i + 1) * lane + warm) * frame] for i in range(lanes)]
+        )
         self._model.reset_states()
-        batch = torch.from_numpy(usable)
-        speech = np.zeros(windows.shape[0])
-        for index in range(frames):
-            chunk = batch[:, index * self._frame : (index + 1) * self._frame]
-            probability = self._model(chunk, self.sampling_rate)[:, 0].numpy()
-            speech += probability >= SPEECH_THRESHOLD
-        return speech / frames
+        tensor = torch.from_numpy(batch)
+        heard = np.zeros((lanes, warm + lane), dtype=bool)
+        for index in range(warm + lane):
+            chunk = tensor[:, index * frame : (index + 1) * frame]
+            heard[:, index] = (
+                self._model(chunk, self.sampling_rate)[:, 0].numpy() >= SPEECH_THRESHOLD
+            )
+        return heard[:, warm:].reshape(-1)[:frames]
 
-    def speech(self, windows: np.ndarray) -> np.ndarray:
-        """Boolean per window: speech covers at least MIN_SPEECH_FRACTION of it."""
-        return self.speech_fractions(windows) >= MIN_SPEECH_FRACTION
+    def speech(self, stretch: np.ndarray, offsets: list[int], size: int) -> np.ndarray:
+        """Per window (`size` samples from each of `offsets` into `stretch`): does speech cover
+        at least MIN_SPEECH_FRACTION of it (frames counted by their middles)."""
+        heard = self.speech_frames(stretch)
+        middles = (np.arange(len(heard)) + 0.5) * self._frame
+        result = []
+        for offset in offsets:
+            inside = (middles >= offset) & (middles < offset + size)
+            result.append(inside.any() and heard[inside].mean() >= MIN_SPEECH_FRACTION)
+        return np.array(result, dtype=bool)
 
 
 class NoVad:
     """`--vad none`: every window is scored as speech."""
 
-    def speech(self, windows: np.ndarray) -> np.ndarray:
-        return np.ones(windows.shape[0], dtype=bool)
+    def speech(self, stretch: np.ndarray, offsets: list[int], size: int) -> np.ndarray:
+        return np.ones(len(offsets), dtype=bool)
 
 
 def make_vad(choice: str, sampling_rate: int):

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from data_scripts.audio_spans import SpanDecoder
 from training.inference.timeline import window_row
+from training.inference.vad import WARMUP_SECONDS
 
 
 def window_starts(num_samples: int, window: int, hop: int) -> list[int]:
@@ -47,11 +48,15 @@ def score_file(
         size = min(window, length)
         starts = window_starts(length, window, hop)
         rows: list[dict] = []
+        vad_context = round(WARMUP_SECONDS * rate)
         for first in range(0, len(starts), batch_size):
             group = starts[first : first + batch_size]
-            stretch = decoder.read(group[0], group[-1] + size)
-            batch = np.stack([stretch[s - group[0] : s - group[0] + size] for s in group])
-            speech = vad.speech(batch)
+            # The voice-activity detector also hears the second before the first window.
+            context = min(group[0], vad_context)
+            stretch = decoder.read(group[0] - context, group[-1] + size)
+            offsets = [s - group[0] + context for s in group]
+            batch = np.stack([stretch[o : o + size] for o in offsets])
+            speech = vad.speech(stretch, offsets, size)
             scored = iter(_probabilities(scorer, batch[speech]) if speech.any() else [])
             for start, is_speech in zip(group, speech, strict=True):
                 probabilities = next(scored) if is_speech else None
