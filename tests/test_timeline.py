@@ -221,3 +221,32 @@ def test_short_exact_silent_truncated_and_mp3_files_each_get_an_answer(
             assert sum(results[name]["probabilities"].values()) == pytest.approx(1, abs=1e-5)
     if "MP3" in soundfile.available_formats():
         assert results["clip.mp3"]["emotion"] in (*EMOTIONS, "no speech")
+
+
+@pytest.mark.parametrize(
+    ("facts", "window", "second_start", "said"),
+    [
+        ({"max_train_seconds": 6.0, "median_seconds": 2.0}, 2.0, 1.0, "median training clip"),
+        ({"max_train_seconds": 1.5, "median_seconds": 3.7}, 1.5, 0.75, "max_train_seconds 1.5"),
+        # 11 s: windows at 0 and 3 s (the last one ends at the file's end; the hop is 4 s).
+        (None, 8.0, 3.0, "does not record the training clips' length"),
+    ],
+)
+def test_default_windows_follow_the_training_clips_the_model_records(
+    recording, weighted_model, tmp_path, caplog, facts, window, second_start, said
+):
+    path, _ = recording
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (model / name).write_bytes((weighted_model / name).read_bytes())
+    preprocessor = json.loads((weighted_model / "preprocessor_config.json").read_text())
+    if facts:
+        preprocessor["training_clip_seconds"] = facts
+    (model / "preprocessor_config.json").write_text(json.dumps(preprocessor))
+    caplog.set_level("INFO")
+    (result,), _ = predict_files(model, [path], device="cpu", vad="none")
+    windows = result["timeline"]["windows"]
+    assert {round(w["end_s"] - w["start_s"], 3) for w in windows} == {window}
+    assert windows[1]["start_s"] == pytest.approx(second_start)
+    assert said in caplog.text

@@ -1,0 +1,44 @@
+"""Decoding a long file stretch by stretch (soundfile seeks) gives the whole file's samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+from data_scripts.audio_decoding import AudioDecodeError, DecodeSettings, decode_audio
+from data_scripts.audio_spans import SpanDecoder
+
+SETTINGS = DecodeSettings(16_000)
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "subtype"),
+    [(44_100, 2, "PCM_16"), (48_000, 2, "PCM_24"), (22_050, 1, "FLOAT"), (16_000, 1, "PCM_16")],
+)
+def test_stretches_equal_whole_file_decoding(tmp_path, rate, channels, subtype):
+    rng = np.random.default_rng(rate)
+    signal = (0.3 * rng.standard_normal((rate * 12, channels))).astype(np.float32)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, signal, rate, subtype=subtype)
+    whole = decode_audio(path, SETTINGS)
+    with SpanDecoder(path, SETTINGS) as decoder:
+        assert decoder.length == len(whole)
+        starts = [0, 1, 8_000, 33_333, 100_001, len(whole) - 16_000, len(whole) - 5]
+        for start in starts:
+            stretch = decoder.read(start, start + 16_000)
+            expected = whole[start : start + 16_000]
+            assert len(stretch) == len(expected)
+            np.testing.assert_allclose(stretch, expected, atol=1e-6, rtol=0)
+
+
+def test_a_file_whose_frames_run_out_early_is_named(tmp_path):
+    """A FLAC cut short: its header still promises every frame."""
+    path = tmp_path / "cut.flac"
+    soundfile.write(path, np.random.default_rng(0).uniform(-0.5, 0.5, 48_000 * 6), 48_000)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(AudioDecodeError, match=f"^{path}: "):
+        with SpanDecoder(path, SETTINGS) as decoder:
+            for start in range(0, decoder.length, 16_000):
+                decoder.read(start, start + 16_000)
