@@ -11,13 +11,18 @@ from pathlib import Path
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from data_scripts.atomic_write import atomic_output
 from training.inference.timeline import NO_SPEECH, SILENCE
 
 MAX_POINTS = 600
 SILENCE_COLOUR = "0.8"
+# matplotlib's default colours without C7, a grey that would look like silence.
+EMOTION_COLOURS = ("C0", "C1", "C2", "C3", "C4", "C5", "C6", "C8", "C9", "k")
+# Tick steps for long files (seconds): the first that gives at most MAX_TICKS ticks.
+TICK_STEPS, MAX_TICKS = (30, 60, 300, 600, 900, 1800, 3600, 7200), 10
 
 
 def _clock(seconds: float, _position=None) -> str:
@@ -50,7 +55,7 @@ def plot_timeline(result: dict, path: str | Path) -> Path:
     rows, segments = result["timeline"]["windows"], result["timeline"]["segments"]
     labels = list(next((r["probabilities"] for r in rows if r["probabilities"]), {}) or {})
     duration = result["duration_seconds"]
-    colours = {label: f"C{index % 10}" for index, label in enumerate(labels)}
+    colours = {label: EMOTION_COLOURS[i % len(EMOTION_COLOURS)] for i, label in enumerate(labels)}
     colours[SILENCE] = SILENCE_COLOUR
     figure = Figure(figsize=(12, 4.5))
     curves, band = figure.subplots(
@@ -58,7 +63,9 @@ def plot_timeline(result: dict, path: str | Path) -> Path:
     )
     middles, table, group = _curves(rows, labels)
     for index, label in enumerate(labels):
-        curves.plot(middles, table[:, index], color=colours[label], lw=1.2, label=label)
+        marker = "." if len(middles) <= 60 else None  # few windows: show each
+        curves.plot(middles, table[:, index], color=colours[label], lw=1.2, marker=marker,
+                    label=label)  # fmt: skip
     curves.set_ylim(0, 1)
     curves.set_ylabel("probability")
     title = f"{Path(result['file']).name}: {result['emotion']}"
@@ -67,8 +74,9 @@ def plot_timeline(result: dict, path: str | Path) -> Path:
     if group > 1:
         title += f"; curves: means over {group} windows"
     curves.set_title(title, fontsize=10)
-    if labels:
-        curves.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    handles = [*curves.get_legend_handles_labels()[0], Patch(color=SILENCE_COLOUR, label=SILENCE)]
+    curves.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8,
+                  frameon=False)  # fmt: skip
     for segment in segments:
         band.broken_barh(
             [(segment["start_s"], segment["end_s"] - segment["start_s"])],
@@ -79,6 +87,8 @@ def plot_timeline(result: dict, path: str | Path) -> Path:
     band.set_ylabel("segments", rotation=0, ha="right", va="center")
     band.set_xlim(0, duration)
     if duration > 120:
+        step = next((t for t in TICK_STEPS if duration / t <= MAX_TICKS), TICK_STEPS[-1])
+        band.xaxis.set_major_locator(MultipleLocator(step))
         band.xaxis.set_major_formatter(FuncFormatter(_clock))
         band.set_xlabel("time (h:mm:ss)" if duration >= 3600 else "time (m:ss)")
     else:
