@@ -42,3 +42,23 @@ def test_a_file_whose_frames_run_out_early_is_named(tmp_path):
         with SpanDecoder(path, SETTINGS) as decoder:
             for start in range(0, decoder.length, 16_000):
                 decoder.read(start, start + 16_000)
+
+
+def test_reading_a_stretch_reads_only_that_stretch(tmp_path):
+    """Memory follows the stretch, not the file: a second of a minute-long 48 kHz stereo file
+    allocates a small fraction of what the whole file's samples take (23 MB as float32)."""
+    import tracemalloc
+
+    path = tmp_path / "minute.wav"
+    rng = np.random.default_rng(1)
+    signal = (0.3 * rng.standard_normal((48_000 * 60, 2))).astype(np.float32)
+    soundfile.write(path, signal, 48_000, subtype="PCM_16")
+    del signal
+    with SpanDecoder(path, SETTINGS) as decoder:
+        decoder.read(0, 16_000)  # the resampler is built once, outside the measurement
+        tracemalloc.start()
+        stretch = decoder.read(30 * 16_000, 31 * 16_000)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert len(stretch) == 16_000
+    assert peak < 2_000_000, peak

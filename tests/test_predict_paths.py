@@ -133,3 +133,12 @@ def test_a_png_folder_that_is_a_file_and_one_path_for_two_outputs_are_refused(
     assert _main(model_dir, str(clip), "--csv", same, "--csv_timeline", same) == 2
     assert "is also given to --csv" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine" and not Path(same).exists()
+
+
+def test_an_even_smoothing_width_is_refused_in_one_line(model_dir, tmp_path, capsys):
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, _tone(1.0, RATE, 300), RATE)
+    assert _main(model_dir, str(clip), "--smooth", "2") == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --smooth 2: give an odd number of windows (1 = off)"
+    )
