@@ -1,5 +1,6 @@
 """Long recordings with `training.inference.predict`: speed (times real time) for the small and
-full presets at predict's default windows, with and without voice-activity detection, and
+full presets at predict's default windows, with and without voice-activity detection (and in
+bfloat16, which this CPU's AMX runs), and
 peak memory (PSS of the predict process) for 48 kHz stereo WAVs of two lengths.
 
     python bench/bench_long_recordings.py [--speed_minutes 1] [--memory_minutes 10 60]
@@ -91,7 +92,7 @@ def recording(minutes: float) -> Path:
     return path
 
 
-def speed(preset: str, path: Path, vad: str) -> dict:
+def speed(preset: str, path: Path, vad: str, dtype: str = "float32") -> dict:
     """Wall and CPU seconds of predict_files on `path` (model loaded before timing)."""
     from tqdm.auto import tqdm
 
@@ -102,7 +103,7 @@ def speed(preset: str, path: Path, vad: str) -> dict:
 
     model = preset_model(preset)
     windows = default_windows(model)
-    scorer = Scorer(model, "cpu", "float32")
+    scorer = Scorer(model, "cpu", dtype)
     detector = make_vad(vad, scorer.sampling_rate)
     window = round(windows.window_seconds * scorer.sampling_rate)
     hop = round(windows.hop_seconds * scorer.sampling_rate)
@@ -111,7 +112,7 @@ def speed(preset: str, path: Path, vad: str) -> dict:
         rows, duration = score_file(path, scorer, detector, window, hop, 8, progress)
     wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
     speech = sum(1 for row in rows if row["probabilities"] is not None)
-    return {"preset": preset, "vad": vad, "audio_seconds": round(duration, 1),
+    return {"preset": preset, "vad": vad, "dtype": dtype, "audio_seconds": round(duration, 1),
             "window_seconds": windows.window_seconds, "hop_seconds": windows.hop_seconds,
             "windows": len(rows), "speech_windows": speech, "wall_seconds": round(wall, 1),
             "cpu_seconds": round(cpu, 1), "x_real_time": round(duration / wall, 1),
@@ -136,19 +137,20 @@ def memory(path: Path) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--speed_minutes", type=float, default=1.0)
-    parser.add_argument("--presets", nargs="+", default=["small", "full"])
+    parser.add_argument("--presets", nargs="*", default=["small", "full"])
     parser.add_argument("--memory_minutes", type=float, nargs="*", default=[10.0, 60.0])
     args = parser.parse_args(argv)
     results = {"speed": [], "memory": []}
     path = recording(args.speed_minutes)
     for preset in args.presets:
-        for vad in ("silero", "none"):
-            results["speed"].append(speed(preset, path, vad))
+        runs = [("silero", "float32"), ("none", "float32"), ("none", "bfloat16")]
+        for vad, dtype in runs:
+            results["speed"].append(speed(preset, path, vad, dtype))
             print(json.dumps(results["speed"][-1]), flush=True)
     for minutes in args.memory_minutes:
         results["memory"].append(memory(recording(minutes)))
         print(json.dumps(results["memory"][-1]), flush=True)
-    (OUTPUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (OUTPUT / f"results_{int(time.time())}.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
 
 
