@@ -116,6 +116,8 @@ def test_window_probabilities_equal_pipeline_and_silence_is_silence(
     (result,) = json.loads(json_path.read_text())["results"]
     windows = result["timeline"]["windows"]
     assert len(windows) == 21  # 11 s, 1 s windows every 0.5 s
+    assert (result["timeline"]["window_seconds"], result["timeline"]["hop_seconds"]) == (1.0, 0.5)
+    assert "windows of 1.00 s every 0.50 s (from --window_seconds)" in completed.stderr
     inside = [w for w in windows if any(a <= w["start_s"] and w["end_s"] <= b for a, b in voiced)]
     quiet = [w for w in windows if all(w["end_s"] <= a or w["start_s"] >= b for a, b in voiced)]
     assert len(inside) >= 6 and len(quiet) >= 4

@@ -42,7 +42,7 @@ from training.inference.timeline import (
 )
 from training.inference.vad import VAD_CHOICES, make_vad
 from training.inference.windows import score_file, window_starts
-from training.model.window_facts import default_windows
+from training.model.window_facts import HOP_FRACTION, default_windows
 
 __all__ = ["find_audio_files", "main", "predict_files", "window_starts"]
 
@@ -89,7 +89,9 @@ def _warn_skipped(skipped: list[Path]) -> None:
     )
 
 
-def _result(path: Path, rows: list[dict], duration: float, labels, smooth: int) -> dict:
+def _result(
+    path: Path, rows: list[dict], duration: float, labels, smooth: int, seconds: tuple
+) -> dict:
     """The whole-file answer (mean over speech windows) with its timeline."""
     mean = whole_file_probabilities(rows, labels)
     averaged = sum(1 for row in rows if row["probabilities"] is not None)
@@ -106,6 +108,9 @@ def _result(path: Path, rows: list[dict], duration: float, labels, smooth: int) 
     result.update(duration_seconds=duration, windows=averaged,
                   silence_windows=len(rows) - averaged)  # fmt: skip
     result["timeline"] = {
+        "window_seconds": seconds[0],
+        "hop_seconds": seconds[1],
+        "smooth": smooth,
         "windows": rows,
         "segments": segments(rows, smoothed_labels(rows, labels, smooth), duration),
     }
@@ -136,12 +141,13 @@ def predict_files(
         raise ValueError(f"--batch_size must be at least 1, got {batch_size}")
     if smooth < 1 or smooth % 2 == 0:
         raise ValueError(f"--smooth {smooth}: give an odd number of windows (1 = off)")
-    if window_seconds is None or hop_seconds is None:
+    source = "--window_seconds"
+    if window_seconds is None:
         defaults = default_windows(model_dir)
-        window_seconds = window_seconds or defaults.window_seconds
-        hop_seconds = hop_seconds or min(defaults.hop_seconds, window_seconds)
-        logger.info("windows of %.2f s every %.2f s (from %s)", window_seconds, hop_seconds,
-                    defaults.source)  # fmt: skip
+        window_seconds, source = defaults.window_seconds, defaults.source
+    if hop_seconds is None:
+        hop_seconds = round(window_seconds * HOP_FRACTION, 3)
+    logger.info("windows of %.2f s every %.2f s (from %s)", window_seconds, hop_seconds, source)
     if not 0 < hop_seconds <= window_seconds:
         raise ValueError(
             f"need 0 < hop_seconds <= window_seconds, got hop {hop_seconds}, "
@@ -168,7 +174,8 @@ def predict_files(
             except ValueError as error:
                 failures.append((path, str(error).removeprefix(f"{path}: ")))
                 continue
-            results.append(_result(path, rows, duration, scorer.labels, smooth))
+            seconds = (window_seconds, hop_seconds)
+            results.append(_result(path, rows, duration, scorer.labels, smooth, seconds))
     return results, failures
 
 
