@@ -10,12 +10,30 @@ in are left unscored (`silence`).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+
 import numpy as np
 from tqdm.auto import tqdm
 
 from data_scripts.audio_spans import SpanDecoder
 from training.inference.timeline import window_row
 from training.inference.vad import WARMUP_SECONDS
+
+
+def _libc_trim():
+    """glibc's malloc_trim, or a no-op elsewhere. Each batch allocates and frees tens of MB of
+    activations in torch's worker threads; glibc keeps freed heap pages per thread arena, so
+    without trimming, the process grows slowly with the file's length (measured in
+    BENCHMARKS.md)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return lambda: libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return lambda: None
+
+
+_release_freed_memory = _libc_trim()
 
 
 def window_starts(num_samples: int, window: int, hop: int) -> list[int]:
@@ -62,6 +80,7 @@ def score_file(
                 probabilities = next(scored) if is_speech else None
                 rows.append(window_row(start / rate, (start + size) / rate, scorer.labels,
                                        probabilities))  # fmt: skip
+            _release_freed_memory()
             progress.n = min(base + (group[-1] + size) / rate, progress.total)
             progress.refresh()
     return rows, length / rate
