@@ -36,14 +36,19 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from bench_support import generated_clips  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 from transformers import TrainingArguments  # noqa: E402
 
 import training.inference.predict as predict_module  # noqa: E402
 from data_scripts.ravdess_facts import EMOTIONS  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
+from training.inference.scoring import Scorer  # noqa: E402
+from training.inference.vad import NoVad  # noqa: E402
+from training.inference.windows import score_file  # noqa: E402
 from training.model.exact_forward import make_batch_independent  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
+from training.model.window_facts import FALLBACK_HOP_SECONDS, FALLBACK_WINDOW_SECONDS  # noqa: E402
 from training.trainer import EmotionTrainer  # noqa: E402
 
 OUTPUT = REPO / "bench_output" / "exact_inference"
@@ -73,21 +78,15 @@ def evaluation_rate(trainer: EmotionTrainer, dataset, batch_size: int) -> float:
 
 
 def predict_rate(scorer, files: list[Path], batch_size: int) -> float:
-    """`training.inference.predict`'s decode-and-score path (model loaded once, untimed)."""
-    window = int(predict_module.DEFAULT_WINDOW_SECONDS * RATE)
-    hop = int(predict_module.DEFAULT_HOP_SECONDS * RATE)
+    """`training.inference.predict`'s decode-and-score path (model loaded once, untimed), with
+    the old 8 s / 4 s windows and every window scored (no voice-activity detection)."""
+    window = int(FALLBACK_WINDOW_SECONDS * RATE)
+    hop = int(FALLBACK_HOP_SECONDS * RATE)
     start = time.perf_counter()
-    segments, _, errors = predict_module._decode_segments(
-        files, range(len(files)), scorer, window, hop
-    )
-    with predict_module.tqdm(disable=True) as progress:
-        scores, score_errors = predict_module._score_segments(
-            scorer, segments, batch_size, progress
-        )
-    elapsed = time.perf_counter() - start
-    if errors or score_errors or len(scores) != len(files):
-        raise RuntimeError(f"predict failed: {errors} {score_errors}")
-    return len(files) / elapsed
+    with tqdm(disable=True) as progress:
+        for path in files:
+            score_file(path, scorer, NoVad(), window, hop, batch_size, progress)
+    return len(files) / (time.perf_counter() - start)
 
 
 def train_step_seconds(model, batch, exact: bool) -> float:
@@ -157,7 +156,7 @@ def main() -> None:
         ),  # fmt: skip
         data_collator=AudioClassificationCollator(extractor),
     )
-    scorer = predict_module._Scorer(model_dir, "cpu", "float32")
+    scorer = Scorer(model_dir, "cpu", "float32")
     view = model_view(dataset)
     # What training.data.split_for_training hands the Trainer: evaluated splits in length order.
     view_by_length = model_view(dataset.sort("length", keep_in_memory=True))

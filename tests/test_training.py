@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 import yaml
 from pipeline_helpers import pipeline_probabilities
@@ -317,3 +318,15 @@ def test_saved_model_records_how_its_training_audio_was_decoded(trained):
         "resampling_method": "sinc_interp_hann",
     }
     assert preprocessor["sampling_rate"] == 16000
+
+
+def test_saved_model_records_its_training_clip_lengths(trained, sample_data_dir):
+    """Predict's default windows come from these (tests/test_timeline.py); the median is
+    recomputed here from the training files' headers."""
+    train_files = set(read_json(trained / "split.json")["splits"]["train"]["files"])
+    paths = [p for p in sample_data_dir.rglob("*.wav") if p.name in train_files]
+    assert len(paths) == len(train_files)
+    median = float(np.median([soundfile.info(str(p)).duration for p in paths]))
+    recorded = read_json(trained / "preprocessor_config.json")["training_clip_seconds"]
+    assert recorded["max_train_seconds"] == 1.2
+    assert recorded["median_seconds"] == pytest.approx(median, abs=2e-3)

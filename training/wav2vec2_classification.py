@@ -54,6 +54,7 @@ from training.model.model_builder import (
     feature_extractor_settings,
 )
 from training.model.short_clips import drop_too_short
+from training.model.window_facts import record_window_facts
 from training.probe import build_probe_trainer
 from training.reports.cv_summary import (
     cv_summary_markdown,
@@ -118,6 +119,7 @@ def _train_and_test(
     if too_short:  # the summary describes the rows actually used
         split_info = describe_split(splits)
     split_info["dropped_too_short"] = too_short
+    record_window_facts(feature_extractor, data_args.max_train_seconds, splits["train"]["length"])
     trainer, views = _build_trainer(
         model, feature_extractor, dataset, splits, model_args, data_args, training_args
     )

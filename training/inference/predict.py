@@ -1,69 +1,64 @@
 """Classify audio files with any `AutoModelForAudioClassification` directory.
 
     python -m training.inference.predict --model_dir R clip.wav folder/ \
-        [--json out.json] [--csv out.csv]
+        [--json out.json] [--csv out.csv] [--timeline --csv_timeline t.csv --timeline_png DIR]
 
-Files are decoded with soundfile (no FFmpeg), downmixed and resampled with the decode settings
-saved with the model (the training data's), and scored in length-sorted batches. Clips longer
-than the window are scored in overlapping windows whose class probabilities are averaged. A file
-that cannot be decoded (undecodable, cut short, empty) or scored is reported by name and the rest
-are still processed.
-Exit code: 0 all files classified, 1 some failed, 2 usage error (no files, no model).
+Files (those libsndfile opens: training.inference.audio_io) are decoded window by window with
+the decode settings saved with the model, windows without speech are left out (`silence`), and
+the rest scored; a file's answer is the mean over its speech windows, `no speech` when it has
+none. Windows default to the length of the model's training clips (training.model.window_facts).
+Output paths are checked before any scoring (training.inference.output_paths). A file that
+cannot be decoded or scored is reported by name and the rest are still processed.
+Exit code: 0 all files classified, 1 some failed, 2 usage error (no files, no model, bad output).
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
-import pickle
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
-import torch
 from tqdm.auto import tqdm
-from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from data_scripts.cli_errors import pop_debug_flag
-from data_scripts.writable import check_writable
-from training.inference.audio_io import AUDIO_EXTENSIONS, load_audio
+from training.inference.audio_io import AUDIO_EXTENSIONS, is_audio_file
 from training.inference.onnx_backend import OnnxScorer
-from training.inference.predict_outputs import TOP_K, format_table, write_csv, write_json
-from training.model.checkpoint_refusal import refusal_message, weights_file
-from training.model.decode_settings import model_decode_settings
-from training.model.exact_forward import make_batch_independent
-from training.model.short_clips import too_short
+from training.inference.output_paths import check_outputs, check_png_folder
+from training.inference.predict_outputs import (
+    TOP_K,
+    format_segments,
+    format_table,
+    write_csv,
+    write_json,
+    write_timeline_csv,
+)
+from training.inference.scoring import DTYPES, Scorer
+from training.inference.timeline import (
+    NO_SPEECH,
+    segments,
+    smoothed_labels,
+    whole_file_probabilities,
+)
+from training.inference.vad import VAD_CHOICES, make_vad
+from training.inference.windows import score_file, window_starts
+from training.model.window_facts import HOP_FRACTION, default_windows
+
+__all__ = ["find_audio_files", "main", "predict_files", "window_starts"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WINDOW_SECONDS = 8.0
-DEFAULT_HOP_SECONDS = 4.0
 DEFAULT_BATCH_SIZE = 8
-# Files decoded at once; bounds memory for large folders while keeping batches length-sorted.
-FILES_PER_CHUNK = 256
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 BACKENDS = ("pytorch", "onnxruntime")
-# Extensions searched in folders: the decoder's, plus MP3 where this libsndfile reads it.
-FOLDER_EXTENSIONS = AUDIO_EXTENSIONS + ((".mp3",) if "MP3" in soundfile.available_formats() else ())
 MAX_SKIPPED_LISTED = 5
-
-
-@dataclass
-class _Segment:
-    """One model input: a whole clip or one window of a long clip."""
-
-    file_index: int
-    samples: np.ndarray
 
 
 def find_audio_files(
     paths: list[str | Path], skipped: list[Path] | None = None
 ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Files named directly plus audio files (FOLDER_EXTENSIONS) found recursively in folders.
+    """Files named directly plus audio files (audio_io.is_audio_file) found in folders.
 
     Returns (files, missing) where missing lists paths that do not exist; the other files
     found in folders are appended to `skipped` when it is given.
@@ -73,10 +68,11 @@ def find_audio_files(
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file())
-            files.extend(p for p in found if p.suffix.lower() in FOLDER_EXTENSIONS)
-            if skipped is not None:
-                skipped.extend(p for p in found if p.suffix.lower() not in FOLDER_EXTENSIONS)
+            for found in sorted(p for p in path.rglob("*") if p.is_file()):
+                if is_audio_file(found):
+                    files.append(found)
+                elif skipped is not None:
+                    skipped.append(found)
         elif path.is_file():
             files.append(path)
         else:
@@ -84,177 +80,78 @@ def find_audio_files(
     return list(dict.fromkeys(files)), missing
 
 
-def window_starts(num_samples: int, window: int, hop: int) -> list[int]:
-    """Start offsets of full windows covering the clip; the last window ends at the clip's end."""
-    if num_samples <= window:
-        return [0]
-    starts = list(range(0, num_samples - window + 1, hop))
-    if starts[-1] + window < num_samples:
-        starts.append(num_samples - window)
-    return starts
+def _warn_skipped(skipped: list[Path]) -> None:
+    listed = ", ".join(str(p) for p in skipped[:MAX_SKIPPED_LISTED])
+    more = len(skipped) - MAX_SKIPPED_LISTED
+    logger.warning(
+        "skipped %d files that are not audio (libsndfile cannot open them): %s%s",
+        len(skipped),
+        listed,
+        f" and {more} more" if more > 0 else "",
+    )
 
 
-def resolve_device(device: str) -> torch.device:
-    """`auto` picks CUDA when it is available."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine")
-    return torch.device(device)
-
-
-def _padding_argument(feature_extractor) -> dict:
-    """Ask for padding to the longest clip unless the extractor pads in its own way, and for
-    the attention mask wherever the extractor can give one.
-
-    wav2vec2-style extractors default to no padding (a ragged batch fails), while e.g.
-    Whisper's pads to a fixed length that its model requires: keep such defaults. The mask
-    keeps per-utterance normalisation and pooling to real samples; wav2vec2-base checkpoints'
-    extractors leave it out by default, and then padding changes every shorter clip.
-    """
-    parameters = inspect.signature(feature_extractor.__call__).parameters
-    arguments = {}
-    parameter = parameters.get("padding")
-    if parameter is not None and parameter.default is False:
-        arguments["padding"] = True
-    if "return_attention_mask" in parameters:
-        arguments["return_attention_mask"] = True
-    return arguments
-
-
-class _Scorer:
-    """Model, feature extractor and device, loaded once; turns arrays into probabilities."""
-
-    def __init__(self, model_dir: str | Path, device: str, dtype: str):
-        if dtype not in DTYPES:
-            raise ValueError(f"--dtype {dtype}: choose one of {', '.join(DTYPES)}")
-        self.device = resolve_device(device)
-        if self.device.type == "cpu" and dtype == "float16":
-            raise ValueError("--dtype float16 needs a GPU; use float32 or bfloat16 on CPU")
-        self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-        try:
-            self.model = AutoModelForAudioClassification.from_pretrained(
-                model_dir, dtype=DTYPES[dtype]
-            )
-        except pickle.UnpicklingError as error:
-            raise ValueError(refusal_message(weights_file(model_dir), error)) from error
-        self.model.to(self.device).eval()
-        # Each clip's CNN features come from the clip alone: batch mates change nothing.
-        make_batch_independent(self.model)
-        self.dtype = DTYPES[dtype]
-        self.sampling_rate = self.feature_extractor.sampling_rate
-        self.decode_settings = model_decode_settings(self.feature_extractor)
-        id2label = self.model.config.id2label
-        self.labels = [id2label[i] for i in range(self.model.config.num_labels)]
-        self._padding = _padding_argument(self.feature_extractor)
-
-    def too_short(self, num_samples: int) -> bool:
-        """True when the model's feature encoder yields no frame for this many samples.
-
-        Such a clip fails alone and gets a meaningless score when padded in a batch, so it is
-        reported instead (training drops it by the same rule: training.model.short_clips); models
-        without wav2vec2's length formula are not checked.
-        """
-        return too_short(self.model, num_samples)
-
-    @torch.inference_mode()
-    def probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """Class probabilities (float32, one row per array), padding with the extractor's mask."""
-        inputs = self.feature_extractor(
-            arrays, sampling_rate=self.sampling_rate, return_tensors="pt", **self._padding
+def _result(
+    path: Path, rows: list[dict], duration: float, labels, smooth: int, seconds: tuple
+) -> dict:
+    """The whole-file answer (mean over speech windows) with its timeline."""
+    mean = whole_file_probabilities(rows, labels)
+    averaged = sum(1 for row in rows if row["probabilities"] is not None)
+    result = {"file": str(path), "emotion": NO_SPEECH, "probability": None, "top": [],
+              "probabilities": None}  # fmt: skip
+    if mean is not None:
+        order = np.argsort(-mean)
+        result.update(
+            emotion=labels[order[0]],
+            probability=float(mean[order[0]]),
+            top=[[labels[i], float(mean[i])] for i in order[:TOP_K]],
+            probabilities={label: float(p) for label, p in zip(labels, mean, strict=True)},
         )
-        inputs = {
-            name: value.to(self.device, self.dtype)
-            if value.is_floating_point()
-            else value.to(self.device)
-            for name, value in inputs.items()
-        }
-        logits = self.model(**inputs).logits
-        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
-
-
-def _decode_segments(
-    files: list[Path], indices: range, scorer: _Scorer, window: int, hop: int
-) -> tuple[list[_Segment], dict[int, float], dict[int, str]]:
-    """Decode files[indices] into model segments; (segments, durations, decode errors)."""
-    sampling_rate = scorer.sampling_rate
-    segments: list[_Segment] = []
-    durations: dict[int, float] = {}
-    errors: dict[int, str] = {}
-    for index in indices:
-        try:
-            samples = load_audio(files[index], scorer.decode_settings)
-        except ValueError as error:
-            errors[index] = str(error).removeprefix(f"{files[index]}: ")
-            continue
-        if scorer.too_short(len(samples)):
-            errors[index] = (
-                f"too short for the model ({len(samples)} samples at {sampling_rate} Hz)"
-            )
-            continue
-        durations[index] = len(samples) / sampling_rate
-        for start in window_starts(len(samples), window, hop):
-            segments.append(_Segment(index, samples[start : start + window]))
-    return segments, durations, errors
-
-
-def _score_segments(
-    scorer: _Scorer, segments: list[_Segment], batch_size: int, progress: tqdm
-) -> tuple[dict[int, list[np.ndarray]], dict[int, str]]:
-    """Probabilities per file index; a batch that fails is retried one segment at a time."""
-    scores: dict[int, list[np.ndarray]] = {}
-    errors: dict[int, str] = {}
-    ordered = sorted(segments, key=lambda s: len(s.samples), reverse=True)
-    for start in range(0, len(ordered), batch_size):
-        batch = ordered[start : start + batch_size]
-        try:
-            results = [(batch, scorer.probabilities([s.samples for s in batch]))]
-        except RuntimeError:
-            results = []
-            for segment in batch:
-                try:
-                    results.append(([segment], scorer.probabilities([segment.samples])))
-                except RuntimeError as error:
-                    errors[segment.file_index] = f"the model cannot score it ({error})"
-        for scored, probabilities in results:
-            for segment, row in zip(scored, probabilities, strict=True):
-                scores.setdefault(segment.file_index, []).append(row)
-        progress.update(len(batch))
-    return scores, errors
-
-
-def _result(path: Path, probabilities: np.ndarray, labels: list[str], extra: dict) -> dict:
-    order = np.argsort(-probabilities)
-    return {
-        "file": str(path),
-        "emotion": labels[order[0]],
-        "probability": float(probabilities[order[0]]),
-        "top": [[labels[i], float(probabilities[i])] for i in order[:TOP_K]],
-        "probabilities": {label: float(p) for label, p in zip(labels, probabilities, strict=True)},
-        **extra,
+    result.update(duration_seconds=duration, windows=averaged,
+                  silence_windows=len(rows) - averaged)  # fmt: skip
+    result["timeline"] = {
+        "window_seconds": seconds[0],
+        "hop_seconds": seconds[1],
+        "smooth": smooth,
+        "windows": rows,
+        "segments": segments(rows, smoothed_labels(rows, labels, smooth), duration),
     }
+    return result
 
 
 def predict_files(
     model_dir: str | Path,
     paths: list[str | Path],
     batch_size: int = DEFAULT_BATCH_SIZE,
-    window_seconds: float = DEFAULT_WINDOW_SECONDS,
-    hop_seconds: float = DEFAULT_HOP_SECONDS,
+    window_seconds: float | None = None,
+    hop_seconds: float | None = None,
     device: str = "auto",
     dtype: str = "float32",
+    vad: str = "silero",
+    smooth: int = 1,
     backend: str = "pytorch",
     onnx_file: str | None = None,
 ) -> tuple[list[dict], list[tuple[Path, str]]]:
     """Classify every audio file in `paths` (files or folders) with the model in `model_dir`.
 
-    Returns (results, failures). Each result: file, emotion, probability, top (TOP_K
-    [label, probability] pairs), probabilities (every label), duration_seconds, windows.
-    failures: (path, reason) for files that are missing, undecodable, empty or unscorable.
-    Raises ValueError when no audio file is found or an argument is out of range.
+    Returns (results, failures). Each result: file, emotion (`no speech` when no window holds
+    speech), probability, top (TOP_K [label, probability] pairs), probabilities (every label),
+    duration_seconds, windows (the speech windows averaged), silence_windows, and timeline
+    (windows and segments). failures: (path, reason) for files that are missing, undecodable,
+    empty or unscorable. Raises ValueError when no audio file is found or an argument is out of
+    range. Windows default to the model's recorded training clip length (window_facts).
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise ValueError(f"--batch_size must be at least 1, got {batch_size}")
+    if smooth < 1 or smooth % 2 == 0:
+        raise ValueError(f"--smooth {smooth}: give an odd number of windows (1 = off)")
+    source = "--window_seconds"
+    if window_seconds is None:
+        defaults = default_windows(model_dir)
+        window_seconds, source = defaults.window_seconds, defaults.source
+    if hop_seconds is None:
+        hop_seconds = round(window_seconds * HOP_FRACTION, 3)
+    logger.info("windows of %.2f s every %.2f s (from %s)", window_seconds, hop_seconds, source)
     if not 0 < hop_seconds <= window_seconds:
         raise ValueError(
             f"need 0 < hop_seconds <= window_seconds, got hop {hop_seconds}, "
@@ -263,60 +160,37 @@ def predict_files(
     skipped: list[Path] = []
     files, failures = find_audio_files(paths, skipped)
     if skipped:
-        listed = ", ".join(str(p) for p in skipped[:MAX_SKIPPED_LISTED])
-        more = (
-            f" and {len(skipped) - MAX_SKIPPED_LISTED} more"
-            if len(skipped) > MAX_SKIPPED_LISTED
-            else ""
-        )
-        logger.warning(
-            "skipped %d files that are not audio (%s): %s%s",
-            len(skipped),
-            "/".join(FOLDER_EXTENSIONS),
-            listed,
-            more,
-        )
+        _warn_skipped(skipped)
     if not files:
-        raise ValueError(f"no audio files ({', '.join(FOLDER_EXTENSIONS)}) found in {paths}")
+        raise ValueError(f"no audio files (libsndfile formats: {'/'.join(AUDIO_EXTENSIONS)}) "
+                         f"found in {paths}")  # fmt: skip
     if backend == "onnxruntime":  # the ONNX export (training.inference.onnx_backend)
         scorer = OnnxScorer(model_dir, onnx_file, device)
     else:
-        scorer = _Scorer(model_dir, device, dtype)
+        scorer = Scorer(model_dir, device, dtype)
+    detector = make_vad(vad, scorer.sampling_rate)
     window = int(round(window_seconds * scorer.sampling_rate))
     hop = int(round(hop_seconds * scorer.sampling_rate))
     logger.info("classifying %d files on %s with %s", len(files), scorer.device, model_dir)
-
-    by_index: dict[int, dict] = {}
-    failed: dict[int, str] = {}
-    with tqdm(desc="scoring", unit="segment") as progress:
-        for chunk_start in range(0, len(files), FILES_PER_CHUNK):
-            indices = range(chunk_start, min(chunk_start + FILES_PER_CHUNK, len(files)))
-            segments, durations, decode_errors = _decode_segments(
-                files, indices, scorer, window, hop
-            )
-            failed.update(decode_errors)
-            progress.total = (progress.total or 0) + len(segments)
-            scores, score_errors = _score_segments(scorer, segments, batch_size, progress)
-            failed.update(score_errors)
-            for index, rows in scores.items():
-                if index in score_errors:
-                    continue
-                mean = np.mean(rows, axis=0)
-                if not np.all(np.isfinite(mean)):
-                    failed[index] = "the model gave non-finite scores (clip too short?)"
-                    continue
-                extra = {"duration_seconds": durations[index], "windows": len(rows)}
-                by_index[index] = _result(files[index], mean, scorer.labels, extra)
-
-    results = [by_index[i] for i in sorted(by_index)]
-    failures.extend((files[i], failed[i]) for i in sorted(failed))
+    results = []
+    with tqdm(desc="scoring", unit="s audio", total=0) as progress:
+        for path in files:
+            try:
+                rows, duration = score_file(path, scorer, detector, window, hop, batch_size,
+                                            progress)  # fmt: skip
+            except ValueError as error:
+                failures.append((path, str(error).removeprefix(f"{path}: ")))
+                continue
+            seconds = (window_seconds, hop_seconds)
+            results.append(_result(path, rows, duration, scorer.labels, smooth, seconds))
     return results, failures
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m training.inference.predict",
-        description="Classify audio files (wav/flac/ogg/mp3) with an audio-classification model.",
+        description="Classify audio files (any format libsndfile reads) with an "
+        "audio-classification model; --timeline for emotions over time.",
     )
     parser.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
     parser.add_argument(
@@ -326,11 +200,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--window_seconds",
         type=float,
-        default=DEFAULT_WINDOW_SECONDS,
-        help="clips longer than this are scored in overlapping windows",
+        default=None,
+        help="window length (default: the model's training clips' median)",
+    )
+    parser.add_argument("--hop_seconds", type=float, default=None,
+                        help="step between windows (default: half the window)")  # fmt: skip
+    parser.add_argument(
+        "--vad",
+        default="silero",
+        choices=VAD_CHOICES,
+        help="silero: windows without speech are `silence`; none: score all",
     )
     parser.add_argument(
-        "--hop_seconds", type=float, default=DEFAULT_HOP_SECONDS, help="step between windows"
+        "--smooth",
+        type=int,
+        default=1,
+        help="median over K windows before merging segments (odd; 1 = off)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument(
@@ -344,6 +229,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", dest="json_path", help="write all results and failures here")
     parser.add_argument("--csv", dest="csv_path", help="write one row per file here")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="print segments and put windows and segments in the JSON",
+    )
+    parser.add_argument("--csv_timeline", help="write one row per window of every file here")
+    parser.add_argument("--timeline_png", help="write one timeline picture per file here (DIR)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser.parse_args(argv)
 
@@ -359,11 +251,16 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    outputs = {"--json": args.json_path, "--csv": args.csv_path,
+               "--csv_timeline": args.csv_timeline}  # fmt: skip
     try:
-        # The result files' folders are checked before any audio is scored.
-        for flag, target in (("--json", args.json_path), ("--csv", args.csv_path)):
-            if target:
-                check_writable(Path(target).absolute().parent, flag)
+        # Every output path is checked against the inputs before any audio is scored.
+        files, _ = find_audio_files(args.paths)
+        check_outputs(outputs, files)
+        pictures = {}
+        if args.timeline_png:
+            paths = check_png_folder(Path(args.timeline_png), files, {f.resolve() for f in files})
+            pictures = dict(zip(files, paths, strict=True))
         results, failures = predict_files(
             args.model_dir,
             args.paths,
@@ -372,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             hop_seconds=args.hop_seconds,
             device=args.device,
             dtype=args.dtype,
+            vad=args.vad,
+            smooth=args.smooth,
             backend=args.backend,
             onnx_file=args.onnx_file,
         )
@@ -381,11 +280,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.json_path:
-        write_json(args.json_path, args.model_dir, results, failures)
+        write_json(args.json_path, args.model_dir, results, failures, timeline=args.timeline)
     if args.csv_path:
         write_csv(args.csv_path, results)
+    if args.csv_timeline:
+        write_timeline_csv(args.csv_timeline, results)
+    if pictures:
+        from training.inference.timeline_plot import plot_timeline
+
+        for result in results:
+            plot_timeline(result, pictures[Path(result["file"])])
     if results:
         print(format_table(results))
+        if args.timeline:
+            print(format_segments(results))
     for path, reason in failures:
         print(f"FAILED {path}: {reason}", file=sys.stderr)
     print(f"{len(results)} classified, {len(failures)} failed", file=sys.stderr)

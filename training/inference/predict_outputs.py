@@ -1,4 +1,5 @@
-"""The predict command's outputs: the printed table, the JSON of results and failures, the CSV."""
+"""The predict command's outputs: the printed table and segments, the JSON of results and
+failures, the per-file CSV and the per-window timeline CSV."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from data_scripts.atomic_write import atomic_output, write_json_atomic
 TOP_K = 3
 
 
+def _number(value, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
 def format_table(results: list[dict]) -> str:
     """The printed summary: file, emotion, probability, top classes."""
     header = ("file", "emotion", "probability", f"top {TOP_K}")
@@ -18,7 +23,7 @@ def format_table(results: list[dict]) -> str:
         (
             r["file"],
             r["emotion"],
-            f"{r['probability']:.3f}",
+            _number(r["probability"]) or "-",
             "  ".join(f"{label}:{p:.2f}" for label, p in r["top"]),
         )
         for r in results
@@ -31,28 +36,70 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: str | Path, model_dir: str | Path, results, failures) -> None:
+def format_segments(results: list[dict]) -> str:
+    """Each file's segments, one line per segment: start-end emotion probability."""
+    lines = []
+    for r in results:
+        lines.append(f"{r['file']}:")
+        for s in r["timeline"]["segments"]:
+            lines.append(f"  {s['start_s']:9.2f} - {s['end_s']:9.2f} s  {s['emotion']:<10} "
+                         f"{_number(s['probability'])}".rstrip())  # fmt: skip
+    return "\n".join(lines)
+
+
+def write_json(path: str | Path, model_dir, results, failures, timeline: bool = False) -> None:
+    """Results and failures; each result's windows and segments only with `timeline`."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    kept = results if timeline else [{k: v for k, v in r.items() if k != "timeline"}
+                                     for r in results]  # fmt: skip
     payload = {
         "model_dir": str(model_dir),
-        "results": results,
+        "results": kept,
         "failures": [{"file": str(p), "reason": reason} for p, reason in failures],
     }
     write_json_atomic(path, payload, sort_keys=False)
 
 
+def _labels(results: list[dict]) -> list[str]:
+    for r in results:
+        for row in r["timeline"]["windows"]:
+            if row["probabilities"]:
+                return list(row["probabilities"])
+    return []
+
+
 def write_csv(path: str | Path, results: list[dict]) -> None:
-    """One row per classified file with every class probability as a `prob_<label>` column."""
-    labels = list(results[0]["probabilities"]) if results else []
+    """One row per classified file with every class probability as a `prob_<label>` column
+    (empty for a file with no speech)."""
+    labels = _labels(results)
     with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["file", "emotion", "probability", "duration_seconds", "windows"]
+            ["file", "emotion", "probability", "duration_seconds", "windows", "silence_windows"]
             + [f"prob_{label}" for label in labels]
         )
         for r in results:
+            probabilities = r["probabilities"] or {}
             writer.writerow(
-                [r["file"], r["emotion"], f"{r['probability']:.6f}"]
-                + [f"{r['duration_seconds']:.3f}", r["windows"]]
-                + [f"{r['probabilities'][label]:.6f}" for label in labels]
+                [r["file"], r["emotion"], _number(r["probability"], 6)]
+                + [f"{r['duration_seconds']:.3f}", r["windows"], r["silence_windows"]]
+                + [_number(probabilities.get(label), 6) for label in labels]
             )
+
+
+def write_timeline_csv(path: str | Path, results: list[dict]) -> None:
+    """One row per window of every file: file, start_s, end_s, emotion (`silence` for windows
+    without speech), probability, prob_<label> (empty for silence)."""
+    labels = _labels(results)
+    with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "start_s", "end_s", "emotion", "probability"]
+                        + [f"prob_{label}" for label in labels])  # fmt: skip
+        for r in results:
+            for row in r["timeline"]["windows"]:
+                probabilities = row["probabilities"] or {}
+                writer.writerow(
+                    [r["file"], f"{row['start_s']:.3f}", f"{row['end_s']:.3f}", row["emotion"]]
+                    + [_number(row["probability"], 6)]
+                    + [_number(probabilities.get(label), 6) for label in labels]
+                )

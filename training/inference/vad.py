@@ -1,0 +1,94 @@
+"""Voice activity: which windows hold speech, so that silence, noise and music get no emotion.
+
+Silero VAD (the `silero-vad` wheel, MIT licence) ships its model inside the wheel and runs
+offline on CPU with torch alone (its TorchScript model; onnxruntime is not needed). It gives a
+speech probability per 32 ms frame (512 samples at 16 kHz). A window counts as speech when at
+least half of its frames reach silero's own threshold (0.5): then the window's middle, which
+its segment cell covers (training.inference.timeline), is mostly speech. Measured on speech with
+pauses, silence, noise and music in BENCHMARKS.md (bench/bench_vad.py). Each window is examined
+on its own samples, with fresh state, and windows run as one batch of parallel streams, which is
+several times faster than one stream.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+SPEECH_THRESHOLD = 0.5  # silero's default frame threshold
+MIN_SPEECH_FRACTION = 0.5
+LANE_SECONDS, WARMUP_SECONDS = 4.0, 1.0
+# Frame sizes silero's model takes at the rates it supports.
+_FRAME_SAMPLES = {16_000: 512, 8_000: 256}
+VAD_CHOICES = ("silero", "none")
+
+
+class SileroVad:
+    """Silero's model, loaded once; `speech(windows)` says which windows hold speech."""
+
+    def __init__(self, sampling_rate: int):
+        if sampling_rate not in _FRAME_SAMPLES:
+            raise ValueError(
+                f"--vad silero works at 8 or 16 kHz, the model takes {sampling_rate} Hz; "
+                "use --vad none to score every window"
+            )
+        from silero_vad import load_silero_vad
+
+        with warnings.catch_warnings():
+            # torch 2.14 deprecates torch.jit.load, which silero's loader uses.
+            warnings.simplefilter("ignore", FutureWarning)
+            self._model = load_silero_vad()
+        self.sampling_rate = sampling_rate
+        self._frame = _FRAME_SAMPLES[sampling_rate]
+
+    @torch.inference_mode()
+    def speech_frames(self, samples: np.ndarray) -> np.ndarray:
+        """Per 32 ms frame of `samples`: does silero hear speech. The stretch runs as parallel
+        lanes of LANE_SECONDS, each first fed the WARMUP_SECONDS before it (silero needs that
+        much context: a fresh stream misses speech it is started in the middle of)."""
+        frame = self._frame
+        frames = -(-len(samples) // frame)
+        lane = round(LANE_SECONDS * self.sampling_rate / frame)
+        warm = round(WARMUP_SECONDS * self.sampling_rate / frame)
+        lanes = -(-frames // lane)
+        padded = np.zeros((warm + lanes * lane) * frame, dtype=np.float32)
+        padded[warm * frame : warm * frame + len(samples)] = samples
+        # Lane i reads frames [i*lane, (i+1)*lane) after its warm-up (zeros before the start).
+        batch = np.stack(
+            [padded[i * lane * frame : ((i + 1) * lane + warm) * frame] for i in range(lanes)]
+        )
+        self._model.reset_states()
+        tensor = torch.from_numpy(batch)
+        heard = np.zeros((lanes, warm + lane), dtype=bool)
+        for index in range(warm + lane):
+            chunk = tensor[:, index * frame : (index + 1) * frame]
+            heard[:, index] = (
+                self._model(chunk, self.sampling_rate)[:, 0].numpy() >= SPEECH_THRESHOLD
+            )
+        return heard[:, warm:].reshape(-1)[:frames]
+
+    def speech(self, stretch: np.ndarray, offsets: list[int], size: int) -> np.ndarray:
+        """Per window (`size` samples from each of `offsets` into `stretch`): does speech cover
+        at least MIN_SPEECH_FRACTION of it (frames counted by their middles)."""
+        heard = self.speech_frames(stretch)
+        middles = (np.arange(len(heard)) + 0.5) * self._frame
+        result = []
+        for offset in offsets:
+            inside = (middles >= offset) & (middles < offset + size)
+            result.append(inside.any() and heard[inside].mean() >= MIN_SPEECH_FRACTION)
+        return np.array(result, dtype=bool)
+
+
+class NoVad:
+    """`--vad none`: every window is scored as speech."""
+
+    def speech(self, stretch: np.ndarray, offsets: list[int], size: int) -> np.ndarray:
+        return np.ones(len(offsets), dtype=bool)
+
+
+def make_vad(choice: str, sampling_rate: int):
+    if choice not in VAD_CHOICES:
+        raise ValueError(f"--vad {choice}: choose one of {', '.join(VAD_CHOICES)}")
+    return SileroVad(sampling_rate) if choice == "silero" else NoVad()
