@@ -85,6 +85,11 @@ def compare(
     worst, worst_clip = 0.0, None
     for name, expected in reference.items():
         got = answers[name]
+        if not np.all(np.isfinite(list(expected.values()))):
+            raise ValueError(
+                f"{what}: {name}: the reference probabilities are not finite (NaN): the run's "
+                "own test evaluation failed, so there is nothing to ship; train again"
+            )
         if max(got, key=got.get) != max(expected, key=expected.get):
             raise ValueError(
                 f"{what}: {name}: label {max(got, key=got.get)!r}, the reference says "
