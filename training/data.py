@@ -74,9 +74,6 @@ def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, l
 
 
 EVALUATED_SPLITS = ("validation", "test")
-EMOBOX_ONLY = (
-    "--split emobox / --cv_folds emobox: EmoBox's folds are RAVDESS's; this dataset is not"
-)
 
 
 def is_ravdess(dataset: datasets.Dataset) -> bool:
