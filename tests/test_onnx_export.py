@@ -126,3 +126,19 @@ def test_onnx_without_the_extra_names_it(tmp_path):
     assert result.returncode == 1
     assert "error: --onnx needs onnxruntime: pip install '.[onnx]'" in result.stderr
     assert not (tmp_path / "dest").exists()
+
+
+def test_onnx_that_answers_differently_is_not_kept(extractor, tmp_path, monkeypatch):
+    """The parity refusal: with the tolerance at zero the real export's float rounding (about
+    1e-7) is a mismatch, so the refusal path runs: no model.onnx, the largest difference named."""
+    from training.inference import export, export_check
+
+    staging = tmp_path / "staging"
+    _model("wav2vec2-group-weighted").save_pretrained(staging)
+    extractor.save_pretrained(staging)
+    clips = generated_clips(RATE, seconds=(0.4, 1.3))
+    monkeypatch.setattr(export_check, "TOLERANCE", 0.0)
+    with pytest.raises(ValueError, match=r"no ONNX file written") as refusal:
+        export._onnx_forms(staging, clips, ["a.wav", "b.wav"], "int8")
+    assert not (staging / "model.onnx").exists() and not (staging / "model.int8.onnx").exists()
+    assert "e-0" in str(refusal.value)  # the largest difference, printed as a number
