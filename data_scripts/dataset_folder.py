@@ -17,6 +17,7 @@ from pathlib import Path
 
 import datasets
 
+from data_scripts.orphans import pid_alive
 from data_scripts.writable import check_writable
 
 # What `Dataset.save_to_disk` writes, and nothing else.
@@ -56,21 +57,11 @@ def check_dataset_output(output_dir: str | Path, inputs: tuple = (), flag="--out
     check_writable(output_dir, flag)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove_stale_staging(output_dir: Path) -> None:
     """Staging folders of this target left by builds that were killed."""
     for entry in output_dir.parent.iterdir():
         match = STAGING.match(entry.name)
-        if match and match["name"] == output_dir.name and not _pid_alive(int(match["pid"])):
+        if match and match["name"] == output_dir.name and not pid_alive(int(match["pid"])):
             shutil.rmtree(entry, ignore_errors=True)
 
 

@@ -43,3 +43,14 @@ def children_die_with_me():
         yield
     finally:
         _parent_pid = previous
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` exists (also when it belongs to another user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -28,6 +28,7 @@ import numpy as np
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.orphans import pid_alive
 from data_scripts.writable import check_writable
 from training.inference import onnx_export
 from training.inference.audio_io import AUDIO_EXTENSIONS, load_audio
@@ -300,18 +301,8 @@ def _remove_stale_staging(dest: Path) -> None:
     """Staging folders of exports to DEST whose process is gone (killed): never complete."""
     for folder in dest.absolute().parent.glob(f".{dest.name}.export-*"):
         pid = folder.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _swap_into_place(staging: Path, dest: Path) -> None:
