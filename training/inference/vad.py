@@ -34,12 +34,18 @@ class SileroVad:
                 f"--vad silero works at 8 or 16 kHz, the model takes {sampling_rate} Hz; "
                 "use --vad none to score every window"
             )
-        from silero_vad import load_silero_vad
+        # Importing silero_vad calls torch.set_num_threads(1) for the whole process, which
+        # would leave the classifier one core however many the machine has: undo it.
+        threads = torch.get_num_threads()
+        try:
+            from silero_vad import load_silero_vad
 
-        with warnings.catch_warnings():
-            # torch 2.14 deprecates torch.jit.load, which silero's loader uses.
-            warnings.simplefilter("ignore", FutureWarning)
-            self._model = load_silero_vad()
+            with warnings.catch_warnings():
+                # torch 2.14 deprecates torch.jit.load, which silero's loader uses.
+                warnings.simplefilter("ignore", FutureWarning)
+                self._model = load_silero_vad()
+        finally:
+            torch.set_num_threads(threads)
         self.sampling_rate = sampling_rate
         self._frame = _FRAME_SAMPLES[sampling_rate]
 
