@@ -5,7 +5,7 @@ windows it calls speech on speech with pauses, silence, noise, a bell and music,
 
 Speech with pauses is espeak-ng's (apt-get install espeak-ng; skipped without it): sentences
 with 1-4 s of silence between them, so the truth is known. Windows are predict's defaults for a
-RAVDESS model (3.7 s every 1.85 s); a window is truly speech when the sentences cover at least
+RAVDESS model (3.7 s, one after another); a window is truly speech when the sentences cover at least
 half of it.
 """
 
@@ -31,7 +31,7 @@ from training.inference.vad import SileroVad  # noqa: E402
 from training.inference.windows import window_starts  # noqa: E402
 
 RATE = 16_000
-WINDOW, HOP = round(3.7 * RATE), round(1.85 * RATE)
+WINDOW = HOP = round(3.7 * RATE)
 SENTENCES = (
     "I can't believe you did that again, after everything we talked about.",
     "Well, the weather was lovely this morning, so we walked to the market.",

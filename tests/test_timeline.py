@@ -25,12 +25,14 @@ from training.inference.predict import main, predict_files
 from training.inference.timeline import SILENCE, smoothed_labels
 
 FILE_RATE, MODEL_RATE = 22_050, 16_000
-# (what, seconds): silence, an angry clip, silence, a happy clip, silence.
+# (what, seconds): silence, an angry clip, silence, a happy clip, silence. Silero hears these
+# two synthetic voices as speech throughout, wherever its 4 s lanes start (checked for lane
+# starts every 0.5 s); it misses parts of some other synthetic voices (BENCHMARKS.md).
 LAYOUT = (
     (None, 1.5),
     ("03-01-05-02-01-01-01.wav", 3.0),
     (None, 2.0),
-    ("03-01-03-02-02-01-03.wav", 3.0),
+    ("03-01-03-02-01-01-05.wav", 3.0),
     (None, 1.5),
 )
 # The synthetic voice is silent for its first 0.15 s and last 0.2 s (sample_archives).
@@ -228,8 +230,9 @@ def test_short_exact_silent_truncated_and_mp3_files_each_get_an_answer(
 @pytest.mark.parametrize(
     ("facts", "window", "second_start", "said"),
     [
-        ({"max_train_seconds": 6.0, "median_seconds": 2.0}, 2.0, 1.0, "median training clip"),
-        ({"max_train_seconds": 1.5, "median_seconds": 3.7}, 1.5, 0.75, "max_train_seconds 1.5"),
+        # The hop is the window: the second window starts where the first ends.
+        ({"max_train_seconds": 6.0, "median_seconds": 2.0}, 2.0, 2.0, "median training clip"),
+        ({"max_train_seconds": 1.5, "median_seconds": 3.7}, 1.5, 1.5, "max_train_seconds 1.5"),
         # 11 s: windows at 0 and 3 s (the last one ends at the file's end; the hop is 4 s).
         (None, 8.0, 3.0, "does not record the training clips' length"),
     ],

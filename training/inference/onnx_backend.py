@@ -1,8 +1,8 @@
 """Predict's onnxruntime backend: `OnnxScorer`, with the interface of predict's PyTorch scorer.
 
-The ONNX file has no attention mask, so clips are scored in groups of equal length (one clip at
-a time in practice): no padding, hence the same answers as the PyTorch model one clip at a time,
-also for group-norm models. CPU only; onnxruntime is imported when the scorer is built.
+The ONNX file has no attention mask, so clips are scored one at a time: no padding, hence the
+same answers as the PyTorch model one clip at a time, also for group-norm models. CPU only;
+onnxruntime is imported when the scorer is built.
 """
 
 from __future__ import annotations
@@ -53,16 +53,14 @@ class OnnxScorer:
         return num_samples < self._shortest
 
     def probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """Class probabilities (float32, one row per array), equal-length clips batched."""
+        """Class probabilities (float32, one row per array), one clip per run: no padding, and
+        on CPU faster per clip than batches (BENCHMARKS.md, long recordings)."""
         rows = np.zeros((len(arrays), len(self.labels)), dtype=np.float32)
-        by_length: dict[int, list[int]] = {}
         for index, array in enumerate(arrays):
-            by_length.setdefault(len(array), []).append(index)
-        for indices in by_length.values():
             inputs = self.feature_extractor(
-                [arrays[i] for i in indices], sampling_rate=self.sampling_rate, return_tensors="np"
+                array, sampling_rate=self.sampling_rate, return_tensors="np"
             )
             values = np.asarray(inputs["input_values"], dtype=np.float32)
             (logits,) = self.session.run(["logits"], {"input_values": values})
-            rows[indices] = softmax(logits.astype(np.float64))
+            rows[index] = softmax(logits.astype(np.float64))[0]
         return rows

@@ -17,7 +17,7 @@ from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
 from training.model.checkpoint_refusal import refusal_message, weights_file
 from training.model.decode_settings import model_decode_settings
-from training.model.exact_forward import make_batch_independent
+from training.model.exact_forward import feature_encoder, make_batch_independent
 from training.model.short_clips import too_short
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -70,6 +70,8 @@ class Scorer:
         self.model.to(self.device).eval()
         # Each clip's CNN features come from the clip alone: batch mates change nothing.
         make_batch_independent(self.model)
+        if self.device.type == "cpu":
+            _cnn_one_clip_at_a_time(self.model)
         self.dtype = DTYPES[dtype]
         self.sampling_rate = self.feature_extractor.sampling_rate
         self.decode_settings = model_decode_settings(self.feature_extractor)
@@ -98,5 +100,31 @@ class Scorer:
             else value.to(self.device)
             for name, value in inputs.items()
         }
-        logits = self.model(**inputs).logits
+        # The positional convolution's weight norm is recomputed on every call unless cached.
+        with torch.nn.utils.parametrize.cached():
+            logits = self.model(**inputs).logits
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+
+def _cnn_one_clip_at_a_time(model) -> None:
+    """On CPU, run the CNN feature encoder on one clip at a time when the batch has no padding.
+
+    A 3.7 s clip's first CNN layers hold 24 MB of activations; eight clips at once no longer fit
+    the caches, and the whole forward runs 1.3x slower per clip on a 2-core CPU than with the CNN
+    looping over clips and the transformer on the batch (BENCHMARKS.md, long recordings). The
+    results are the same: every CNN layer works on each clip separately. Padded batches keep
+    the batch-independent path (training.model.exact_forward), which reads the batch's mask.
+    """
+    cnn = feature_encoder(model)
+    if cnn is None:
+        return
+    stock = cnn.forward
+
+    def forward(input_values: torch.Tensor) -> torch.Tensor:
+        independence = getattr(cnn, "_batch_independence", None)
+        mask = independence.mask if independence is not None else None
+        if len(input_values) == 1 or (mask is not None and not bool(mask.all())):
+            return stock(input_values)
+        return torch.cat([stock(input_values[i : i + 1]) for i in range(len(input_values))])
+
+    cnn.forward = forward

@@ -1,8 +1,8 @@
 """Scoring one file window by window, in bounded memory.
 
-Each group of `batch_size` windows is decoded from its own stretch of the file
-(`data_scripts.audio_spans`: soundfile seeks, the same samples as decoding the whole file), so
-memory does not grow with the file's length. A file's windows all have the same length (the
+Each stretch of STRETCH_WINDOWS windows is decoded on its own (`data_scripts.audio_spans`:
+soundfile seeks, the same samples as decoding the whole file), so memory does not grow with the
+file's length. A file's windows all have the same length (the
 last one ends at the file's end), so a group is one batch with no padding; a file no longer than
 a window is one window of its own length. Windows the voice-activity detector hears no speech
 in are left unscored (`silence`).
@@ -34,6 +34,10 @@ def _libc_trim():
 
 
 _release_freed_memory = _libc_trim()
+# Windows read and examined for speech together (about 2 minutes at RAVDESS's 3.7 s windows):
+# silero's parallel lanes make one long stretch 3x cheaper than eight windows at a time
+# (BENCHMARKS.md, long recordings); the speech windows are then scored `batch_size` at a time.
+STRETCH_WINDOWS = 32
 
 
 def window_starts(num_samples: int, window: int, hop: int) -> list[int]:
@@ -67,19 +71,30 @@ def score_file(
         starts = window_starts(length, window, hop)
         rows: list[dict] = []
         vad_context = round(WARMUP_SECONDS * rate)
-        for first in range(0, len(starts), batch_size):
-            group = starts[first : first + batch_size]
+        for first in range(0, len(starts), STRETCH_WINDOWS):
+            group = starts[first : first + STRETCH_WINDOWS]
             # The voice-activity detector also hears the second before the first window.
             context = min(group[0], vad_context)
             stretch = decoder.read(group[0] - context, group[-1] + size)
             offsets = [s - group[0] + context for s in group]
-            batch = np.stack([stretch[o : o + size] for o in offsets])
             speech = vad.speech(stretch, offsets, size)
-            scored = iter(_probabilities(scorer, batch[speech]) if speech.any() else [])
+            scored: list[np.ndarray] = []
+            spoken = [o for o, is_speech in zip(offsets, speech, strict=True) if is_speech]
+            for batch_first in range(0, len(spoken), batch_size):
+                batch = spoken[batch_first : batch_first + batch_size]
+                scored.extend(
+                    _probabilities(scorer, np.stack([stretch[o : o + size] for o in batch]))
+                )
+                progress.n = min(
+                    base + (group[0] - context + batch[-1] + size) / rate, progress.total
+                )
+                progress.refresh()
+            answers = iter(scored)
             for start, is_speech in zip(group, speech, strict=True):
-                probabilities = next(scored) if is_speech else None
+                probabilities = next(answers) if is_speech else None
                 rows.append(window_row(start / rate, (start + size) / rate, scorer.labels,
                                        probabilities))  # fmt: skip
+            del stretch
             _release_freed_memory()
             progress.n = min(base + (group[-1] + size) / rate, progress.total)
             progress.refresh()

@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 WINDOW_FACTS_KEY = "training_clip_seconds"
 # Without recorded facts: the windows predict always used.
 FALLBACK_WINDOW_SECONDS, FALLBACK_HOP_SECONDS = 8.0, 4.0
-# Windows overlap by half, so every moment of speech is seen near a window's middle.
-HOP_FRACTION = 0.5
+# Windows follow each other without overlap: each moment is scored once, like the training
+# clips. Half-window hops cost twice the compute for a finer timeline, and on a 2-core CPU no
+# float32 forward can then reach 20x real time (BENCHMARKS.md, long recordings); --hop_seconds
+# asks for them.
+HOP_FRACTION = 1.0
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ def record_window_facts(feature_extractor, max_train_seconds, clip_samples) -> N
 
 
 def default_windows(model_dir: str | Path) -> Windows:
-    """Window = the median training clip, no longer than the training crop; hop = half of it.
+    """Window = the median training clip, no longer than the training crop; hop = the window.
     A model directory that records neither keeps the old 8 s / 4 s windows, with a warning."""
     config_path = Path(model_dir) / "preprocessor_config.json"
     facts = None
