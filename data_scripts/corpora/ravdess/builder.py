@@ -1,29 +1,25 @@
-"""RAVDESS as a `datasets` Arrow cache of 16 kHz mono audio, and the prepare command.
+"""RAVDESS as a `datasets` Arrow cache of 16 kHz mono audio, with its splits (`load_ravdess`).
 
 The builder reads either the extracted folders plus the mapping CSV (`data_dir`, written by
-`download_and_map_emotion_data`) or the two archives directly (`archive_dir`, members read in
-memory). It decodes with `data_scripts.audio_decoding` (soundfile, channel average, torchaudio)
-and writes Arrow tables of a few dozen clips at a time: datasets' per-example encoding of long
-float arrays costs about 20 ms a clip, batches avoid it, and bounded tables keep memory flat.
+the download command, data_scripts.corpora.ravdess.download) or the two archives directly
+(`archive_dir`, members read in memory). It decodes with `data_scripts.common.audio_decoding`
+(soundfile, channel average, torchaudio) and writes Arrow tables of a few dozen clips at a time:
+datasets' per-example encoding of long float arrays costs about 20 ms a clip, batches avoid it,
+and bounded tables keep memory flat.
 
 The cache directory carries a fingerprint of the inputs (file names, sizes and mtimes; the CSV's
 hash) and of the decode settings, so a second build with the same inputs is a cache hit that
 decodes nothing, and any change rebuilds. A file that fails to decode stops the build with an
-error naming it: a broken download must be fixed, not trained around.
-
-    python -m data_scripts.ravdess --data_dir data --output_dir data/prepared
+error naming it: a broken download must be fixed, not trained around. The prepare command
+(`python -m data_scripts.ravdess`, `ravdess-prepare`) is data_scripts.corpora.ravdess.prepare.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
 import logging
-import os
-import re
-import time
 import zipfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,37 +30,34 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
-from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.corpus_counts import count_files, describe, shortfalls
-from data_scripts.dataset_folder import check_dataset_output, save_dataset
-from data_scripts.extract import open_archive, stream_member
-from data_scripts.mapping import MAPPING_FILE_NAME
-from data_scripts.orphans import children_die_with_me
-from data_scripts.ravdess_facts import (
-    EMOTIONS,
-    TARGET_SAMPLING_RATE,
-    VOCAL_CHANNELS,
-    parse_file_name,
-)
-from data_scripts.ravdess_sources import (
-    AudioSource,
+from data_scripts.common.arrow_cache import (
+    DECODING_LINE_PREFIX,
+    FILES_PER_TABLE,
+    default_num_proc,
+    failure_message,
     input_fingerprint,
+)
+from data_scripts.common.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
+from data_scripts.common.extract import open_archive
+from data_scripts.common.orphans import children_die_with_me
+from data_scripts.corpora.ravdess.archives import stream_member
+from data_scripts.corpora.ravdess.counts import count_files, describe, shortfalls
+from data_scripts.corpora.ravdess.facts import EMOTIONS, VOCAL_CHANNELS, parse_file_name
+from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME
+from data_scripts.corpora.ravdess.sources import (
+    AudioSource,
     sources_from_archives,
     sources_from_data_dir,
 )
-from data_scripts.splits import split_dataset
+from data_scripts.corpora.ravdess.splits import split_dataset
 
 logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
 CACHE_FORMAT_VERSION = "1.0.1"  # 1.0.1: shared resampling lengths (last-bit changes at some rates)
-# Clips per Arrow table: about 8 MB of 16 kHz float32 for 4 s clips, so memory stays flat.
-FILES_PER_TABLE = 32
-# The line of the dataset's description that records how its audio was decoded.
-DECODING_LINE_PREFIX = "audio decoding: "
-# "SomeError: message", the line a traceback ends each exception with.
-EXCEPTION_LINE = re.compile(r"^[\w.]+(Error|Exception): ")
+# The cache's folder name: datasets would take it from this module's file name, so it is fixed
+# here (the name the module had before it moved) and moving the module keeps the caches.
+DATASET_NAME = "ravdess"
 
 FEATURES = datasets.Features(
     {
@@ -156,6 +149,7 @@ class Ravdess(datasets.ArrowBasedBuilder):
             config_name=config_name,
             data_dir=data_dir,
             archive_dir=archive_dir,
+            dataset_name=DATASET_NAME,
             config_id=f"{config_name}-{'extracted' if data_dir else 'archives'}",
             hash=hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
             **kwargs,
@@ -267,23 +261,6 @@ def rows_table(
     return pa.Table.from_arrays(list(columns.values()), schema=FEATURES.arrow_schema)
 
 
-def default_num_proc() -> int:
-    """Both cores (all the cores this process may use)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def _failure_message(error: Exception) -> str:
-    """The reason behind datasets' generic generation error. A worker process's failure arrives
-    as traceback text; its last exception line other than datasets' own names the file."""
-    text = str(error.__cause__ or error).strip()
-    reasons = [
-        line
-        for line in text.splitlines()
-        if EXCEPTION_LINE.match(line) and "DatasetGenerationError" not in line
-    ]
-    return EXCEPTION_LINE.sub("", reasons[-1]) if reasons else text
-
-
 def build_ravdess(
     data_dir: str | Path | None = None,
     archive_dir: str | Path | None = None,
@@ -304,7 +281,7 @@ def build_ravdess(
         with children_die_with_me():
             builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
     except datasets.exceptions.DatasetGenerationError as error:
-        raise ValueError(f"RAVDESS build failed: {_failure_message(error)}") from error
+        raise ValueError(f"RAVDESS build failed: {failure_message(error)}") from error
     return builder.as_dataset(split="train")
 
 
@@ -318,7 +295,7 @@ def load_ravdess(
     num_folds: int = 6,
     cache_dir: str | Path | None = None,
 ) -> datasets.DatasetDict:
-    """Train/validation/test splits of the cached data (see data_scripts.splits.split_dataset).
+    """Train/validation/test splits of the cached data (see data_scripts.corpora.ravdess.splits).
 
     The actors of both channels are split, so `speech`, `song` and `all` test the same speakers.
     """
@@ -331,56 +308,3 @@ def load_ravdess(
     return split_dataset(
         dataset, protocol=protocol, seed=seed, fold=fold, num_folds=num_folds, actors=actors
     )
-
-
-def total_hours(dataset: datasets.Dataset, sampling_rate: int = TARGET_SAMPLING_RATE) -> float:
-    return float(np.sum(dataset.data.column("length").to_numpy())) / sampling_rate / 3600
-
-
-def recorded_decode_settings(dataset: datasets.Dataset) -> DecodeSettings | None:
-    """The decode settings this builder recorded in the dataset's description, or None when the
-    dataset did not come from it (the settings are then unknown)."""
-    for line in (dataset.info.description or "").splitlines():
-        if line.startswith(DECODING_LINE_PREFIX):
-            return DecodeSettings.from_dict(json.loads(line.removeprefix(DECODING_LINE_PREFIX)))
-    return None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Build the RAVDESS Arrow cache (16 kHz mono) and save it with save_to_disk."
-    )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data_dir", help="folder with emotional_data_mappings.csv (extracted)")
-    source.add_argument("--archive_dir", help="folder with the two RAVDESS zips (read in memory)")
-    parser.add_argument("--output_dir", required=True, help="where save_to_disk writes the rows")
-    parser.add_argument("--config", default="all", choices=sorted(CONFIG_CHANNELS))
-    parser.add_argument("--cache_dir", default=None, help="datasets cache (default: HF's)")
-    parser.add_argument("--num_proc", type=int, default=None, help="worker processes (all cores)")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> datasets.Dataset:
-    debug, argv = pop_debug_flag(argv)
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    start = time.perf_counter()
-    inputs = tuple(folder for folder in (args.data_dir, args.archive_dir) if folder)
-    try:
-        check_dataset_output(args.output_dir, inputs)  # before any work
-        dataset = build_ravdess(
-            args.data_dir, args.archive_dir, args.config, args.cache_dir, args.num_proc
-        )
-        save_dataset(dataset, Path(args.output_dir), inputs)
-    except USER_ERRORS as error:
-        fail(error, debug)
-    print(
-        f"{len(dataset)} rows, {total_hours(dataset):.2f} h of 16 kHz audio, written to "
-        f"{args.output_dir} in {time.perf_counter() - start:.1f} s"
-    )
-    return dataset
-
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,7 @@
 """Fetch RAVDESS's two audio-only archives, extract them, and map every file to its labels.
 
+The download command (`ravdess-download`):
+
     python data_scripts/download_and_map_emotion_data.py --data_dir data
     python -m data_scripts.download_and_map_emotion_data --archive_dir ~/Downloads
 
@@ -14,21 +16,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-if __package__ in (None, ""):
-    # Run as a file (the original's way), Python puts data_scripts/ itself on sys.path;
-    # the repository root is needed for `data_scripts` to import as a package.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag  # noqa: E402
-from data_scripts.download import DownloadError, download_file, verify_file  # noqa: E402
-from data_scripts.extract import extract_archive  # noqa: E402
-from data_scripts.mapping import CLASSIFICATION_FOLDER, MappingSummary, map_emotion_data  # noqa: E402
-from data_scripts.ravdess_facts import ARCHIVES, DEFAULT_BASE_URL  # noqa: E402
-from data_scripts.writable import check_writable  # noqa: E402
+from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.download import DownloadError, download_file, verify_file
+from data_scripts.common.writable import check_writable
+from data_scripts.corpora.ravdess.archives import extract_archive
+from data_scripts.corpora.ravdess.facts import ARCHIVES, DEFAULT_BASE_URL
+from data_scripts.corpora.ravdess.mapping import (
+    CLASSIFICATION_FOLDER,
+    MappingSummary,
+    map_emotion_data,
+)
 
 logger = logging.getLogger(__name__)
 

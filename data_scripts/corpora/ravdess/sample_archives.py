@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from data_scripts.atomic_write import atomic_output
-from data_scripts.ravdess_facts import (
+from data_scripts.common.atomic_write import atomic_output
+from data_scripts.corpora.ravdess.facts import (
     ARCHIVES,
     EMOTIONS,
     SOURCE_SAMPLING_RATE,
@@ -47,7 +47,8 @@ EMOTION_PROSODY = {
 # modulo this number stereo, so a handful per archive are.
 STEREO_EVERY = 23
 # The zip comment of every sample archive: only such a file may be overwritten, so real
-# archives kept in the same folder are never replaced by synthetic ones.
+# archives kept in the same folder are never replaced by synthetic ones. It names the module's
+# old path and stays so: archives written before the move carry it (and their MD5s depend on it).
 SAMPLE_COMMENT = b"synthetic RAVDESS sample written by data_scripts.sample_archives"
 
 
