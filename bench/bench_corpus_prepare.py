@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from data_scripts.sample_archives import write_voice_file  # noqa: E402
+from data_scripts.corpora.ravdess.sample_archives import write_voice_file  # noqa: E402
 
 EMOTIONS = ("angry", "happy", "sad", "neutral", "fearful", "disgust")
 RATES = (16_000, 22_050, 44_100, 48_000)

@@ -40,7 +40,7 @@ from tqdm.auto import tqdm  # noqa: E402
 from transformers import TrainingArguments  # noqa: E402
 
 import training.inference.predict as predict_module  # noqa: E402
-from data_scripts.ravdess_facts import EMOTIONS  # noqa: E402
+from data_scripts.corpora.ravdess.facts import EMOTIONS  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
 from training.inference.scoring import Scorer  # noqa: E402

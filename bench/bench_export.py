@@ -33,7 +33,7 @@ from transformers import (  # noqa: E402
     Wav2Vec2FeatureExtractor,
 )
 
-from data_scripts.ravdess_facts import EMOTIONS  # noqa: E402
+from data_scripts.corpora.ravdess.facts import EMOTIONS  # noqa: E402
 from training.inference.export_check import generated_clips  # noqa: E402
 from training.inference.onnx_export import (  # noqa: E402
     export_onnx,

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bench_support import make_corpus  # noqa: E402
-from data_scripts.atomic_write import write_json_atomic  # noqa: E402
+from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
 
 ACTORS = list(range(1, 25))
 SECONDS = (1.0, 1.6)  # the sample archives' default clip lengths

@@ -40,8 +40,8 @@ from transformers import (  # noqa: E402
     Wav2Vec2ForSequenceClassification,
 )
 
-from data_scripts.ravdess_facts import EMOTIONS  # noqa: E402
-from data_scripts.sample_archives import SOURCE_SAMPLING_RATE, synthesize  # noqa: E402
+from data_scripts.corpora.ravdess.facts import EMOTIONS  # noqa: E402
+from data_scripts.corpora.ravdess.sample_archives import SOURCE_SAMPLING_RATE, synthesize  # noqa: E402
 from training.model.window_facts import WINDOW_FACTS_KEY  # noqa: E402
 
 OUTPUT = REPO / "bench_output" / "long_recordings"

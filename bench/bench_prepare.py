@@ -38,23 +38,19 @@ import torch
 import torchaudio.transforms as audio_transforms
 from bench_support import PeakMemory, cpu_seconds, make_corpus
 
-from data_scripts.audio_decoding import (
+from data_scripts.common.arrow_cache import FILES_PER_TABLE, default_num_proc
+from data_scripts.common.audio_decoding import (
     DEFAULT_SETTINGS,
+    TARGET_SAMPLING_RATE,
     DecodeSettings,
     decode_audio,
     resample,
 )
-from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
-from data_scripts.ravdess import (
-    FILES_PER_TABLE,
-    AudioSource,
-    build_ravdess,
-    default_num_proc,
-    rows_table,
-    save_dataset,
-)
-from data_scripts.ravdess_facts import TARGET_SAMPLING_RATE
-from data_scripts.sample_archives import parse_actor_range
+from data_scripts.common.dataset_folder import save_dataset
+from data_scripts.corpora.ravdess.builder import build_ravdess, rows_table
+from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, read_mapping
+from data_scripts.corpora.ravdess.sample_archives import parse_actor_range
+from data_scripts.corpora.ravdess.sources import AudioSource
 from training.data import MODEL_COLUMNS
 
 logger = logging.getLogger("bench_prepare")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data_scripts.download_and_map_emotion_data import download_and_map
-from data_scripts.mapping import MAPPING_FILE_NAME
-from data_scripts.sample_archives import write_sample_archives
+from data_scripts.corpora.ravdess.download import download_and_map
+from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME
+from data_scripts.corpora.ravdess.sample_archives import write_sample_archives
 
 RSS_SAMPLE_SECONDS = 0.2
 RATE = 16_000

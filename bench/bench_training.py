@@ -24,9 +24,9 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from data_scripts.atomic_write import write_json_atomic  # noqa: E402
-from data_scripts.ravdess import build_ravdess  # noqa: E402
-from data_scripts.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
+from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
+from data_scripts.corpora.ravdess.builder import build_ravdess  # noqa: E402
+from data_scripts.corpora.ravdess.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402

@@ -26,7 +26,7 @@ import torchaudio
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from data_scripts.sample_archives import SOURCE_SAMPLING_RATE, synthesize  # noqa: E402
+from data_scripts.corpora.ravdess.sample_archives import SOURCE_SAMPLING_RATE, synthesize  # noqa: E402
 from training.inference.vad import SileroVad  # noqa: E402
 from training.inference.windows import window_starts  # noqa: E402
 

@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import torch
 
-    from data_scripts.atomic_write import write_json_atomic
+    from data_scripts.common.atomic_write import write_json_atomic
 
     dry_run = args.dry_run or not torch.cuda.is_available()
     if dry_run:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import torch
 from transformers import TrainerCallback
 
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.arguments import parse_arguments
 from training.data import AudioClassificationCollator, model_view
 from training.frozen_features import cached_pooled_features

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from training_helpers import TINY_CONFIG
 
-from data_scripts.sample_archives import write_sample_archives
+from data_scripts.corpora.ravdess.sample_archives import write_sample_archives
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 
 # Four actors (two male, two female) keep every test fast while covering both genders
@@ -24,7 +24,7 @@ def sample_archives(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_data_dir(sample_archives, tmp_path_factory):
     """A data dir as the download command leaves it (archives verified, extracted, mapped)."""
-    from data_scripts.download_and_map_emotion_data import download_and_map
+    from data_scripts.corpora.ravdess.download import download_and_map
 
     data_dir = tmp_path_factory.mktemp("data")
     archive_dir = next(iter(sample_archives.values())).path.parent

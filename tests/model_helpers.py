@@ -10,7 +10,7 @@ from transformers import (
     Wav2Vec2ForSequenceClassification,
 )
 
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 
 TINY_ENCODER = dict(
     hidden_size=16,

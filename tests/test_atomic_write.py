@@ -1,4 +1,4 @@
-"""data_scripts.atomic_write: a result file is replaced whole or not at all."""
+"""data_scripts.common.atomic_write: a result file is replaced whole or not at all."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from data_scripts.atomic_write import atomic_output, write_json_atomic, write_text_atomic
+from data_scripts.common.atomic_write import atomic_output, write_json_atomic, write_text_atomic
 
 
 def test_write_json_replaces_the_file_and_leaves_nothing_else(tmp_path):

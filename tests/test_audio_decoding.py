@@ -1,4 +1,4 @@
-"""data_scripts.audio_decoding on generated files: samples, the cached kernel, refused faults."""
+"""common.audio_decoding on generated files: samples, the cached kernel, refused faults."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 import torchaudio.functional as audio_functional
 
-from data_scripts.audio_decoding import (
+from data_scripts.common.audio_decoding import (
     DEFAULT_SETTINGS,
     AudioDecodeError,
     DecodeSettings,

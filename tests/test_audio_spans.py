@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from data_scripts.audio_decoding import AudioDecodeError, DecodeSettings, decode_audio
-from data_scripts.audio_spans import SpanDecoder
+from data_scripts.common.audio_decoding import AudioDecodeError, DecodeSettings, decode_audio
+from data_scripts.common.audio_spans import SpanDecoder
 
 SETTINGS = DecodeSettings(16_000)
 

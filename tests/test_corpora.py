@@ -9,9 +9,9 @@ import datasets
 import pytest
 import soundfile as sf
 
-from data_scripts.audio_decoding import decode_audio
+from data_scripts.common.audio_decoding import decode_audio
 from data_scripts.corpora.prepare import main as prepare
-from data_scripts.sample_archives import write_voice_file
+from data_scripts.corpora.ravdess.sample_archives import write_voice_file
 
 MALE, FEMALE = True, False
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datasets
 import pytest
 
-from data_scripts.corpora.corpus_splits import corpus_split_summary, split_corpus
+from data_scripts.common.splits import corpus_split_summary, split_corpus
 
 LABELS = ["angry", "happy", "sad"]
 

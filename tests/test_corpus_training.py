@@ -13,7 +13,7 @@ import pytest
 from pipeline_helpers import pipeline_probabilities
 from training_helpers import predictions_table, read_json, run_command, train_command
 
-from data_scripts.sample_archives import write_voice_file
+from data_scripts.corpora.ravdess.sample_archives import write_voice_file
 
 CREMA_D_LABELS = ["angry", "disgust", "fearful", "happy", "neutral", "sad"]
 CODES = {"ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral"}

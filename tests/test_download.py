@@ -1,4 +1,4 @@
-"""data_scripts.download against a real HTTP server on 127.0.0.1 serving the sample archives."""
+"""common.download against a real HTTP server on 127.0.0.1 serving the sample archives."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 import pytest
 from http_helpers import serve_directory
 
-from data_scripts.download import DownloadError, download_file, part_path
+from data_scripts.common.download import DownloadError, download_file, part_path
 
 # No waiting between retries: the behaviour under test is the retry, not the clock.
 NO_BACKOFF = 0.0

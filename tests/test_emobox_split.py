@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 from test_splits import SPLITS, actors_of, ravdess_rows
 
-from data_scripts.ravdess_facts import ACTORS, EMOBOX_TEST_ACTORS, actor_gender
-from data_scripts.splits import split_dataset, split_summary
+from data_scripts.corpora.ravdess.facts import ACTORS, EMOBOX_TEST_ACTORS, actor_gender
+from data_scripts.corpora.ravdess.splits import split_dataset, split_summary
 
 # Written out from emo-box/EmoBox data/ravdess/fold_k/ravdess_test_fold_k.jsonl (issue 8).
 EMOBOX_TABLE = {

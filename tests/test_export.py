@@ -15,7 +15,7 @@ import time
 import pytest
 from training_helpers import REPO, predictions_table, read_json, run_command, run_env, train_command
 
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.inference.export import main
 
 # A copy of the run that users would not ship: everything but these is left behind.

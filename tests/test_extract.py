@@ -1,4 +1,5 @@
-"""data_scripts.extract: safe members only, atomic folders, completed extractions skipped."""
+"""RAVDESS extraction (corpora.ravdess.archives on common.extract): safe members only, atomic
+folders, completed extractions skipped."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import zipfile
 
 import pytest
 
-from data_scripts.download import file_md5
-from data_scripts.extract import COMPLETE_MARKER, extract_archive
+from data_scripts.common.download import file_md5
+from data_scripts.common.extract import COMPLETE_MARKER
+from data_scripts.corpora.ravdess.archives import extract_archive
 
 GOOD_NAME = "03-01-01-01-01-01-01.wav"  # speech, neutral, actor 01
 OTHER_GOOD_NAME = "03-01-02-01-01-01-01.wav"

@@ -8,7 +8,7 @@ import soundfile
 import torch
 import torchaudio
 
-from data_scripts.audio_decoding import DecodeSettings
+from data_scripts.common.audio_decoding import DecodeSettings
 from training.inference.audio_io import load_audio
 
 TARGET_RATE = 16_000

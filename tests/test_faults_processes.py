@@ -100,8 +100,8 @@ def _kill_when(process: subprocess.Popen, ready, what: str, timeout: float = 120
 def test_extraction_killed_midway_then_rerun_is_byte_identical(tmp_path):
     import zipfile
 
-    from data_scripts.extract import extract_archive
-    from data_scripts.ravdess_facts import ACTORS, file_names_for_actor
+    from data_scripts.corpora.ravdess.archives import extract_archive
+    from data_scripts.corpora.ravdess.facts import ACTORS, file_names_for_actor
 
     archive = tmp_path / "speech.zip"
     rng = __import__("numpy").random.default_rng(0)
@@ -112,7 +112,7 @@ def test_extraction_killed_midway_then_rerun_is_byte_identical(tmp_path):
     destination = tmp_path / "out" / "speech"
     staging = destination.with_name(".speech.partial")
     script = (
-        "import sys; from data_scripts.extract import extract_archive; "
+        "import sys; from data_scripts.corpora.ravdess.archives import extract_archive; "
         "extract_archive(sys.argv[1], sys.argv[2])"
     )
     process = subprocess.Popen(
@@ -135,7 +135,7 @@ def test_extraction_killed_midway_then_rerun_is_byte_identical(tmp_path):
 def test_cache_build_killed_midway_then_rerun_gives_identical_rows(sample_data_dir, tmp_path):
     import numpy as np
 
-    from data_scripts.ravdess import build_ravdess
+    from data_scripts.corpora.ravdess.builder import build_ravdess
 
     cache = tmp_path / "cache"
     command = _prepare(sample_data_dir, tmp_path / "out", cache, "--num_proc", "1")

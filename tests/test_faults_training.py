@@ -18,7 +18,7 @@ import torch
 from model_helpers import save_tiny_classifier
 from training_helpers import REPO, TINY_CONFIG, TRAIN_CONFIG, run_env
 
-from data_scripts.mapping import map_emotion_data
+from data_scripts.corpora.ravdess.mapping import map_emotion_data
 from training.inference.predict import main as predict_main
 from training.run_folder.run_lock import LOCK_FILE_NAME, RunLock
 from training.wav2vec2_classification import main as train_main

@@ -12,14 +12,14 @@ import pytest
 import torch
 from transformers import AutoConfig, pipeline
 
-from data_scripts.ravdess import FEATURES
-from data_scripts.ravdess_facts import (
+from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
+from data_scripts.corpora.ravdess.builder import FEATURES
+from data_scripts.corpora.ravdess.facts import (
     EMOBOX_TEST_ACTORS,
-    TARGET_SAMPLING_RATE,
     file_names_for_actor,
     parse_file_name,
 )
-from data_scripts.sample_archives import synthesize
+from data_scripts.corpora.ravdess.sample_archives import synthesize
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 from training.frozen_features import cached_pooled_features
 from training.model.model_builder import build_classifier, build_feature_extractor

@@ -1,8 +1,12 @@
-"""The rooms of `training/` and the way imports run between them (README: project layout).
+"""The rooms of `data_scripts/` and `training/` and the way imports run between them (README:
+project layout).
 
-data_scripts <- training.model <- training.reports <- the training run, training.run_folder and
-training.inference <- training.demo and bench/. Checked from the source (every import, also
-those inside functions), so a wrong-way import fails here before it becomes a cycle.
+data_scripts.common <- data_scripts.corpora.ravdess <- data_scripts.corpora (the interface, the
+other corpora, the builder, ser-prepare) <- the old command paths at data_scripts/'s root (shims
+only). training imports the first three, never a shim: training.model <- training.reports <-
+the training run, training.run_folder and training.inference <- training.demo and bench/.
+Checked from the source (every import, also those inside functions), so a wrong-way import fails
+here before it becomes a cycle.
 """
 
 from __future__ import annotations
@@ -18,16 +22,24 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 ROOMS = ("model", "reports", "run_folder", "inference", "demo")
+# The rooms of data_scripts, innermost first: what every corpus uses, RAVDESS's folder, the
+# other corpora with the interface and builder, and the package root (the command shims).
+DATA_ROOMS = ("data_scripts.common", "data_scripts.corpora.ravdess", "data_scripts.corpora")
+# What training may import of data_scripts: the rooms, not the shims.
+DATA = set(DATA_ROOMS)
 # What each part may import from the project, besides itself.
 ALLOWED = {
-    "data_scripts": set(),
-    "training.model": {"data_scripts"},
-    "training.reports": {"data_scripts", "training.model"},
-    "training.run_folder": {"data_scripts", "training.model"},
-    "training.inference": {"data_scripts", "training.model", "training.reports"},
-    "training": {"data_scripts", "training.model", "training.reports", "training.run_folder"},
-    "training.demo": {
-        "data_scripts",
+    "data_scripts.common": set(),
+    "data_scripts.corpora.ravdess": {"data_scripts.common"},
+    "data_scripts.corpora": {"data_scripts.common", "data_scripts.corpora.ravdess"},
+    "data_scripts": {"data_scripts.corpora.ravdess"},
+    "training.model": DATA,
+    "training.reports": DATA | {"training.model"},
+    "training.run_folder": DATA | {"training.model"},
+    "training.inference": DATA | {"training.model", "training.reports"},
+    "training": DATA | {"training.model", "training.reports", "training.run_folder"},
+    "training.demo": DATA
+    | {
         "training.model",
         "training.reports",
         "training.run_folder",
@@ -39,7 +51,10 @@ ALLOWED = {
 
 def _part(module: str) -> str:
     """The room a dotted module name belongs to."""
-    if module.startswith("data_scripts"):
+    if module.split(".")[0] == "data_scripts":
+        for room in DATA_ROOMS:
+            if module == room or module.startswith(room + "."):
+                return room
         return "data_scripts"
     parts = module.split(".")
     if len(parts) > 1 and parts[1] in ROOMS:
@@ -112,13 +127,31 @@ def test_no_import_cycles_between_modules():
 
 
 def test_every_room_says_its_job_and_stays_small():
-    for room in ROOMS:
-        docstring = ast.get_docstring(
-            ast.parse((REPO / "training" / room / "__init__.py").read_text())
-        )
-        assert docstring and "\n" not in docstring.strip(), room
+    folders = [REPO / "training" / room for room in ROOMS]
+    folders += [REPO.joinpath(*room.split(".")) for room in DATA_ROOMS]
+    for folder in folders:
+        docstring = ast.get_docstring(ast.parse((folder / "__init__.py").read_text()))
+        assert docstring and "\n" not in docstring.strip(), folder
     for path in SOURCES:
         assert len(path.read_text().splitlines()) <= 400, path
+    for path in (REPO / "data_scripts").rglob("*.py"):
+        assert ast.get_docstring(ast.parse(path.read_text())), f"{path}: no docstring"
+
+
+def test_data_scripts_root_holds_only_command_shims():
+    """A module beside data_scripts/__init__.py only keeps an old command path working: it
+    imports the moved command's `main` and runs it; the work is in common/ and corpora/."""
+    for path in sorted((REPO / "data_scripts").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        tree = ast.parse(path.read_text())
+        project = [
+            [alias.name for alias in node.names]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("data_scripts")
+        ]
+        assert project == [["main"]], path
+        assert not [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)], path
 
 
 def test_inference_imports_neither_the_trainer_nor_datasets():

@@ -9,7 +9,7 @@ import datasets
 import pytest
 
 from data_scripts.corpora.prepare import main as prepare
-from data_scripts.sample_archives import write_voice_file
+from data_scripts.corpora.ravdess.sample_archives import write_voice_file
 
 
 @pytest.fixture

@@ -12,21 +12,21 @@ from pathlib import Path
 import pytest
 from http_helpers import serve_directory
 
-from data_scripts.download_and_map_emotion_data import archive_url, download_and_map
-from data_scripts.mapping import (
-    COLUMNS,
-    MAPPING_FILE_NAME,
-    map_emotion_data,
-    read_mapping,
-    write_mapping,
-)
-from data_scripts.ravdess_facts import (
+from data_scripts.corpora.ravdess.download import archive_url, download_and_map
+from data_scripts.corpora.ravdess.facts import (
     ACTORS,
     ARCHIVES,
     DEFAULT_BASE_URL,
     FILES_PER_ACTOR,
     file_names_for_actor,
     parse_file_name,
+)
+from data_scripts.corpora.ravdess.mapping import (
+    COLUMNS,
+    MAPPING_FILE_NAME,
+    map_emotion_data,
+    read_mapping,
+    write_mapping,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

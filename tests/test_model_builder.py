@@ -18,7 +18,7 @@ from transformers import (
     Wav2Vec2Model,
 )
 
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 from training.model.model_builder import CheckpointError, build_classifier, build_feature_extractor
 

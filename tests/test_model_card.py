@@ -12,8 +12,8 @@ import soundfile
 import yaml
 from model_helpers import save_tiny_classifier
 
-from data_scripts.ravdess_facts import EMOTIONS
-from data_scripts.splits import split_dataset, split_summary
+from data_scripts.corpora.ravdess.facts import EMOTIONS
+from data_scripts.corpora.ravdess.splits import split_dataset, split_summary
 from training.reports.model_card import write_model_card
 
 TEST_ACTORS = [23, 24]
@@ -44,7 +44,7 @@ def _full_info() -> dict:
         "base_model": "facebook/wav2vec2-base-960h",
         "vocal_channel": "speech",
         "pooling": "mean",
-        "split": {  # split.json's layout (data_scripts.splits.split_summary)
+        "split": {  # split.json's layout (data_scripts.corpora.ravdess.splits.split_summary)
             "protocol": "speaker",
             "seed": 42,
             "splits": {

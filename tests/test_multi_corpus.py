@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from data_scripts.corpora.prepare import main as prepare
-from data_scripts.sample_archives import write_voice_file
+from data_scripts.corpora.ravdess.sample_archives import write_voice_file
 from training.arguments import parse_arguments
 from training.data import load_prepared_dataset, split_for_training
 

@@ -15,7 +15,7 @@ from model_helpers import TINY_ENCODER, tiny_emotion_config
 from training_helpers import REPO, run_env
 from transformers import AutoConfig, AutoModelForAudioClassification, Wav2Vec2FeatureExtractor
 
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.inference.export_check import generated_clips
 from training.inference.onnx_export import (
     export_onnx,

@@ -6,7 +6,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.reports import plots
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

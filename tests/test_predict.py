@@ -22,8 +22,8 @@ from transformers import (
     Wav2Vec2ForSequenceClassification,
 )
 
-from data_scripts.audio_decoding import DecodeSettings
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.common.audio_decoding import DecodeSettings
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.inference.audio_io import load_audio
 from training.inference.predict import main, predict_files, window_starts
 

@@ -17,12 +17,13 @@ import soundfile as sf
 import torch
 import torchaudio.functional as audio_functional
 
-from data_scripts.audio_decoding import DecodeSettings
-from data_scripts.download_and_map_emotion_data import download_and_map
-from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
-from data_scripts.ravdess import Ravdess, build_ravdess, load_ravdess, main
-from data_scripts.ravdess_facts import parse_file_name
-from data_scripts.splits import split_summary
+from data_scripts.common.audio_decoding import DecodeSettings
+from data_scripts.corpora.ravdess.builder import Ravdess, build_ravdess, load_ravdess
+from data_scripts.corpora.ravdess.download import download_and_map
+from data_scripts.corpora.ravdess.facts import parse_file_name
+from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, read_mapping
+from data_scripts.corpora.ravdess.prepare import main
+from data_scripts.corpora.ravdess.splits import split_summary
 
 EXPECTED_FEATURES = datasets.Features(
     {

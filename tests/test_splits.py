@@ -10,14 +10,14 @@ import datasets
 import numpy as np
 import pytest
 
-from data_scripts.ravdess_facts import (
+from data_scripts.corpora.ravdess.facts import (
     ACTORS,
     EMOTIONS,
     actor_gender,
     file_names_for_actor,
     parse_file_name,
 )
-from data_scripts.splits import split_dataset, split_summary
+from data_scripts.corpora.ravdess.splits import split_dataset, split_summary
 
 SPLITS = ("train", "validation", "test")
 
@@ -128,7 +128,7 @@ def test_kfold_refuses_a_fold_outside_the_range(rows):
 
 
 def test_random_split_is_stratified_by_label_and_warns(rows, caplog):
-    with caplog.at_level(logging.WARNING, logger="data_scripts.splits"):
+    with caplog.at_level(logging.WARNING, logger="data_scripts.corpora.ravdess.splits"):
         splits = split_dataset(rows, "random", seed=0)
     assert "NOT speaker-independent" in caplog.text
     assert sum(len(splits[name]) for name in SPLITS) == len(rows)
@@ -199,8 +199,8 @@ SEEDS_18 = (0, 1, 5)
 
 def test_training_data_splits_song_like_all_from_a_data_dir(tmp_path):
     """The training script's own loading path: mapping CSV with actor 18 (speech only)."""
-    from data_scripts.download_and_map_emotion_data import download_and_map
-    from data_scripts.sample_archives import write_sample_archives
+    from data_scripts.corpora.ravdess.download import download_and_map
+    from data_scripts.corpora.ravdess.sample_archives import write_sample_archives
     from training.arguments import DataArguments
     from training.data import load_prepared_dataset, split_for_training
 
@@ -238,7 +238,7 @@ def test_training_evaluates_in_length_order_and_writes_nothing_beside_the_data(
 ):
     """Validation and test come in length order (little padding per batch), with the same rows
     as the split; train keeps its order; the saved dataset's folder is left as it was."""
-    from data_scripts.ravdess import main as prepare
+    from data_scripts.corpora.ravdess.prepare import main as prepare
     from training.arguments import DataArguments
     from training.data import load_prepared_dataset, split_for_training
 

@@ -19,8 +19,8 @@ from model_helpers import save_tiny_classifier
 from pipeline_helpers import pipeline_probabilities
 from training_helpers import REPO, run_env
 
-from data_scripts.ravdess_facts import EMOTIONS
-from data_scripts.sample_archives import SOURCE_SAMPLING_RATE, synthesize
+from data_scripts.corpora.ravdess.facts import EMOTIONS
+from data_scripts.corpora.ravdess.sample_archives import SOURCE_SAMPLING_RATE, synthesize
 from training.inference.predict import main, predict_files
 from training.inference.timeline import SILENCE, smoothed_labels
 

@@ -17,7 +17,7 @@ from pipeline_helpers import pipeline_probabilities
 from training_helpers import predictions_table, read_json, run_command, train_command
 from transformers import TrainingArguments
 
-from data_scripts.ravdess_facts import EMOTIONS
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 
 RESULT_FILES = (
     "train_results.json",

@@ -19,7 +19,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-from data_scripts.ravdess_facts import EMOBOX_TEST_ACTORS, EMOBOX_VOCAL_CHANNEL
+from data_scripts.corpora.ravdess.facts import EMOBOX_TEST_ACTORS, EMOBOX_VOCAL_CHANNEL
 from training.model.model_builder import POOLING_CHOICES
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datasets
 
 from data_scripts.corpora.builder import recorded_corpus_facts
-from data_scripts.corpus_counts import describe_rows
-from data_scripts.ravdess import CONFIG_CHANNELS
+from data_scripts.corpora.ravdess.builder import CONFIG_CHANNELS
+from data_scripts.corpora.ravdess.counts import describe_rows
 from training.data import is_ravdess
 
 # RAVDESS's own groups: its vocal channels and intensities.

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-from data_scripts.atomic_write import write_json_atomic, write_text_atomic
-from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.arrow_cache import recorded_decode_settings
+from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
+from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.corpora.builder import recorded_corpus_facts
-from data_scripts.ravdess import recorded_decode_settings
 from training.model.decode_settings import model_decode_settings
 from training.model.exact_forward import make_batch_independent
 from training.model.short_clips import too_short

@@ -11,15 +11,15 @@ import numpy as np
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
-from data_scripts.corpora.corpus_splits import (
+from data_scripts.common.splits import (
     corpus_split_summary,
     split_corpus,
     split_each_corpus,
 )
-from data_scripts.ravdess import build_ravdess
-from data_scripts.ravdess_facts import VOCAL_CHANNELS, parse_file_name
-from data_scripts.ravdess_sources import sources_from_data_dir
-from data_scripts.splits import split_dataset, split_summary
+from data_scripts.corpora.ravdess.builder import build_ravdess
+from data_scripts.corpora.ravdess.facts import VOCAL_CHANNELS, parse_file_name
+from data_scripts.corpora.ravdess.sources import sources_from_data_dir
+from data_scripts.corpora.ravdess.splits import split_dataset, split_summary
 from training.arguments import DataArguments
 from training.multi_corpus import combine_corpora
 

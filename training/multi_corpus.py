@@ -1,6 +1,6 @@
 """Training on several prepared corpora at once (`--dataset_dir` given more than once): one label
 space by name, speakers kept apart per corpus (`crema_d:1001`), files named `corpus/file`, and
-the split made within each corpus (data_scripts.corpora.corpus_splits.split_each_corpus).
+the split made within each corpus (data_scripts.common.splits.split_each_corpus).
 
 Only the columns every corpus has are kept: audio, label, speaker, gender, length, file, corpus.
 The tables are put side by side without copying the audio.
@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow as pa
 from datasets.table import InMemoryTable
 
+from data_scripts.common.arrow_cache import DECODING_LINE_PREFIX, recorded_decode_settings
 from data_scripts.corpora.builder import CORPUS_LINE_PREFIX, corpus_features, recorded_corpus_facts
 from data_scripts.corpora.emotions import in_shared_order
 from data_scripts.corpora.interface import CorpusFacts
-from data_scripts.ravdess import DECODING_LINE_PREFIX, recorded_decode_settings
 from training.cross_corpus import corpus_name, load_eval_dataset
 
 

@@ -25,10 +25,10 @@ import transformers
 from transformers import TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from data_scripts.atomic_write import write_json_atomic, write_text_atomic
-from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.ravdess import recorded_decode_settings
-from data_scripts.ravdess_facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS
+from data_scripts.common.arrow_cache import recorded_decode_settings
+from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
+from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.corpora.ravdess.facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS
 from training.arguments import (
     DataArguments,
     ModelArguments,

@@ -1,1 +1,1 @@
-"""Emotion corpora beside RAVDESS: one facts module per corpus, folders, manifests, one builder."""
+"""Emotion corpora: one module or folder per corpus, folders, manifests, one interface, builder."""

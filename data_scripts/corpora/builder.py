@@ -2,9 +2,9 @@
 
 Columns: `audio`, `label` (a ClassLabel with the corpus's names), `speaker`, `gender` ("" where
 unknown), `length`, `file`, `corpus`, then the corpus's own fields as strings. The decoding,
-batching, cache fingerprint and error reporting are RAVDESS's (data_scripts.ravdess): the same
-decoder (`audio_decoding.decode_audio`), tables of a few dozen clips built column-wise, and a
-cache keyed by the files' names, sizes and mtimes, their labels and the decode settings. The
+batching, cache fingerprint and error reporting are RAVDESS's (data_scripts.common.arrow_cache):
+the same decoder (`audio_decoding.decode_audio`), tables of a few dozen clips built column-wise,
+and a cache keyed by the files' names, sizes and mtimes, their labels and the decode settings. The
 description records the corpus's facts (name, breakdown fields, license) for training and cards.
 """
 
@@ -23,21 +23,24 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
-from data_scripts.corpora.interface import CorpusFacts, CorpusFile, shortfalls
-from data_scripts.orphans import children_die_with_me
-from data_scripts.ravdess import (
+from data_scripts.common.arrow_cache import (
     DECODING_LINE_PREFIX,
     FILES_PER_TABLE,
-    _failure_message,
     default_num_proc,
+    failure_message,
+    input_fingerprint,
 )
-from data_scripts.ravdess_sources import input_fingerprint
+from data_scripts.common.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
+from data_scripts.common.orphans import children_die_with_me
+from data_scripts.corpora.interface import CorpusFacts, CorpusFile, shortfalls
 
 logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
 CACHE_FORMAT_VERSION = "1.0.0"
+# The cache's folder name: datasets would take it from this module's file name, so it is fixed
+# here (the name this module has always had) and moving the module keeps the caches.
+DATASET_NAME = "builder"
 # The line of the dataset's description that records the corpus's facts.
 CORPUS_LINE_PREFIX = "corpus facts: "
 COMMON_COLUMNS = ("speaker", "gender", "length", "file", "corpus")
@@ -118,6 +121,7 @@ class EmotionCorpus(datasets.ArrowBasedBuilder):
         )
         super().__init__(
             *args,
+            dataset_name=DATASET_NAME,
             config_id=re.sub(r"[^\w.-]", "_", facts.name),
             hash=hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
             **kwargs,
@@ -212,7 +216,7 @@ def build_corpus(
         with children_die_with_me():
             builder.download_and_prepare()
     except datasets.exceptions.DatasetGenerationError as error:
-        raise ValueError(f"{facts.title} build failed: {_failure_message(error)}") from error
+        raise ValueError(f"{facts.title} build failed: {failure_message(error)}") from error
     return builder.as_dataset(split="train")
 
 

@@ -3,7 +3,7 @@
     ser-prepare --corpus crema_d --data_dir CREMA-D/AudioWAV --output_dir data/crema_d
     ser-prepare --corpus folder --data_dir my_audio --speaker_pattern '^(\\w+?)_' --output_dir d
     ser-prepare --corpus manifest --manifest clips.csv --output_dir data/mine
-    ser-prepare --data_dir data --output_dir data/prepared   # RAVDESS, as data_scripts.ravdess
+    ser-prepare --data_dir data --output_dir data/prepared   # RAVDESS (data_scripts.ravdess)
 
 RAVDESS (the default) goes through its own builder and keeps its columns; every other kind
 goes through `data_scripts.corpora.builder`.
@@ -12,15 +12,14 @@ goes through `data_scripts.corpora.builder`.
 from __future__ import annotations
 
 import argparse
-import logging
-import time
 from pathlib import Path
 
-from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.arrow_cache import run_prepare
+from data_scripts.common.cli_errors import pop_debug_flag
+from data_scripts.common.dataset_folder import check_dataset_output, save_dataset
 from data_scripts.corpora.builder import build_corpus
+from data_scripts.corpora.ravdess.builder import CONFIG_CHANNELS, build_ravdess
 from data_scripts.corpora.registry import CORPUS_CHOICES, scan_corpus
-from data_scripts.dataset_folder import check_dataset_output, save_dataset
-from data_scripts.ravdess import CONFIG_CHANNELS, build_ravdess, total_hours
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -103,17 +102,7 @@ def main(argv: list[str] | None = None):
     parser = build_parser()
     args = parser.parse_args(argv)
     check_combination(parser, args)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    start = time.perf_counter()
-    try:
-        dataset = prepare(args)
-    except USER_ERRORS as error:
-        fail(error, debug)
-    print(
-        f"{len(dataset)} rows, {total_hours(dataset):.2f} h of 16 kHz audio, written to "
-        f"{args.output_dir} in {time.perf_counter() - start:.1f} s"
-    )
-    return dataset
+    return run_prepare(lambda: prepare(args), args.output_dir, debug)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ Files are chosen by what libsndfile opens, not by a short list of extensions: a 
 the extension of a format this libsndfile reads (`soundfile.available_formats()`: .oga, .opus,
 .aiff, .au, .caf, .mp3 where supported, ...) is audio, and is reported by name when it then
 fails to decode; any other file is audio when libsndfile opens it. Decoding itself is
-`data_scripts.audio_decoding` (soundfile, no FFmpeg), the same code the dataset builder uses; the
-settings come from the model folder (`training.model.decode_settings`). Importing this module
-loads neither `datasets` nor pyarrow.
+`data_scripts.common.audio_decoding` (soundfile, no FFmpeg), the same code the dataset builder
+uses; the settings come from the model folder (`training.model.decode_settings`). Importing
+this module loads neither `datasets` nor pyarrow.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from data_scripts.audio_decoding import DecodeSettings, decode_audio
+from data_scripts.common.audio_decoding import DecodeSettings, decode_audio
 
 # The file extensions of each libsndfile major format (RAW, header-less, cannot be recognised).
 _FORMAT_EXTENSIONS = {

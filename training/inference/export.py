@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
-from data_scripts.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.orphans import pid_alive
-from data_scripts.writable import check_writable
+from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.orphans import pid_alive
+from data_scripts.common.writable import check_writable
 from training.inference import onnx_export
 from training.inference.audio_io import AUDIO_EXTENSIONS, load_audio
 from training.inference.export_card import CARD_NAME, write_export_card

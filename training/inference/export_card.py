@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from data_scripts.atomic_write import write_text_atomic
+from data_scripts.common.atomic_write import write_text_atomic
 from training.inference.manifest import MANIFEST_NAME
 from training.inference.onnx_export import INT8_FILE, INT8_OPS, ONNX_FILE
 

@@ -11,7 +11,7 @@ import json
 import platform
 from pathlib import Path
 
-from data_scripts.atomic_write import write_json_atomic
+from data_scripts.common.atomic_write import write_json_atomic
 from training.model.model_file import sha256_of
 
 MANIFEST_NAME = "manifest.json"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_scripts.writable import check_writable
+from data_scripts.common.writable import check_writable
 from training.inference.audio_io import is_audio_file
 
 # What the start of each kind of earlier output looks like (predict_outputs writes these).

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from data_scripts.cli_errors import pop_debug_flag
+from data_scripts.common.cli_errors import pop_debug_flag
 from training.inference.audio_io import AUDIO_EXTENSIONS, is_audio_file
 from training.inference.onnx_backend import OnnxScorer
 from training.inference.output_paths import check_outputs, check_png_folder

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from data_scripts.atomic_write import atomic_output, write_json_atomic
+from data_scripts.common.atomic_write import atomic_output, write_json_atomic
 
 # Classes shown per file in the printed table and the results' `top` lists.
 TOP_K = 3

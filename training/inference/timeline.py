@@ -2,10 +2,11 @@
 of adjacent windows with the same label.
 
 Windows may overlap (a `--hop_seconds` shorter than the window), so a segment cannot simply
-run from its first window's start to its last window's end. Each window owns a cell around its middle, from halfway to the previous window's
-middle to halfway to the next one's (the first cell starts at 0, the last ends at the file's
-end); the cells tile the file, and a segment is the union of its windows' cells. Its edges are
-then within half a hop of where the label changes under the windows' middles.
+run from its first window's start to its last window's end. Each window owns a cell around its
+middle, from halfway to the previous window's middle to halfway to the next one's (the first
+cell starts at 0, the last ends at the file's end); the cells tile the file, and a segment is
+the union of its windows' cells. Its edges are then within half a hop of where the label
+changes under the windows' middles.
 """
 
 from __future__ import annotations

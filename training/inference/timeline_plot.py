@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-from data_scripts.atomic_write import atomic_output
+from data_scripts.common.atomic_write import atomic_output
 from training.inference.timeline import NO_SPEECH, SILENCE
 
 MAX_POINTS = 600

@@ -1,11 +1,10 @@
 """Scoring one file window by window, in bounded memory.
 
-Each stretch of STRETCH_WINDOWS windows is decoded on its own (`data_scripts.audio_spans`:
+Each stretch of STRETCH_WINDOWS windows is decoded on its own (`data_scripts.common.audio_spans`:
 soundfile seeks, the same samples as decoding the whole file), so memory does not grow with the
-file's length. A file's windows all have the same length (the
-last one ends at the file's end), so a group is one batch with no padding; a file no longer than
-a window is one window of its own length. Windows the voice-activity detector hears no speech
-in are left unscored (`silence`).
+file's length. A file's windows all have the same length (the last one ends at the file's end),
+so its batches have no padding; a file no longer than a window is one window of its own length.
+Windows the voice-activity detector hears no speech in are left unscored (`silence`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import ctypes.util
 import numpy as np
 from tqdm.auto import tqdm
 
-from data_scripts.audio_spans import SpanDecoder
+from data_scripts.common.audio_spans import SpanDecoder
 from training.inference.timeline import window_row
 from training.inference.vad import WARMUP_SECONDS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from data_scripts.audio_decoding import DEFAULT_SETTINGS, DecodeSettings
+from data_scripts.common.audio_decoding import DEFAULT_SETTINGS, DecodeSettings
 
 logger = logging.getLogger(__name__)
 

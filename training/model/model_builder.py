@@ -26,7 +26,8 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
-from data_scripts.ravdess_facts import EMOTIONS, TARGET_SAMPLING_RATE
+from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
+from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.model.checkpoint_refusal import refusal_message
 
 logger = logging.getLogger(__name__)

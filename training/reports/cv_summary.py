@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from data_scripts.atomic_write import write_text_atomic
+from data_scripts.common.atomic_write import write_text_atomic
 from training.reports.card_text import (
     CARD_METADATA,
     DATA_LICENSE,

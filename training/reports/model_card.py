@@ -8,7 +8,8 @@ Every optional piece of information may be missing: the card then leaves it out.
     pooling         str: the classification head's pooling (e.g. "mean", "weighted_layers").
     vocal_channel   "speech" | "song" | "all".
     sampling_rate   int: model input rate (default: preprocessor_config.json, else 16 kHz).
-    split           dict: what `data_scripts.splits.split_summary` returns (split.json):
+    split           dict: what `split_summary` (data_scripts.corpora.ravdess.splits) returns
+                    (split.json):
                     protocol, seed, fold, num_folds, and split["splits"][name] = {"actors": [...],
                     "count": n, ...} for name in train, validation, test.
     test_metrics    dict: test_accuracy, test_uar, test_macro_f1, test_loss, test_samples,
@@ -34,14 +35,10 @@ from pathlib import Path
 
 import yaml
 
-from data_scripts.atomic_write import write_text_atomic
-from data_scripts.ravdess_facts import (
-    INTENSITIES,
-    TARGET_SAMPLING_RATE,
-    VOCAL_CHANNELS,
-    actor_gender,
-)
-from data_scripts.splits import SPLIT_NAMES
+from data_scripts.common.atomic_write import write_text_atomic
+from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
+from data_scripts.corpora.ravdess.facts import INTENSITIES, VOCAL_CHANNELS, actor_gender
+from data_scripts.corpora.ravdess.splits import SPLIT_NAMES
 from training.reports import corpus_card
 from training.reports.card_text import (
     CARD_METADATA,

@@ -9,7 +9,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from data_scripts.atomic_write import write_text_atomic
+from data_scripts.common.atomic_write import write_text_atomic
 
 PREDICTIONS_FILE = "test_predictions.csv"
 # RAVDESS's columns, in the order the table shows them.

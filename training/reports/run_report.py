@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from data_scripts.atomic_write import write_json_atomic
+from data_scripts.common.atomic_write import write_json_atomic
 from training.model.model_file import MODEL_WEIGHTS, sha256_of
 from training.reports.model_card import write_model_card
 from training.reports.per_file_results import PREDICTIONS_FILE, write_predictions_csv

@@ -17,8 +17,8 @@ from transformers import TrainingArguments
 from transformers.trainer_pt_utils import safe_globals
 from transformers.trainer_utils import get_last_checkpoint
 
-from data_scripts.mapping import MAPPING_FILE_NAME
-from data_scripts.writable import check_writable
+from data_scripts.common.writable import check_writable
+from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME
 from training.model.checkpoint_refusal import refusal_message
 from training.run_folder.run_lock import RunLock
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import datasets
 
-from data_scripts.orphans import pid_alive
-from data_scripts.writable import check_writable
+from data_scripts.common.orphans import pid_alive
+from data_scripts.common.writable import check_writable
 
 # What `Dataset.save_to_disk` writes, and nothing else.
 SAVED_DATASET_FILE = re.compile(r"^(data-\d{5}-of-\d{5}\.arrow|dataset_info\.json|state\.json)$")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-TARGET_SAMPLING_RATE = 16_000
 SOURCE_SAMPLING_RATE = 48_000
 
 ZENODO_RECORD = "1188976"

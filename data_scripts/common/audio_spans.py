@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from data_scripts.audio_decoding import (
+from data_scripts.common.audio_decoding import (
     AudioDecodeError,
     DecodeSettings,
     _mono,

@@ -11,7 +11,8 @@
 - `random`: file-level, stratified by label: NOT speaker-independent. The only split for a
   corpus without speakers; split.json and the card say so.
 
-RAVDESS datasets (an `actor` column) keep data_scripts.splits; this module is for the others.
+RAVDESS datasets (an `actor` column) keep data_scripts.corpora.ravdess.splits; this module is
+for the others.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from data_scripts.ravdess_facts import ACTORS, file_names_for_actor
+from data_scripts.corpora.ravdess.facts import ACTORS, file_names_for_actor
 
 
 def count_files(rows: list[tuple[int, str]]) -> dict[str, dict[int, int]]:

@@ -5,7 +5,7 @@
   and in test. Fewer actors scale down, keeping at least one actor per split.
 - `kfold`: the actors in `num_folds` gender-balanced folds; fold `fold` is test, fold
   `(fold + 1) % num_folds` validation, the rest train. Across all k every actor is tested once.
-- `emobox`: EmoBox's fold `fold` (1-6, the test actors in ravdess_facts.EMOBOX_TEST_ACTORS).
+- `emobox`: EmoBox's fold `fold` (1-6, the test actors in facts.EMOBOX_TEST_ACTORS).
   EmoBox ships no validation set (its recipe takes a random 20 % of the training files, which
   shares speakers with training); here a fifth of the training actors (2 men and 2 women of 20,
   picked by `seed`) validate, speaker-disjoint, and the rest train. Its numbers are EmoBox's
@@ -27,7 +27,7 @@ from collections import Counter
 import datasets
 import numpy as np
 
-from data_scripts.ravdess_facts import (
+from data_scripts.corpora.ravdess.facts import (
     EMOBOX_FILES,
     EMOBOX_TEST_ACTORS,
     EMOBOX_VOCAL_CHANNEL,

@@ -14,9 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_scripts.atomic_write import atomic_output
-from data_scripts.extract import ACTOR_FOLDER_PATTERN
-from data_scripts.ravdess_facts import (
+from data_scripts.common.atomic_write import atomic_output
+from data_scripts.corpora.ravdess.archives import ACTOR_FOLDER_PATTERN
+from data_scripts.corpora.ravdess.facts import (
     ACTORS,
     ARCHIVES,
     expected_count,

@@ -1,16 +1,14 @@
 """Where each RAVDESS clip's bytes are: the mapping CSV's rows (checked against their file
-names) or the archives' members, and the fingerprint of those inputs for the Arrow cache."""
+names) or the archives' members (their fingerprint: data_scripts.common.arrow_cache)."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from data_scripts.extract import check_members
-from data_scripts.mapping import MAPPING_FILE_NAME, read_mapping
-from data_scripts.ravdess_facts import ARCHIVES, parse_file_name
+from data_scripts.corpora.ravdess.archives import check_members
+from data_scripts.corpora.ravdess.facts import ARCHIVES, parse_file_name
+from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, read_mapping
 
 
 @dataclass(frozen=True)
@@ -69,16 +67,3 @@ def sources_from_archives(archive_dir: Path, vocal_channels: tuple[str, ...]) ->
                 file_name = info.filename.rsplit("/", 1)[-1]
                 sources.append(AudioSource(file_name, str(path), info.filename))
     return sources
-
-
-def input_fingerprint(sources: list[AudioSource], extra_files: list[Path]) -> list:
-    """(name, size, mtime) of every input file, plus the SHA-256 of small files such as the CSV."""
-    stats = []
-    for path in sorted({source.path for source in sources}):
-        try:
-            status = os.stat(path)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: listed in the mapping but missing") from None
-        stats.append((path, status.st_size, status.st_mtime_ns))
-    hashes = [(str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in extra_files]
-    return [stats, hashes]

@@ -27,8 +27,8 @@ import soundfile as sf
 import torch
 import torchaudio.transforms as audio_transforms
 
-from data_scripts.ravdess_facts import TARGET_SAMPLING_RATE
-
+# The rate every prepared dataset is decoded to: the input rate of wav2vec2 models.
+TARGET_SAMPLING_RATE = 16_000
 # A RIFF chunk size of all ones means "unknown" (a stream that was never finalised).
 _UNKNOWN_CHUNK_SIZE = 0xFFFFFFFF
 

@@ -1,0 +1,1 @@
+"""What every corpus uses: download, extraction, decoding, splits, folders, writes, errors."""
