@@ -20,12 +20,16 @@ import io
 import math
 import struct
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import soundfile as sf
-import torch
-import torchaudio.transforms as audio_transforms
+
+if TYPE_CHECKING:
+    import torch
+    import torchaudio.transforms as audio_transforms
+# torch and torchaudio (1.5 s to import) load when a file needs resampling: a prepare command
+# whose build is cached decodes nothing and never needs them.
 
 # The rate every prepared dataset is decoded to: the input rate of wav2vec2 models.
 TARGET_SAMPLING_RATE = 16_000
@@ -65,6 +69,9 @@ DEFAULT_SETTINGS = DecodeSettings()
 @functools.lru_cache(maxsize=32)
 def resampler(source_rate: int, settings: DecodeSettings) -> audio_transforms.Resample:
     """The resampler from `source_rate` to the settings' rate, built once per process."""
+    import torch
+    import torchaudio.transforms as audio_transforms
+
     return audio_transforms.Resample(
         source_rate,
         settings.target_sampling_rate,
@@ -92,6 +99,8 @@ def resample(mono: torch.Tensor, source_rate: int, settings: DecodeSettings) -> 
     torchaudio pads with zeros too, so the kept samples are the same numbers; the extra zeros only
     produce output beyond the clip's end, which is cut off.
     """
+    import torch
+
     frames = mono.shape[-1]
     divisor = math.gcd(source_rate, settings.target_sampling_rate)
     up, down = settings.target_sampling_rate // divisor, source_rate // divisor
@@ -200,6 +209,8 @@ def decode_audio(
     else:
         mono, rate = _read(source, name or "<audio>")
     if rate != settings.target_sampling_rate:
+        import torch
+
         with torch.inference_mode():
             mono = resample(torch.from_numpy(mono), rate, settings).numpy()
     return np.ascontiguousarray(mono, dtype=np.float32)

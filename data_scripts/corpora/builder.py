@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 import datasets
 import numpy as np
 import pyarrow as pa
-import torch
 
 from data_scripts.common.arrow_cache import (
     DECODING_LINE_PREFIX,
@@ -150,6 +149,8 @@ class EmotionCorpus(datasets.ArrowBasedBuilder):
 
     def _generate_tables(self, batches: list[list[CorpusFile]]):
         """Tables in batch order; the next batch decodes on the thread pool meanwhile."""
+        import torch  # only when decoding: a cached build never needs it
+
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(1)
         settings = self.config.decode_settings

@@ -28,7 +28,6 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pyarrow as pa
-import torch
 
 from data_scripts.common.arrow_cache import (
     DECODING_LINE_PREFIX,
@@ -205,6 +204,8 @@ class Ravdess(datasets.ArrowBasedBuilder):
     def _generate_tables(self, batches: list[list[AudioSource]], decode_threads: int):
         """Tables in batch order; the next batch is decoded by the thread pool while datasets
         writes the current one. Each decode runs on one torch thread."""
+        import torch  # only when decoding: a cached build never needs it
+
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(1)
         archives: dict[str, zipfile.ZipFile] = {}
