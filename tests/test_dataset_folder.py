@@ -53,6 +53,10 @@ def test_saved_folder_links_the_cache_and_equals_save_to_disk(tmp_path):
     assert loaded.data.table.equals(again.data.table)
     assert loaded.features == again.features and loaded.info == again.info
     assert len(loaded) == 12
+    # Deleting the cache leaves the saved folder whole: its links hold the data.
+    del built, loaded
+    shutil.rmtree(cache)
+    assert datasets.load_from_disk(str(output)).data.table.equals(again.data.table)
 
 
 def test_a_current_folder_is_left_as_it_is_and_a_stale_one_replaced(tmp_path):
