@@ -78,9 +78,13 @@ def test_without_speakers_the_split_is_file_level_and_says_so():
         (_corpus({"": ""}, files_per_label=2), "random", "angry (2 files), happy (2 files)"),
         (_corpus({"a": "", "": ""}), "speaker", "12 rows have no speaker (e.g. x_angry_0.wav)"),
         (_corpus({"a": "", "b": ""}), "loso", "--fold 5: leave-one-speaker-out folds are 0 to 1"),
+        # Two speakers: validation is a fifth of one speaker's 9 files, 2, fewer than 3 labels.
+        (_corpus({"a": "", "b": ""}, files_per_label=3), "loso",
+         "takes 20% of 9 files (2), fewer than the 3 labels it must hold; it needs at least 15"),
     ],
-)
+)  # fmt: skip
 def test_splits_that_cannot_be_made_are_refused_saying_why(dataset, protocol, message):
+    fold = 5 if protocol == "loso" and len(dataset) == 24 else 0
     with pytest.raises(ValueError) as refused:
-        split_corpus(dataset, protocol=protocol, fold=5 if protocol == "loso" else 0)
+        split_corpus(dataset, protocol=protocol, fold=fold)
     assert message in str(refused.value)

@@ -171,3 +171,74 @@ def test_ser_evaluate_writes_the_same_results_from_the_saved_model(crema_run, tm
         assert ours[key] == trained[key]
     table = (tmp_path / "cross_corpus" / "other_corpus" / "test_predictions.csv").read_text()
     assert table == (output / "cross_corpus" / "other_corpus" / "test_predictions.csv").read_text()
+
+
+def test_frozen_probe_cross_validation_folds_a_corpus_other_than_ravdess_by_speaker(
+    crema_run, checkpoint, tmp_path
+):
+    audio, _ = crema_run
+    output = tmp_path / "cv"
+    run_command(
+        train_command(
+            checkpoint, output, "--dataset_dir", str(audio.parent / "prepared"),
+            "--cv_folds", "3", "--num_train_epochs", "1", "--save_strategy", "no",
+            "--load_best_model_at_end", "false", "--freeze_encoder", "true",
+            "--cache_dir", str(tmp_path / "cache"),
+        )
+    )  # fmt: skip
+    # The probe computed the encoder's features once and trained the heads on them.
+    assert list((tmp_path / "cache").rglob("frozen_encoder_features"))
+    results = read_json(output / "cv_results.json")
+    assert [fold["fold"] for fold in results["folds"]] == [0, 1, 2]
+    tested = []
+    for k in range(3):
+        split = read_json(output / f"fold_{k}" / "split.json")
+        assert split["speaker_independent"] is True
+        speakers = split["splits"]["test"]["speakers"]
+        _, rows = predictions_table(output / f"fold_{k}")
+        assert {row["speaker"] for row in rows} == set(speakers)
+        assert {row["true_emotion"] for row in rows} <= set(CREMA_D_LABELS)
+        tested += speakers
+    # Every actor is tested exactly once.
+    assert sorted(tested) == sorted(ACTORS)
+    accuracies = [fold["test_accuracy"] for fold in results["folds"]]
+    assert results["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    # The summary card names the corpus and its speakers, not RAVDESS and actors.
+    card = (output / "README.md").read_text()
+    assert "# Cross-validation on CREMA-D (3 folds)" in card and "RAVDESS" not in card
+    assert "| fold | test speakers |" in card
+
+
+def test_leave_one_speaker_out_runs_a_fold_per_speaker_of_a_two_speaker_corpus(
+    checkpoint, tmp_path
+):
+    # TESS's layout: two speakers, one folder per speaker and emotion.
+    data = tmp_path / "TESS"
+    for speaker in ("OAF", "YAF"):
+        for word, emotion in (("angry", "angry"), ("happy", "happy"), ("sad", "sad")):
+            for n in range(5):
+                write_voice_file(data / f"{speaker}_{word}" / f"{speaker}_w{n}_{word}.wav",
+                                 emotion, False, 0 if speaker == "OAF" else 1,
+                                 sampling_rate=24_414, seconds=(0.5, 0.8))  # fmt: skip
+    prepared = tmp_path / "prepared"
+    run_command([
+        sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "tess",
+        "--data_dir", str(data), "--output_dir", str(prepared),
+        "--cache_dir", str(tmp_path / "cache"),
+    ])  # fmt: skip
+    output = tmp_path / "loso"
+    run_command(
+        train_command(
+            checkpoint, output, "--dataset_dir", str(prepared), "--cv_folds", "loso",
+            "--num_train_epochs", "1", "--save_strategy", "no", "--load_best_model_at_end",
+            "false",
+        )
+    )  # fmt: skip
+    results = read_json(output / "cv_results.json")
+    assert [fold["test_actors"] for fold in results["folds"]] == [["OAF"], ["YAF"]]
+    for k, speaker in enumerate(("OAF", "YAF")):
+        split = read_json(output / f"fold_{k}" / "split.json")
+        assert split["splits"]["train"]["speakers"] == [{"OAF": "YAF", "YAF": "OAF"}[speaker]]
+        _, rows = predictions_table(output / f"fold_{k}")
+        assert {row["speaker"] for row in rows} == {speaker} and len(rows) == 15
+    assert "# Cross-validation on TESS (2 folds)" in (output / "README.md").read_text()

@@ -115,8 +115,8 @@ class DataArguments:
     cv_folds: str | None = field(
         default=None,
         metadata={
-            "help": "Cross-validate: a number of speaker-independent folds, or emobox for "
-            "EmoBox's six folds."
+            "help": "Cross-validate: a number of speaker-independent folds, loso for one fold "
+            "per speaker (leave one speaker out), or emobox for EmoBox's six folds."
         },
     )
     max_train_seconds: float | None = field(
@@ -282,12 +282,15 @@ def resolve_protocol(data_args: DataArguments) -> str | None:
     error message for bad values. (The vocal channel's default is set in __post_init__.)"""
     if data_args.cv_folds is not None:
         text = str(data_args.cv_folds).strip().lower()
-        if text == "emobox":
-            data_args.cv_folds = "emobox"
+        if text in ("emobox", "loso"):
+            data_args.cv_folds = text
         elif text.isdigit() and int(text) >= 3:
             data_args.cv_folds = int(text)
         else:
-            return f"--cv_folds {data_args.cv_folds}: give a number of folds (3 or more) or emobox"
+            return (
+                f"--cv_folds {data_args.cv_folds}: give a number of folds (3 or more), loso or "
+                "emobox"
+            )
     if data_args.split == "emobox" and data_args.cv_folds is None:
         if data_args.fold not in EMOBOX_TEST_ACTORS:
             return (

@@ -11,7 +11,6 @@ The output directory loads with `pipeline("audio-classification", model=output_d
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import pickle
 import sys
@@ -28,7 +27,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.corpora.ravdess.facts import EMOBOX_METRIC_NAMES, EMOBOX_TEST_ACTORS
+from data_scripts.corpora.ravdess.facts import EMOBOX_METRIC_NAMES
 from training.arguments import (
     DataArguments,
     ModelArguments,
@@ -39,6 +38,7 @@ from training.arguments import (
 from training.class_weights import class_weighting, loss_function
 from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
 from training.cross_corpus import check_eval_datasets, evaluate_corpora
+from training.cv_folds import corpus_facts, cross_validation_folds
 from training.data import (
     AudioClassificationCollator,
     describe_split,
@@ -274,22 +274,6 @@ def _training_summary(
     }
 
 
-def cross_validation_folds(data_args: DataArguments) -> list[tuple[int, DataArguments]]:
-    """(fold number, data arguments) of each fold: EmoBox's 1-6, or our 0..k-1 by actor."""
-    if data_args.cv_folds == "emobox":
-        return [
-            (fold, dataclasses.replace(data_args, split="emobox", fold=fold))
-            for fold in EMOBOX_TEST_ACTORS
-        ]
-    return [
-        (
-            fold,
-            dataclasses.replace(data_args, split="kfold", fold=fold, num_folds=data_args.cv_folds),
-        )
-        for fold in range(data_args.cv_folds)
-    ]
-
-
 def emobox_summary(summary: dict) -> dict:
     """Our cross-validation means and stds under EmoBox's names, in % like its tables."""
     return {
@@ -336,11 +320,12 @@ def run_cross_validation(
         results["emobox"] = _emobox_results(emobox_notes, summary)
     if training_args.process_index == 0:
         write_json_atomic(root / "cv_results.json", results)
-        markdown = cv_summary_markdown(folds, summary)
+        corpora = corpus_facts(data_args)
+        markdown = cv_summary_markdown(folds, summary, "speakers" if corpora else "actors")
         if "emobox" in results:
             markdown = emobox_markdown(results["emobox"]) + "\n\n" + markdown
         write_text_atomic(root / "cv_summary.md", markdown)
-        write_cv_summary_card(root, folds, summary, results.get("emobox"))
+        write_cv_summary_card(root, folds, summary, results.get("emobox"), corpora)
     return results
 
 

@@ -18,6 +18,7 @@ for the others.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 
 import datasets
@@ -113,10 +114,25 @@ def _stratified(dataset, seed, fraction, what: str) -> tuple[datasets.Dataset, d
             f"the {what} split needs at least 3 files of every label; {listed}: add files, or "
             "leave the label out of the data"
         )
-    parts = dataset.train_test_split(
-        test_size=fraction, seed=seed, stratify_by_column="label", keep_in_memory=True
+    taken = math.ceil(fraction * len(dataset))  # as datasets rounds a fractional test_size
+    if taken < len(counts):
+        raise ValueError(
+            f"the {what} split takes {fraction:.0%} of {len(dataset)} files ({taken}), fewer than "
+            f"the {len(counts)} labels it must hold; it needs at least "
+            f"{math.ceil(len(counts) / fraction)} files: add files, or leave labels out"
+        )
+    # datasets 5.2's train_test_split names indices cache files for any dataset read from disk,
+    # then refuses them with keep_in_memory (and without it would write them into the user's
+    # saved folder): split an in-memory table of the labels and row numbers instead, the same
+    # stratified draw, and select those rows in memory.
+    rows = datasets.Dataset.from_dict(
+        {"label": dataset["label"], "row": np.arange(len(dataset))},
+        features=datasets.Features(
+            {"label": dataset.features["label"], "row": datasets.Value("int64")}
+        ),
     )
-    return parts["train"], parts["test"]
+    parts = rows.train_test_split(test_size=fraction, seed=seed, stratify_by_column="label")
+    return tuple(dataset.select(parts[n]["row"], keep_in_memory=True) for n in ("train", "test"))
 
 
 def split_corpus(

@@ -12,6 +12,7 @@ import numpy as np
 import yaml
 
 from data_scripts.common.atomic_write import write_text_atomic
+from training.reports import corpus_card
 from training.reports.card_text import (
     CARD_METADATA,
     DATA_LICENSE,
@@ -49,9 +50,9 @@ def _mean_std(entry: dict) -> str:
     return f"{percent(entry['mean'])} ± {percent(entry['std'])}"
 
 
-def cv_summary_markdown(folds: list[dict], summary: dict) -> str:
+def cv_summary_markdown(folds: list[dict], summary: dict, speakers: str = "actors") -> str:
     """A Markdown table with one row per fold and a final mean ± std row (values in percent),
-    then the per-class recall over folds."""
+    then the per-class recall over folds; `speakers` names the test column's people."""
     names = [name for name in HEADLINE_METRICS if name in summary]
     labels = [HEADLINE_METRICS[name].split(" (")[0] + " (%)" for name in names]
     rows = [
@@ -64,7 +65,7 @@ def cv_summary_markdown(folds: list[dict], summary: dict) -> str:
         for fold in folds
     ]
     rows.append(["**mean ± std**", "", ""] + [_mean_std(summary[name]) for name in names])
-    lines = [table(["fold", "test actors", "test clips", *labels], rows)]
+    lines = [table(["fold", f"test {speakers}", "test clips", *labels], rows)]
     recall_rows = [
         [name.removeprefix(RECALL_PREFIX), _mean_std(value)]
         for name, value in summary.items()
@@ -104,24 +105,41 @@ def emobox_markdown(emobox: dict) -> str:
 
 
 def write_cv_summary_card(
-    output_dir: str | Path, folds: list[dict], summary: dict, emobox: dict | None = None
+    output_dir: str | Path,
+    folds: list[dict],
+    summary: dict,
+    emobox: dict | None = None,
+    corpora: list[dict] | None = None,
 ) -> Path:
     """Write one README.md summarising a speaker-independent cross-validation (with EmoBox's
-    names when `emobox`, the `emobox` entry of cv_results.json, is given)."""
-    metadata = {"license": DATA_LICENSE, **CARD_METADATA}
+    names when `emobox`, the `emobox` entry of cv_results.json, is given). `corpora`: the facts
+    the builder recorded of each corpus trained on, None for RAVDESS; the title, limits and
+    license sections follow them."""
     title = "EmoBox folds" if emobox else f"{len(folds)} folds"
+    if corpora:
+        corpus, speakers = " + ".join(f.get("title", "a corpus") for f in corpora), "speakers"
+        license_id = corpus_card.front_matter_fields(corpora[0])["license"]
+        metadata = {"license": license_id if len(corpora) == 1 else "other", **CARD_METADATA}
+        limits = corpus_card.limits_section({"title": corpus})
+        licenses = [corpus_card.license_section(f) for f in corpora]
+        # One heading, then each corpus's paragraphs.
+        terms = "\n\n".join([licenses[0], *(t.split("\n", 2)[2] for t in licenses[1:])])
+    else:
+        corpus, speakers = "RAVDESS", "actors"
+        metadata = {"license": DATA_LICENSE, **CARD_METADATA}
+        limits, terms = LIMITS_SECTION, license_section()
     text = "\n\n".join(
         [
             "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---",
-            f"# Cross-validation on RAVDESS ({title})",
-            "Speaker-independent k-fold cross-validation: each fold's test actors were never "
+            f"# Cross-validation on {corpus} ({title})",
+            f"Speaker-independent cross-validation: each fold's test {speakers} were never "
             "seen in its training or validation data. Each fold's model is in `fold_<k>/` with "
             "its own model card. Values in percent; std is the population standard deviation "
             "over folds (ddof=0).",
             *([emobox_markdown(emobox)] if emobox else []),
-            cv_summary_markdown(folds, summary).strip("\n"),
-            LIMITS_SECTION,
-            license_section(),
+            cv_summary_markdown(folds, summary, speakers).strip("\n"),
+            limits,
+            terms,
         ]
     )
     return write_text_atomic(Path(output_dir) / MODEL_CARD_NAME, text + "\n")
