@@ -22,6 +22,13 @@ ACTORS = {"1001": "Male", "1002": "Female", "1003": "Female", "1004": "Male", "1
           "1006": "Female"}  # fmt: skip
 
 
+def _prepare(corpus: str, data_dir, output, cache) -> None:
+    """The prepare command, as a user runs it."""
+    run_command([sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", corpus,
+                 "--data_dir", str(data_dir), "--output_dir", str(output),
+                 "--cache_dir", str(cache)])  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def crema_run(checkpoint, tmp_path_factory):
     root = tmp_path_factory.mktemp("crema_d")
@@ -39,22 +46,14 @@ def crema_run(checkpoint, tmp_path_factory):
     rows = "".join(f"{a},30,{s},Caucasian,Not Hispanic\n" for a, s in ACTORS.items())
     (root / "VideoDemographics.csv").write_text("ActorID,Age,Sex,Race,Ethnicity\n" + rows)
     prepared = root / "prepared"
-    run_command([
-        sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "crema_d",
-        "--data_dir", str(audio), "--output_dir", str(prepared),
-        "--cache_dir", str(root / "cache"),
-    ])  # fmt: skip
+    _prepare("crema_d", audio, prepared, root / "cache")
     # Another corpus: label folders with three of CREMA-D's classes and boredom, which it lacks.
     other = root / "other_corpus"
     for label in ("angry", "happy", "sad", "boredom"):
         for n in range(3):
             write_voice_file(other / label / f"s{n}_{label}.wav", label, n % 2 == 0, n,
                              sampling_rate=16_000, seconds=(0.5, 0.8))  # fmt: skip
-    run_command([
-        sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "folder",
-        "--data_dir", str(other), "--output_dir", str(root / "other_prepared"),
-        "--cache_dir", str(root / "cache"),
-    ])  # fmt: skip
+    _prepare("folder", other, root / "other_prepared", root / "cache")
     output = root / "run"
     run_command(
         train_command(
@@ -221,11 +220,7 @@ def test_leave_one_speaker_out_runs_a_fold_per_speaker_of_a_two_speaker_corpus(
                                  emotion, False, 0 if speaker == "OAF" else 1,
                                  sampling_rate=24_414, seconds=(0.5, 0.8))  # fmt: skip
     prepared = tmp_path / "prepared"
-    run_command([
-        sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "tess",
-        "--data_dir", str(data), "--output_dir", str(prepared),
-        "--cache_dir", str(tmp_path / "cache"),
-    ])  # fmt: skip
+    _prepare("tess", data, prepared, tmp_path / "cache")
     output = tmp_path / "loso"
     run_command(
         train_command(
