@@ -3,6 +3,7 @@ group and layer norm, weighted-layer and mean pooling, HuBERT, WavLM, and a 30 s
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections import Counter
@@ -142,3 +143,12 @@ def test_onnx_that_answers_differently_is_not_kept(extractor, tmp_path, monkeypa
         export._onnx_forms(staging, clips, ["a.wav", "b.wav"], "int8")
     assert not (staging / "model.onnx").exists() and not (staging / "model.int8.onnx").exists()
     assert "e-0" in str(refusal.value)  # the largest difference, printed as a number
+
+
+def test_export_prints_no_line_per_folded_constant(tmp_path, caplog):
+    """onnxscript's optimizer logs every constant it folds or skips at INFO; the export command
+    logs at INFO, so without quieting them a user sees dozens of such lines."""
+    caplog.set_level(logging.INFO)
+    export_onnx(_model("wav2vec2-group-weighted"), tmp_path / "model.onnx", RATE)
+    chatter = [r for r in caplog.records if r.name.startswith(("onnxscript", "onnx_ir"))]
+    assert [r for r in chatter if r.levelno < logging.WARNING] == []
