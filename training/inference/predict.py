@@ -200,7 +200,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--model_dir", required=True, help="model directory written by save_pretrained"
     )
-    parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="windows (or short files) per forward pass; on CPU the CNN still "
+                        "runs one clip at a time (faster there)")  # fmt: skip
     parser.add_argument(
         "--window_seconds",
         type=float,
