@@ -265,3 +265,13 @@ def test_training_evaluates_in_length_order_and_writes_nothing_beside_the_data(
         assert sorted(splits[name]["file"]) == sorted(plain[name]["file"])
     assert splits["train"]["file"] == plain["train"]["file"]
     assert sorted(path.name for path in prepared.iterdir()) == before
+
+
+def test_random_split_of_a_saved_dataset_works_and_draws_the_same_rows(rows, tmp_path):
+    # datasets 5.2's train_test_split fails on any dataset read from disk when asked to keep
+    # its result in memory (it names indices cache files anyway): the saved-dataset case.
+    rows.save_to_disk(str(tmp_path / "saved"))
+    saved = datasets.load_from_disk(str(tmp_path / "saved"))
+    from_disk, in_memory = (split_dataset(d, "random", seed=0) for d in (saved, rows))
+    for name in SPLITS:
+        assert from_disk[name]["file"] == in_memory[name]["file"] and len(from_disk[name])

@@ -103,7 +103,9 @@ def _speaker_sets(protocol, genders, seed, fold, num_folds, fractions) -> dict[s
     }
 
 
-def _stratified(dataset, seed, fraction, what: str) -> tuple[datasets.Dataset, datasets.Dataset]:
+def stratified_split(
+    dataset, seed, fraction, what: str
+) -> tuple[datasets.Dataset, datasets.Dataset]:
     """(rest, part) with `fraction` of every label in `part`; refuses labels too small."""
     names = dataset.features["label"].names
     counts = Counter(dataset["label"])
@@ -154,8 +156,8 @@ def split_corpus(
         parameters.update(requested=protocol, protocol="random", reason="no speakers known")
         protocol = "random"
     if protocol == "random":
-        rest, test = _stratified(dataset, seed, test_fraction, "file-level")
-        train, validation = _stratified(
+        rest, test = stratified_split(dataset, seed, test_fraction, "file-level")
+        train, validation = stratified_split(
             rest, seed, validation_fraction / (1 - test_fraction), "file-level"
         )
         parameters.update(speaker_independent=False, note=NOT_SPEAKER_INDEPENDENT)
@@ -174,7 +176,7 @@ def split_corpus(
             }
         )
         if not chosen["validation"]:
-            splits["train"], splits["validation"] = _stratified(
+            splits["train"], splits["validation"] = stratified_split(
                 splits["train"], seed, validation_fraction, "validation"
             )
             parameters["validation_note"] = (

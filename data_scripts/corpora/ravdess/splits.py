@@ -27,6 +27,7 @@ from collections import Counter
 import datasets
 import numpy as np
 
+from data_scripts.common.splits import stratified_split
 from data_scripts.corpora.ravdess.facts import (
     EMOBOX_FILES,
     EMOBOX_TEST_ACTORS,
@@ -141,18 +142,11 @@ def _random_split(
         "split 'random' is file-level: the same actors are in train and test, so its scores are "
         "NOT speaker-independent; use it only to compare with numbers published that way"
     )
-    first = dataset.train_test_split(
-        test_size=test_fraction, seed=seed, stratify_by_column="label", keep_in_memory=True
+    rest, test = stratified_split(dataset, seed, test_fraction, "file-level")
+    train, validation = stratified_split(
+        rest, seed, validation_fraction / (1 - test_fraction), "file-level"
     )
-    second = first["train"].train_test_split(
-        test_size=validation_fraction / (1 - test_fraction),
-        seed=seed,
-        stratify_by_column="label",
-        keep_in_memory=True,
-    )
-    return datasets.DatasetDict(
-        {"train": second["train"], "validation": second["test"], "test": first["test"]}
-    )
+    return datasets.DatasetDict({"train": train, "validation": validation, "test": test})
 
 
 def split_dataset(
