@@ -10,12 +10,17 @@ import torch
 from model_helpers import TINY_ENCODER
 from transformers import (
     AutoConfig,
+    Data2VecAudioConfig,
+    Data2VecAudioModel,
     HubertConfig,
     HubertModel,
+    Wav2Vec2Config,
     Wav2Vec2FeatureExtractor,
     Wav2Vec2ForCTC,
     Wav2Vec2ForPreTraining,
     Wav2Vec2Model,
+    WavLMConfig,
+    WavLMModel,
 )
 
 from data_scripts.corpora.ravdess.facts import EMOTIONS
@@ -68,6 +73,31 @@ def test_weighted_layers_pooling_adds_layer_weights_and_disables_layerdrop(tmp_p
     assert classifier.config.use_weighted_layer_sum
     assert classifier.config.layerdrop == 0.0
     assert "layer_weights" in report.new
+
+
+@pytest.mark.parametrize(
+    ("config_class", "model_class"),
+    [
+        (Wav2Vec2Config, Wav2Vec2Model),
+        (HubertConfig, HubertModel),
+        (WavLMConfig, WavLMModel),
+        (Data2VecAudioConfig, Data2VecAudioModel),
+    ],
+)
+def test_new_layer_weights_start_equal_whatever_memory_held(tmp_path, config_class, model_class):
+    """transformers 5.24 leaves wav2vec2's, WavLM's and data2vec's `layer_weights` as
+    uninitialised memory (HuBERT's sets 1/(layers+1)); freed NaN blocks of its size make that
+    visible: without the fix those three get NaN, 0 or leftovers, never exactly 1/3."""
+    model_class(config_class(**TINY_ENCODER)).save_pretrained(tmp_path)
+    layers = TINY_ENCODER["num_hidden_layers"] + 1
+    for _ in range(3):
+        poisoned = [torch.full((n,), float("nan")) for n in range(1, 65) for _ in range(4)]
+        del poisoned
+        classifier, report = build_classifier(str(tmp_path), pooling="weighted_layers")
+        assert "layer_weights" in report.new
+        assert torch.equal(classifier.layer_weights.data, torch.full((layers,), 1.0 / layers))
+        for name, parameter in classifier.named_parameters():
+            assert torch.isfinite(parameter).all(), name
 
 
 def test_config_carries_emotion_names_and_problem_type(tmp_path):

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
@@ -162,12 +163,26 @@ def build_classifier(
             f"({', '.join(missing_encoder[:10])}); refusing to train a partly random encoder"
         )
     new = sorted(info["missing_keys"])
+    if "layer_weights" in new:
+        _equal_layer_weights(model)
     copied = sorted(k for k in model.state_dict() if k not in info["missing_keys"])
     report = TransferReport(copied=copied, dropped=sorted(info["unexpected_keys"]), new=new)
     if not copied:
         raise CheckpointError(f"{model_path}: no tensor of the checkpoint matched the encoder")
     logger.info(report.summary())
     return model, report
+
+
+def _equal_layer_weights(model: PreTrainedModel) -> None:
+    """Start a new weighted layer sum at equal weights, as the class's `__init__` means to.
+
+    transformers 5 creates the model on the meta device and materialises tensors the checkpoint
+    lacks with `torch.empty`. HuBERT's `_init_weights` then sets `layer_weights` to 1/(layers+1);
+    wav2vec2's, WavLM's and data2vec-audio's (5.24) leave whatever memory held (seen: 0, 1e-17,
+    -2e34; a CI probe trained to a NaN loss), so a weighted-layers run started from garbage.
+    """
+    with torch.no_grad():
+        model.layer_weights.fill_(1.0 / model.layer_weights.numel())
 
 
 def _from_pretrained(source, config, model_path: str, kwargs: dict):
