@@ -208,6 +208,53 @@ def test_predict_refuses_a_model_folder_holding_code_in_one_line(tmp_path, capsy
     assert not marker.exists()
 
 
+def _one_clip_dataset(folder: Path) -> Path:
+    """A saved RAVDESS-shaped dataset of one generated clip, as ser-evaluate reads it."""
+    import datasets
+
+    from data_scripts.corpora.ravdess.builder import FEATURES
+
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000).astype(np.float32)
+    row = {"audio": {"array": tone, "sampling_rate": 16_000}, "label": 4, "length": tone.size,
+           "vocal_channel": 1, "intensity": 1, "statement": 1, "repetition": 1, "actor": 1,
+           "gender": "male", "file": "03-01-05-01-01-01-01.wav"}  # fmt: skip
+    rows = {name: [row[name]] for name in FEATURES}
+    datasets.Dataset.from_dict(rows, features=FEATURES).save_to_disk(str(folder))
+    return folder
+
+
+def test_a_speech_recognition_checkpoint_is_not_taken_for_a_classifier(tmp_path, capsys):
+    """The user's fine-tuned CTC folder (weights, config, preprocessor_config) given to predict,
+    export or evaluate: from_pretrained would add a random head (predict printed LABEL_1 0.502)."""
+    from transformers import Wav2Vec2FeatureExtractor
+
+    from training.cross_corpus import main as evaluate_main
+    from training.demo.stand_in_checkpoint import write_ctc_checkpoint
+    from training.inference.export import main as export_main
+
+    ctc = tmp_path / "timit_ctc"
+    write_ctc_checkpoint(TINY_CONFIG, ctc, "safetensors", seed=0)
+    Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(ctc)
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, np.zeros(16_000, dtype=np.float32), 16_000)
+    refusal = f"error: {ctc}: not a trained emotion classifier: its weights lack 4 tensors"
+
+    result = tmp_path / "predictions.json"
+    status = predict_main(["--model_dir", str(ctc), str(clip), "--json", str(result)])
+    assert status == 2 and refusal in capsys.readouterr().err and not result.exists()
+    for command, arguments, written in [
+        (export_main, [str(ctc), str(tmp_path / "exported")], tmp_path / "exported"),
+        (evaluate_main, ["--model_dir", str(ctc), "--dataset_dir",
+                         str(_one_clip_dataset(tmp_path / "data")),
+                         "--output_dir", str(tmp_path / "evaluated")], tmp_path / "evaluated"),
+    ]:  # fmt: skip
+        with pytest.raises(SystemExit) as exited:
+            command(arguments)
+        error = capsys.readouterr().err
+        assert exited.value.code == 1 and refusal in error and "Traceback" not in error
+        assert not written.exists()
+
+
 def test_predict_reads_mp3_and_counts_skipped_files(tiny_model, tmp_path, capsys, caplog):
     folder = tmp_path / "clips"
     folder.mkdir()

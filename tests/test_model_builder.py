@@ -98,6 +98,11 @@ def test_new_layer_weights_start_equal_whatever_memory_held(tmp_path, config_cla
         assert torch.equal(classifier.layer_weights.data, torch.full((layers,), 1.0 / layers))
         for name, parameter in classifier.named_parameters():
             assert torch.isfinite(parameter).all(), name
+        # The linear heads get transformers' own start: normal(0, initializer_range), zero bias.
+        state, spread = classifier.state_dict(), classifier.config.initializer_range
+        for name in ("projector", "classifier"):
+            assert torch.equal(state[f"{name}.bias"], torch.zeros_like(state[f"{name}.bias"]))
+            assert 0.75 * spread < state[f"{name}.weight"].std() < 1.33 * spread, name
 
 
 def test_config_carries_emotion_names_and_problem_type(tmp_path):

@@ -26,7 +26,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+from transformers import AutoFeatureExtractor
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
@@ -35,6 +35,7 @@ from data_scripts.corpora.builder import recorded_corpus_facts
 from training.model.decode_settings import model_decode_settings
 from training.model.exact_forward import make_batch_independent
 from training.model.short_clips import too_short
+from training.model.trained_classifier import load_trained_classifier
 from training.reports.corpus_card import cross_corpus_markdown
 from training.reports.per_file_results import file_columns
 from training.reports.scores import load_metric
@@ -68,7 +69,7 @@ def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, 
     """(probabilities of the scored rows, the model's labels, the rows too short to score).
     Clips in length order, batch-independent (each clip's answer is its `pipeline` answer)."""
     extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-    model = AutoModelForAudioClassification.from_pretrained(model_dir).eval()
+    model = load_trained_classifier(model_dir).eval()
     make_batch_independent(model)
     recorded = recorded_decode_settings(dataset)
     if recorded is not None and recorded != model_decode_settings(extractor):

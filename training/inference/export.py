@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+from transformers import AutoFeatureExtractor
 
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.common.orphans import pid_alive
@@ -37,6 +37,7 @@ from training.inference.export_check import compare, generated_clips, pipeline_a
 from training.inference.manifest import MANIFEST_NAME, check_export, read_manifest, write_manifest
 from training.model.decode_settings import model_decode_settings
 from training.model.model_file import MODEL_WEIGHTS, sha256_of
+from training.model.trained_classifier import load_trained_classifier
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ def _test_clips(run: Path, labels: list[str], options: ExportOptions) -> tuple[l
 def _generated_references(source: Path, scratch: Path) -> tuple[list, dict, list]:
     """Generated clips (saved as .npy for the check process) and the source model's answers."""
     extractor = AutoFeatureExtractor.from_pretrained(source)
-    model = AutoModelForAudioClassification.from_pretrained(source).eval()
+    model = load_trained_classifier(source).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     arrays = generated_clips(extractor.sampling_rate)
     clips, rows = [], []
@@ -208,7 +209,7 @@ def _copy_files(source: Path, staging: Path, is_run: bool) -> None:
 def _onnx_forms(staging: Path, clips_arrays: list, names: list, quantize: str | None) -> dict:
     """model.onnx (and model.int8.onnx), each checked against PyTorch on the verified clips."""
     extractor = AutoFeatureExtractor.from_pretrained(staging)
-    model = AutoModelForAudioClassification.from_pretrained(staging).eval()
+    model = load_trained_classifier(staging).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     path = onnx_export.export_onnx(model, staging / onnx_export.ONNX_FILE, extractor.sampling_rate)
     reference = onnx_export.as_answers(
@@ -272,7 +273,7 @@ def export_model(source: str | Path, dest: str | Path, options: ExportOptions) -
 def _build(source, staging, scratch, is_run, options, with_onnx) -> dict:
     _copy_files(source, staging, is_run)
     extractor = AutoFeatureExtractor.from_pretrained(staging)
-    model_labels = AutoModelForAudioClassification.from_pretrained(staging).config.id2label
+    model_labels = load_trained_classifier(source).config.id2label  # names the user's folder
     labels = [model_labels[i] for i in range(len(model_labels))]
     clips, references = _test_clips(source, labels, options) if is_run else ([], {})
     if clips:

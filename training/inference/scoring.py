@@ -13,12 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+from transformers import AutoFeatureExtractor
 
 from training.model.checkpoint_refusal import refusal_message, weights_file
 from training.model.decode_settings import model_decode_settings
 from training.model.exact_forward import feature_encoder, make_batch_independent
 from training.model.short_clips import too_short
+from training.model.trained_classifier import load_trained_classifier
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -62,9 +63,7 @@ class Scorer:
             raise ValueError("--dtype float16 needs a GPU; use float32 or bfloat16 on CPU")
         self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
         try:
-            self.model = AutoModelForAudioClassification.from_pretrained(
-                model_dir, dtype=DTYPES[dtype]
-            )
+            self.model = load_trained_classifier(model_dir, dtype=DTYPES[dtype])
         except pickle.UnpicklingError as error:
             raise ValueError(refusal_message(weights_file(model_dir), error)) from error
         self.model.to(self.device).eval()

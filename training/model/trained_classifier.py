@@ -1,0 +1,41 @@
+"""Load a saved emotion classifier, refusing a folder that holds something else.
+
+`AutoModelForAudioClassification.from_pretrained` on a speech-recognition checkpoint (the
+fine-tuned CTC model a user starts from) quietly adds a random head: predict then printed
+`LABEL_1 0.502` for every file. Every command that reads a trained model (predict, evaluate,
+export) loads it here and gets one line naming the folder instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import AutoModelForAudioClassification, PreTrainedModel
+from transformers.utils import logging as hf_logging
+
+MAX_NAMED = 4
+
+
+class NotAClassifierError(ValueError):
+    """The folder's weights lack tensors of a classifier: not a trained one."""
+
+
+def load_trained_classifier(model_dir: str | Path, **kwargs) -> PreTrainedModel:
+    """The `*ForSequenceClassification` model saved in `model_dir`, every tensor from its file."""
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its "newly initialized" table; the refusal replaces it
+    try:
+        model, info = AutoModelForAudioClassification.from_pretrained(
+            model_dir, output_loading_info=True, **kwargs
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    missing = sorted(info["missing_keys"])
+    if missing:
+        named = ", ".join(missing[:MAX_NAMED]) + (" ..." if len(missing) > MAX_NAMED else "")
+        raise NotAClassifierError(
+            f"{model_dir}: not a trained emotion classifier: its weights lack {len(missing)} "
+            f"tensors ({named}), which would start random. Give the --output_dir of a "
+            "training run (training/wav2vec2_classification.py) or an exported model folder"
+        )
+    return model
