@@ -180,29 +180,25 @@ def test_cached_and_uncached_probes_train_the_same_and_pipeline_agrees(probe_set
         *common,
         "--cache_frozen_features", "false",
     )  # fmt: skip
-    # The two paths differ by float rounding (batched means vs one clip's frames), grown over
-    # 120 steps of a near-chance tiny model: losses agree within 1e-3, every test clip's
-    # probabilities within 1e-2, and at most one clip whose scores are a near tie may change its
-    # label (seen once in a few dozen runs). Wrong cached features would move them all.
+    # The two paths differ only by float rounding (batched means vs one clip's frames): over
+    # 120 steps the probabilities moved by 1e-6 and the losses by 2e-7 (relative). The margins
+    # below are 100x that; wrong cached features would move every clip.
     for split in ("eval", "test"):
         for name, value in uncached[split].items():
             if name.endswith("loss"):
-                assert cached[split][name] == pytest.approx(value, rel=1e-3), (split, name)
+                assert cached[split][name] == pytest.approx(value, rel=1e-4), (split, name)
+            elif not name.endswith(("runtime", "per_second")):
+                assert cached[split][name] == value, (split, name)
     _, cached_rows = predictions_table(cached_dir)
     _, uncached_rows = predictions_table(probe_setup["root"] / f"uncached_{pooling}")
     assert [r["file"] for r in cached_rows] == [r["file"] for r in uncached_rows]
+    assert [r["predicted_emotion"] for r in cached_rows] == [
+        r["predicted_emotion"] for r in uncached_rows
+    ]
     probabilities = [k for k in cached_rows[0] if k.startswith("prob_")]
     gaps = [abs(float(a[k]) - float(b[k])) for a, b in zip(cached_rows, uncached_rows, strict=True)
             for k in probabilities]  # fmt: skip
-    assert max(gaps) < 1e-2
-    flips = sum(a["predicted_emotion"] != b["predicted_emotion"]
-                for a, b in zip(cached_rows, uncached_rows, strict=True))  # fmt: skip
-    assert flips <= 1
-    if flips == 0:  # then every metric is the same number
-        for name, value in uncached["test"].items():
-            if not name.endswith(("runtime", "per_second", "loss")):
-                expected = value if isinstance(value, list) else pytest.approx(value, abs=1e-9)
-                assert cached["test"][name] == expected, name
+    assert max(gaps) < 1e-4
     assert 0 < cached["test"]["test_uar"] < 1
 
     # The saved directory is the stock classifier: pipeline scores the test files as the run did.
