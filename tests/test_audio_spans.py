@@ -62,3 +62,29 @@ def test_reading_a_stretch_reads_only_that_stretch(tmp_path):
         tracemalloc.stop()
     assert len(stretch) == 16_000
     assert peak < 2_000_000, peak
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_nan_or_infinite_samples_are_refused_naming_the_file_and_time(tmp_path, bad):
+    """One such sample in a float file would make every training loss NaN; predict used to blame
+    the clip's length ("non-finite scores (clip too short?)")."""
+    rng = np.random.default_rng(3)
+    signal = (0.3 * rng.standard_normal((48_000 * 3, 2))).astype(np.float32)
+    signal[60_000, 1] = bad  # right channel, 1.250 s
+    path = tmp_path / "damaged.wav"
+    soundfile.write(path, signal, 48_000, subtype="FLOAT")
+    message = (
+        f"{path}: holds NaN or infinite samples (the first at 1.250 s): the file is damaged; "
+        "export it again or leave it out"
+    )
+    with pytest.raises(AudioDecodeError) as caught:
+        decode_audio(path, SETTINGS)
+    assert str(caught.value) == message
+    with SpanDecoder(path, SETTINGS) as decoder:
+        assert np.isfinite(decoder.read(0, 16_000)).all()  # the first second is whole
+        with pytest.raises(AudioDecodeError) as caught:
+            decoder.read(16_000, 32_000)
+        assert str(caught.value) == message
+    signal[60_000, 1] = 0.0
+    soundfile.write(path, signal, 48_000, subtype="FLOAT")
+    assert np.isfinite(decode_audio(path, SETTINGS)).all()

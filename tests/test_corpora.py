@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import datasets
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -187,6 +188,14 @@ def test_label_folders_refusals_name_the_folder_or_file(tmp_path, capsys):
         _prepare(tmp_path, "--corpus", "folder", "--data_dir", str(root), "--labels", "frustrated")
     )
     assert labels["frustrated/x_1.wav"]["label"] == "frustrated"
+    damaged = root / "frustrated" / "x_2.wav"
+    samples = np.full(8_000, 0.1, dtype=np.float32)
+    samples[4_000] = np.nan
+    sf.write(damaged, samples, 16_000, subtype="FLOAT")
+    error = _refusal(
+        capsys, tmp_path, "--corpus", "folder", "--data_dir", str(root), "--labels", "frustrated"
+    )
+    assert f"{damaged}: holds NaN or infinite samples (the first at 0.250 s)" in error
 
 
 def test_ravdess_through_ser_prepare_keeps_its_columns(sample_data_dir, tmp_path):

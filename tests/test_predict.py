@@ -294,6 +294,9 @@ def test_truncated_and_empty_wavs_fail_by_name_while_the_rest_are_classified(mod
     data = (folder / "cut.wav").read_bytes()
     (folder / "cut.wav").write_bytes(data[: len(data) - 30_000])  # 15000 of 48000 frames lost
     soundfile.write(folder / "silent.wav", np.zeros(0, dtype=np.float32), 48_000)
+    damaged = _signal(1.0, 48_000, 300, 13)
+    damaged[12_000] = np.nan
+    soundfile.write(folder / "damaged.wav", damaged, 48_000, subtype="FLOAT")
     command = [sys.executable, "-m", "training.inference.predict", "--model_dir", str(model_dir),
                "--device", "cpu", str(folder)]  # fmt: skip
 
@@ -303,9 +306,11 @@ def test_truncated_and_empty_wavs_fail_by_name_while_the_rest_are_classified(mod
     failed = sorted(line for line in completed.stderr.splitlines() if line.startswith("FAILED"))
     assert failed == [
         f"FAILED {folder / 'cut.wav'}: truncated: header declares 48000 frames, file holds 33000",
+        f"FAILED {folder / 'damaged.wav'}: holds NaN or infinite samples (the first at 0.250 s): "
+        "the file is damaged; export it again or leave it out",
         f"FAILED {folder / 'silent.wav'}: holds no audio samples",
     ]
-    assert "good.wav" in completed.stdout and "1 classified, 2 failed" in completed.stderr
+    assert "good.wav" in completed.stdout and "1 classified, 3 failed" in completed.stderr
     assert "Traceback" not in completed.stderr
 
 

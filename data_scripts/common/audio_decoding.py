@@ -151,6 +151,7 @@ def _read(handle: BinaryIO, name: str) -> tuple[np.ndarray, int]:
                 mono = _pcm16_mono(sound.read(dtype="int16", always_2d=True))
             else:
                 mono = _mono(sound.read(dtype="float32", always_2d=True))
+                refuse_non_finite(mono, name, 0, rate)
     except (sf.LibsndfileError, RuntimeError) as error:
         raise AudioDecodeError(f"{name}: cannot decode audio ({error})") from error
     held = len(mono)
@@ -161,6 +162,19 @@ def _read(handle: BinaryIO, name: str) -> tuple[np.ndarray, int]:
     if held == 0:
         raise AudioDecodeError(f"{name}: holds no audio samples")
     return mono, rate
+
+
+def refuse_non_finite(mono: np.ndarray, name: str, first_frame: int, rate: int) -> None:
+    """Float files can hold NaN or infinite samples (a damaged export or a broken effect chain).
+    One such sample makes every training loss NaN, and with it every weight of the model, so it
+    is refused naming the file and the time. Integer PCM cannot hold them."""
+    finite = np.isfinite(mono)
+    if not finite.all():
+        seconds = (first_frame + int(np.argmin(finite))) / rate
+        raise AudioDecodeError(
+            f"{name}: holds NaN or infinite samples (the first at {seconds:.3f} s): the file is "
+            "damaged; export it again or leave it out"
+        )
 
 
 def _mono(samples: np.ndarray) -> np.ndarray:

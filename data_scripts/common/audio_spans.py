@@ -24,6 +24,7 @@ from data_scripts.common.audio_decoding import (
     _mono,
     _pcm16_mono,
     declared_wav_frames,
+    refuse_non_finite,
     resample,
 )
 
@@ -92,6 +93,7 @@ class SpanDecoder:
                 mono = _pcm16_mono(block)
             else:
                 mono = _mono(self._sound.read(stop - start, dtype="float32", always_2d=True))
+                refuse_non_finite(mono, self.name, start, self.source_rate)
         except (sf.LibsndfileError, RuntimeError) as error:
             raise AudioDecodeError(f"{self.name}: cannot decode audio ({error})") from error
         if len(mono) < stop - start:
