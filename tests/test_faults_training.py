@@ -355,6 +355,24 @@ def test_second_training_into_a_busy_folder_is_refused_and_the_first_finishes(
 
 
 @pytest.mark.faults
+def test_a_run_whose_weights_become_nan_stops_in_one_line(checkpoint, songs_dir, tmp_path, capsys):
+    """A learning rate of 1e30: the first step makes the weights huge, the next one NaN. Without
+    the check the run finished exit 0: logged losses 0.0, every test clip `neutral` at
+    probability NaN (accuracy 0.09), and that model saved as its result."""
+    map_emotion_data(songs_dir)
+    output = tmp_path / "run"
+    error = _refused(
+        _arguments(checkpoint, output, songs_dir, "--learning_rate", "1e30", "--max_steps", "6",
+                   "--logging_steps", "1", "--warmup_steps", "0"),
+        capsys,
+    )  # fmt: skip
+    assert "error: training diverged by step 2 (epoch" in error
+    assert "is NaN or infinite, so nothing it predicts means anything" in error
+    assert "Lower --learning_rate (this run: 1e+30)" in error
+    assert not (output / "all_results.json").exists() and not (output / "README.md").exists()
+    assert not (output / LOCK_FILE_NAME).exists()
+
+
 def test_clips_too_short_for_the_encoder_are_dropped_counted_and_named(
     checkpoint, songs_dir, tmp_path
 ):

@@ -46,6 +46,7 @@ from training.data import (
     model_view,
     split_for_training,
 )
+from training.divergence import StopWhenWeightsAreNotFinite
 from training.model.checkpoint_refusal import refusal_message
 from training.model.decode_settings import record_decode_settings
 from training.model.model_builder import (
@@ -123,6 +124,7 @@ def _train_and_test(
     trainer, views = _build_trainer(
         model, feature_extractor, dataset, splits, model_args, data_args, training_args
     )
+    trainer.add_callback(StopWhenWeightsAreNotFinite())  # a NaN run stops, named, not finished
 
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
