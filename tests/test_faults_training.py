@@ -255,6 +255,23 @@ def test_a_speech_recognition_checkpoint_is_not_taken_for_a_classifier(tmp_path,
         assert not written.exists()
 
 
+def test_a_model_with_nan_weights_is_refused_once_not_file_by_file(tmp_path, capsys):
+    """What a diverged run saved before training stopped such runs: predict failed every file
+    with `non-finite scores (clip too short?)`."""
+    model = save_tiny_classifier(tmp_path / "model")
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(model / "model.safetensors")
+    weights["classifier.weight"][0, 0] = float("nan")
+    save_file(weights, model / "model.safetensors", metadata={"format": "pt"})
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, np.zeros(16_000, dtype=np.float32), 16_000)
+    assert predict_main(["--model_dir", str(model), str(clip), "--vad", "none"]) == 2
+    error = capsys.readouterr().err
+    assert f"error: {model}: the weight classifier.weight holds NaN or infinite values" in error
+    assert "FAILED" not in error
+
+
 def test_predict_reads_mp3_and_counts_skipped_files(tiny_model, tmp_path, capsys, caplog):
     folder = tmp_path / "clips"
     folder.mkdir()

@@ -106,5 +106,5 @@ def _probabilities(scorer, batch: np.ndarray) -> np.ndarray:
     except RuntimeError as error:
         raise ValueError(f"the model cannot score it ({error})") from error
     if not np.all(np.isfinite(probabilities)):
-        raise ValueError("the model gave non-finite scores (clip too short?)")
+        raise ValueError("the model gave NaN or infinite scores for this audio")
     return probabilities

@@ -3,13 +3,15 @@
 `AutoModelForAudioClassification.from_pretrained` on a speech-recognition checkpoint (the
 fine-tuned CTC model a user starts from) quietly adds a random head: predict then printed
 `LABEL_1 0.502` for every file. Every command that reads a trained model (predict, evaluate,
-export) loads it here and gets one line naming the folder instead.
+export) loads it here and gets one line naming the folder instead; so does a model whose
+weights are NaN (saved by a run that diverged), which predict used to fail file by file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from transformers import AutoModelForAudioClassification, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
@@ -17,7 +19,7 @@ MAX_NAMED = 4
 
 
 class NotAClassifierError(ValueError):
-    """The folder's weights lack tensors of a classifier: not a trained one."""
+    """The folder's weights lack tensors of a classifier, or hold NaN: not a usable one."""
 
 
 def load_trained_classifier(model_dir: str | Path, **kwargs) -> PreTrainedModel:
@@ -37,5 +39,11 @@ def load_trained_classifier(model_dir: str | Path, **kwargs) -> PreTrainedModel:
             f"{model_dir}: not a trained emotion classifier: its weights lack {len(missing)} "
             f"tensors ({named}), which would start random. Give the --output_dir of a "
             "training run (training/wav2vec2_classification.py) or an exported model folder"
+        )
+    damaged = next((n for n, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+    if damaged is not None:
+        raise NotAClassifierError(
+            f"{model_dir}: the weight {damaged} holds NaN or infinite values: the model was saved "
+            "from a training run that diverged; train it again with a lower --learning_rate"
         )
     return model
