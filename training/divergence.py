@@ -12,26 +12,22 @@ from __future__ import annotations
 
 import math
 
-import torch
 from transformers import TrainerCallback
+
+from training.model.trained_classifier import first_non_finite
 
 
 class TrainingDiverged(ValueError):
     """The weights became NaN or infinite; the message says when and what to change."""
 
 
-def _first_non_finite(model: torch.nn.Module) -> str | None:
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad and not bool(torch.isfinite(parameter).all()):
-            return name
-    return None
-
-
 class StopWhenWeightsAreNotFinite(TrainerCallback):
     """Raises TrainingDiverged at the first log or evaluation after a weight stops being finite."""
 
     def _check(self, args, state, model, evaluated_loss: float | None = None) -> None:
-        name = _first_non_finite(model) if model is not None else None
+        named = model.named_parameters() if model is not None else []
+        trainable = [(n, p) for n, p in named if p.requires_grad]
+        name = first_non_finite(trainable)
         if name is None and (evaluated_loss is None or math.isfinite(evaluated_loss)):
             return
         what = (

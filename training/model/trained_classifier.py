@@ -9,6 +9,7 @@ weights are NaN (saved by a run that diverged), which predict used to fail file 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -20,6 +21,16 @@ MAX_NAMED = 4
 
 class NotAClassifierError(ValueError):
     """The folder's weights lack tensors of a classifier, or hold NaN: not a usable one."""
+
+
+def first_non_finite(named_parameters: Iterable[tuple[str, torch.Tensor]]) -> str | None:
+    """The name of the first tensor holding NaN or infinity, or None; one device sync in all
+    (training checks at every log step, and on a GPU a sync per tensor would add up)."""
+    named = list(named_parameters)
+    if not named:
+        return None
+    finite = torch.stack([torch.isfinite(tensor).all() for _, tensor in named]).cpu()
+    return None if bool(finite.all()) else named[int(torch.argmin(finite.int()))][0]
 
 
 def load_trained_classifier(model_dir: str | Path, **kwargs) -> PreTrainedModel:
@@ -40,7 +51,7 @@ def load_trained_classifier(model_dir: str | Path, **kwargs) -> PreTrainedModel:
             f"tensors ({named}), which would start random. Give the --output_dir of a "
             "training run (training/wav2vec2_classification.py) or an exported model folder"
         )
-    damaged = next((n for n, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+    damaged = first_non_finite(model.named_parameters())
     if damaged is not None:
         raise NotAClassifierError(
             f"{model_dir}: the weight {damaged} holds NaN or infinite values: the model was saved "
