@@ -171,9 +171,10 @@ class EmotionClassifier:
         clip without asking the voice-activity detector."""
         single = not isinstance(audio, (list, tuple))
         arrays = [audio] if single else list(audio)
+        names = ["the clip"] if single else [f"clip {i}" for i in range(len(arrays))]
         sources = [
-            ArraySource(samples_at_rate(a, sampling_rate, self.decode_settings, f"clip {i}"))
-            for i, a in enumerate(arrays)
+            ArraySource(samples_at_rate(a, sampling_rate, self.decode_settings, name), name)
+            for a, name in zip(arrays, names, strict=True)
         ]
         results = self._answers(sources, [None] * len(sources), vad)
         return results[0] if single else results
@@ -221,8 +222,8 @@ class EmotionClassifier:
                 return _named(name, lambda: self._answers([decoder], [name], vad, **options)[0])
         if sampling_rate is None:
             raise ValueError("timeline of an array: give its sampling_rate")
-        samples = samples_at_rate(path_or_array, sampling_rate, self.decode_settings)
-        return self._answers([ArraySource(samples)], [None], vad, **options)[0]
+        samples = samples_at_rate(path_or_array, sampling_rate, self.decode_settings, "the clip")
+        return self._answers([ArraySource(samples, "the clip")], [None], vad, **options)[0]
 
     def _window_lengths(self, window_seconds, hop_seconds, smooth) -> tuple[float, float]:
         if smooth < 1 or smooth % 2 == 0:
@@ -299,7 +300,8 @@ class EmotionClassifier:
         """A clip scored whole: its samples (None when the detector hears nothing) and share."""
         if self.too_short(source.length):
             raise ValueError(
-                f"too short for the model ({source.length} samples at {self.sampling_rate} Hz)"
+                f"{source.name}: too short for the model ({source.length} samples at "
+                f"{self.sampling_rate} Hz)"
             )
         samples = source.read(0, source.length)
         share = _speech_share(detector, samples)
