@@ -170,3 +170,19 @@ def test_a_long_recording_with_one_short_word_is_not_no_speech(classifier):
     assert 1 <= len(spoken) <= 2 and answer["windows"] == len(spoken)
     mean = np.mean([_probabilities(w, classifier.labels) for w in spoken], axis=0)
     np.testing.assert_allclose(_probabilities(answer, classifier.labels), mean, atol=1e-6)
+
+
+def test_a_detector_that_cannot_run_at_the_models_rate_is_one_usage_error(tmp_path, capsys):
+    """Silero runs at 8 and 16 kHz only: a 22.05 kHz model with --vad silero stops before any
+    file is read, instead of failing every file."""
+    from training.inference.predict import main
+
+    torch.manual_seed(0)
+    model = save_tiny_classifier(tmp_path / "model", sampling_rate=22_050)
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, _voice(1.0, 22_050), 22_050)
+    assert main(["--model_dir", str(model), "--device", "cpu", str(clip)]) == 2
+    error = capsys.readouterr().err
+    assert "--vad silero works at 8 or 16 kHz, the model takes 22050 Hz" in error
+    assert "FAILED" not in error
+    assert main(["--model_dir", str(model), "--device", "cpu", "--vad", "none", str(clip)]) == 0

@@ -240,6 +240,12 @@ class EmotionClassifier:
             )
         return float(window_seconds), float(hop_seconds)
 
+    def prepare_vad(self, vad: str = "silero") -> None:
+        """Load the voice-activity detector now rather than at the first clip: a ValueError
+        (a detector that cannot run at the model's rate; an unknown choice) comes before any
+        audio is read, and a server's first request is not slower than the rest."""
+        self._detector(vad)
+
     def _detector(self, vad: str):
         if vad not in self._detectors:
             self._detectors[vad] = make_vad(vad, self.sampling_rate)

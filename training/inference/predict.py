@@ -123,6 +123,7 @@ def predict_files(
         model_dir, backend=backend, onnx_file=onnx_file, device=device, dtype=dtype,
         batch_size=batch_size,
     )  # fmt: skip
+    classifier.prepare_vad(vad)  # a detector that cannot run is a usage error, not per file
     source = "--window_seconds"
     if window_seconds is None:
         window_seconds, source = classifier.window_seconds, classifier.window_source
