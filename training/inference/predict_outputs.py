@@ -7,9 +7,7 @@ import csv
 from pathlib import Path
 
 from data_scripts.common.atomic_write import atomic_output, write_json_atomic
-
-# Classes shown per file in the printed table and the results' `top` lists.
-TOP_K = 3
+from training.inference.file_answer import TOP_K
 
 
 def _number(value, digits: int = 3) -> str:
@@ -62,6 +60,8 @@ def write_json(path: str | Path, model_dir, results, failures, timeline: bool = 
 
 def _labels(results: list[dict]) -> list[str]:
     for r in results:
+        if r["probabilities"]:
+            return list(r["probabilities"])
         for row in r["timeline"]["windows"]:
             if row["probabilities"]:
                 return list(row["probabilities"])
@@ -69,13 +69,14 @@ def _labels(results: list[dict]) -> list[str]:
 
 
 def write_csv(path: str | Path, results: list[dict]) -> None:
-    """One row per classified file with every class probability as a `prob_<label>` column
-    (empty for a file with no speech)."""
+    """One row per classified file: how it was scored, its speech share, and every class
+    probability as a `prob_<label>` column (empty for a file with no speech)."""
     labels = _labels(results)
     with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["file", "emotion", "probability", "duration_seconds", "windows", "silence_windows"]
+            + ["scored", "speech_share"]
             + [f"prob_{label}" for label in labels]
         )
         for r in results:
@@ -83,6 +84,7 @@ def write_csv(path: str | Path, results: list[dict]) -> None:
             writer.writerow(
                 [r["file"], r["emotion"], _number(r["probability"], 6)]
                 + [f"{r['duration_seconds']:.3f}", r["windows"], r["silence_windows"]]
+                + [r["scored"], _number(r["speech_share"], 4)]
                 + [_number(probabilities.get(label), 6) for label in labels]
             )
 

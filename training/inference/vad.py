@@ -105,20 +105,32 @@ class SileroVad:
     def speech(self, stretch: np.ndarray, offsets: list[int], size: int) -> np.ndarray:
         """Per window (`size` samples from each of `offsets` into `stretch`): does speech cover
         at least MIN_SPEECH_FRACTION of it (frames counted by their middles)."""
+        return self.speech_fractions(stretch, offsets, size)[0] >= MIN_SPEECH_FRACTION
+
+    def speech_fractions(
+        self, stretch: np.ndarray, offsets: list[int], size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(per window: the share of its frames heard as speech, frame middles and speech per
+        frame of `stretch`). The frames let a caller measure the speech share of any span."""
         heard = self.speech_frames(stretch)
         middles = (np.arange(len(heard)) + 0.5) * self._frame
-        result = []
+        fractions = []
         for offset in offsets:
             inside = (middles >= offset) & (middles < offset + size)
-            result.append(inside.any() and heard[inside].mean() >= MIN_SPEECH_FRACTION)
-        return np.array(result, dtype=bool)
+            fractions.append(heard[inside].mean() if inside.any() else 0.0)
+        return np.array(fractions, dtype=np.float64), np.stack([middles, heard])
 
 
 class NoVad:
-    """`--vad none`: every window is scored as speech."""
+    """`--vad none`: every window is scored as speech; speech shares are not measured."""
 
     def speech(self, stretch: np.ndarray, offsets: list[int], size: int) -> np.ndarray:
         return np.ones(len(offsets), dtype=bool)
+
+    def speech_fractions(
+        self, stretch: np.ndarray, offsets: list[int], size: int
+    ) -> tuple[np.ndarray, None]:
+        return np.ones(len(offsets), dtype=np.float64), None
 
 
 def make_vad(choice: str, sampling_rate: int):
