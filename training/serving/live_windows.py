@@ -23,7 +23,9 @@ from training.inference.windows import STRETCH_WINDOWS
 
 class LiveWindows:
     """Feed samples at the model's rate; get back each window's row (timeline.window_row) as
-    soon as it can be scored, and the last ones from `finish` when the stream ends."""
+    soon as it can be scored, and the last ones from `finish` when the stream ends. `scorer` is
+    an EmotionClassifier (or anything with its sampling_rate, labels, too_short and
+    probabilities); `vad` is predict's detector (training.inference.vad.make_vad)."""
 
     def __init__(self, scorer, vad, window: int, hop: int):
         if not 0 < hop <= window:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.inference.onnx_backend import OnnxScorer
-from training.inference.scoring import Scorer
+from training.inference.classifier import BACKENDS, EmotionClassifier
 
-BACKENDS = ("pytorch", "onnxruntime")
+__all__ = ["BACKENDS", "load_classifier"]
 
 
-def load_scorer(model_dir: str | Path, backend: str, onnx_file: str | None, device: str):
-    """Predict's scorer for `backend`; ValueError in one line for a model it cannot load."""
-    if backend == "onnxruntime":
-        return OnnxScorer(model_dir, onnx_file, device)
-    if onnx_file:
-        raise ValueError("--onnx_file needs --backend onnxruntime")
-    return Scorer(model_dir, device, "float32")
+def load_classifier(
+    model_dir: str | Path, backend: str, onnx_file: str | None, device: str = "auto"
+) -> EmotionClassifier:
+    """The classifier, loaded once; ClassifierLoadError (a ValueError) in one line naming the
+    folder and what to do when it cannot be."""
+    return EmotionClassifier.from_pretrained(
+        model_dir, backend=backend, onnx_file=onnx_file, device=device
+    )

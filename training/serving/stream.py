@@ -23,8 +23,9 @@ import time
 from pathlib import Path
 
 from data_scripts.common.cli_errors import pop_debug_flag
+from training.inference.classifier import ClassifierLoadError
 from training.inference.vad import VAD_CHOICES, make_vad
-from training.model.window_facts import HOP_FRACTION, default_windows
+from training.model.window_facts import HOP_FRACTION
 from training.serving.audio_input import (
     FORMATS,
     PcmDecoder,
@@ -33,7 +34,7 @@ from training.serving.audio_input import (
     raw_pieces,
 )
 from training.serving.live_windows import LiveWindows
-from training.serving.model_loading import BACKENDS, load_scorer
+from training.serving.model_loading import BACKENDS, load_classifier
 
 logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -72,12 +73,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _windows(args: argparse.Namespace, rate: int) -> tuple[int, int]:
+def _windows(args: argparse.Namespace, classifier) -> tuple[int, int]:
+    """predict's windows: the model's own (training.model.window_facts) unless given."""
+    rate = classifier.sampling_rate
     window_seconds, hop_seconds = args.window_seconds, args.hop_seconds
     if window_seconds is None:
-        defaults = default_windows(args.model_dir)
-        window_seconds = defaults.window_seconds
-        hop_seconds = hop_seconds or defaults.hop_seconds
+        window_seconds = classifier.window_seconds
+        hop_seconds = hop_seconds or classifier.hop_seconds
     hop_seconds = hop_seconds or round(window_seconds * HOP_FRACTION, 3)
     if not 0 < hop_seconds <= window_seconds:
         raise ValueError(f"need 0 < --hop_seconds <= --window_seconds, got {hop_seconds}, "
@@ -140,10 +142,11 @@ def _print(row: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    scorer = load_scorer(args.model_dir, args.backend, args.onnx_file, args.device)
-    window, hop = _windows(args, scorer.sampling_rate)
-    live = LiveWindows(scorer, make_vad(args.vad, scorer.sampling_rate), window, hop)
-    pieces = _pieces(args, scorer.decode_settings, scorer.sampling_rate)
+    classifier = load_classifier(args.model_dir, args.backend, args.onnx_file, args.device)
+    rate = classifier.sampling_rate
+    window, hop = _windows(args, classifier)
+    live = LiveWindows(classifier, make_vad(args.vad, rate), window, hop)
+    pieces = _pieces(args, classifier.decode_settings, rate)
     summary, interrupted = Summary(), False
     started = time.monotonic()
     try:
@@ -156,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     for row in live.finish():
         _print(row)
         summary.add(row)
-    logger.debug("%.1f s of audio in %.1f s", live.total / scorer.sampling_rate,
+    logger.debug("%.1f s of audio in %.1f s", live.total / rate,
                  time.monotonic() - started)  # fmt: skip
     print(summary.line(interrupted), file=sys.stderr)
     return EXIT_OK
@@ -166,14 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     debug, argv = pop_debug_flag(argv)
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if not (Path(args.model_dir) / "config.json").is_file():
-        print(f"error: {args.model_dir} is not a model directory (no config.json)",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_USAGE
     try:
         return run(args)
     except KeyboardInterrupt:
         print("ser-stream: stopped before any audio", file=sys.stderr)
+        return EXIT_OK
+    except ClassifierLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell
         return EXIT_OK
     except (ValueError, OSError) as error:
         if debug:
