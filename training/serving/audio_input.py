@@ -169,7 +169,6 @@ def microphone_pieces(settings: DecodeSettings) -> Iterator[np.ndarray]:
     except (sounddevice.PortAudioError, ValueError) as error:
         raise ValueError(f"no microphone: {error}; pipe audio in with --input -") from error
     blocks: queue.Queue[np.ndarray] = queue.Queue()
-    resampler = StreamResampler(rate, settings)
 
     def heard(indata, frames, time, status) -> None:  # PortAudio's thread
         blocks.put(_mono(np.array(indata, dtype=np.float32)))
@@ -181,10 +180,10 @@ def microphone_pieces(settings: DecodeSettings) -> Iterator[np.ndarray]:
         )  # fmt: skip
     except sounddevice.PortAudioError as error:
         raise ValueError(f"no microphone: {error}; pipe audio in with --input -") from error
+    return _listen(stream, blocks, StreamResampler(rate, settings))
+
+
+def _listen(stream, blocks: queue.Queue, resampler: StreamResampler) -> Iterator[np.ndarray]:
     with stream:
-        try:
-            while True:
-                yield resampler.push(blocks.get())
-        finally:
-            stream.stop()
-    yield resampler.finish()
+        while True:
+            yield resampler.push(blocks.get())

@@ -147,6 +147,9 @@ def run(args: argparse.Namespace) -> int:
     window, hop = _windows(args, classifier)
     live = LiveWindows(classifier, make_vad(args.vad, rate), window, hop)
     pieces = _pieces(args, classifier.decode_settings, rate)
+    source = {"mic": "the microphone", "-": "standard input"}.get(args.input, args.input)
+    print(f"ser-stream: listening to {source}: windows of {window / rate:g} s every "
+          f"{hop / rate:g} s; Ctrl-C stops", file=sys.stderr, flush=True)  # fmt: skip
     summary, interrupted = Summary(), False
     started = time.monotonic()
     try:
