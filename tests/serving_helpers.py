@@ -50,9 +50,7 @@ def speech_with_pauses(seconds: float) -> np.ndarray:
     if not shutil.which("espeak-ng"):
         t = np.arange(length) / RATE
         noise = np.random.default_rng(0).standard_normal(length)
-        return (0.4 * np.sin(2 * np.pi * 220 * t * (1 + 0.2 * t)) + 0.05 * noise).astype(
-            np.float32
-        )
+        return (0.4 * np.sin(2 * np.pi * 220 * t * (1 + 0.2 * t)) + 0.05 * noise).astype(np.float32)
     parts = []
     with tempfile.TemporaryDirectory() as folder:
         index = 0

@@ -149,8 +149,10 @@ def test_an_empty_stream_exits_0_saying_no_audio(model):
 
 
 def test_a_missing_microphone_is_one_line(model):
-    result = subprocess.run(["ser-stream", str(model), "--input", "mic"], capture_output=True,
-                            text=True, env=command_env(), timeout=600, stdin=subprocess.DEVNULL)  # fmt: skip
+    result = subprocess.run(
+        ["ser-stream", str(model), "--input", "mic"], capture_output=True, text=True,
+        env=command_env(), timeout=600, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
     if result.returncode == 0:
         pytest.skip("this machine has a microphone")
     assert result.returncode == 1

@@ -1,6 +1,6 @@
 """The HTTP API and the page: FastAPI routes over the scoring pool.
 
-    GET  /              the page (training/serving/page/index.html: upload or record, bars, timeline)
+    GET  /              the page (page/index.html: upload or record; bars, timeline)
     POST /v1/classify   body = an audio file's bytes; ?timeline=true adds windows and segments
     GET  /v1/health     {"status": "ok", workers, queue_size, scoring, waiting, served}
     GET  /v1/model      labels, windows, backend, limits, the export manifest's summary

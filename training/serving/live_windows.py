@@ -93,9 +93,7 @@ class LiveWindows:
             return rows
         if length < self.window:
             if self.scorer.too_short(length):
-                raise ValueError(
-                    f"too short for the model ({length} samples at {self.rate} Hz)"
-                )
+                raise ValueError(f"too short for the model ({length} samples at {self.rate} Hz)")
             return [*rows, self._row(0, length, 0, length)]
         last = (self.emitted - 1) * self.hop
         if last + self.window < length:
@@ -197,8 +195,7 @@ class LiveWindows:
             samples = self._samples(start, start + size, start, start + size)
             probabilities = self.scorer.probabilities([samples])[0]
             if not np.all(np.isfinite(probabilities)):
-                raise ValueError(
-                    f"the model gave NaN or infinite scores for the window at {start / self.rate:.2f} s"
-                )
+                seconds = start / self.rate
+                raise ValueError(f"the model gave NaN or infinite scores at {seconds:.2f} s")
         return window_row(start / self.rate, (start + size) / self.rate, self.scorer.labels,
                           probabilities)  # fmt: skip

@@ -76,8 +76,10 @@ def model_facts(classifier, args: argparse.Namespace) -> dict:
     }
     manifest = read_manifest(Path(args.model_dir))
     if manifest is not None:
-        facts["manifest"] = {key: manifest.get(key) for key in
-                             ("format", "format_version", "source", "verification", "versions")}
+        facts["manifest"] = {
+            key: manifest.get(key)
+            for key in ("format", "format_version", "source", "verification", "versions")
+        }
         facts["manifest"]["files"] = sorted(manifest.get("files", {}))  # fmt: skip
     return facts
 
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.host not in LOCAL_HOSTS:
         print(f"warning: --host {args.host} makes the server reachable from other machines; "
-              "it has no authentication: put it behind a proxy that has", file=sys.stderr)  # fmt: skip
+              "it has no authentication: put it behind a proxy that has",
+              file=sys.stderr)  # fmt: skip
     import uvicorn
 
     temp_root = Path(tempfile.mkdtemp(prefix="ser-serve-"))  # mode 0700: this user's only

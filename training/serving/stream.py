@@ -57,11 +57,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="raw PCM rate (default: the model's)")  # fmt: skip
     parser.add_argument("--channels", type=int, default=1, help="raw PCM channels (averaged)")
     parser.add_argument("--window_seconds", type=float, default=None,
-                        help="window length (default: the model's training clips' median)")  # fmt: skip
+                        help="window length (default: the model's own, as predict)")  # fmt: skip
     parser.add_argument("--hop_seconds", type=float, default=None,
                         help="step between windows (default: the window)")  # fmt: skip
     parser.add_argument("--vad", default="silero", choices=VAD_CHOICES,
-                        help="silero: windows without speech are `silence`; none: score all")  # fmt: skip
+                        help="silero: windows without speech are `silence`")  # fmt: skip
     parser.add_argument("--backend", default="pytorch", choices=BACKENDS)
     parser.add_argument("--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
