@@ -5,8 +5,8 @@
     GET  /v1/health     {"status": "ok", workers, queue_size, scoring, waiting, served}
     GET  /v1/model      labels, windows, backend, limits, the export manifest's summary
 
-An answer is what `ser-predict --json` writes for one file (EmotionClassifier.timeline, the
-timeline kept only when asked for), with `file` set to the `name` the client gave (never opened).
+An answer is what `ser-predict --json` writes for one file (EmotionClassifier.classify_file, or
+.timeline when asked for the timeline), `file` set to the `name` the client gave (never opened).
 Every refusal is JSON `{"error": "one line"}` with a 4xx status (503 with Retry-After when the
 queue is full); nothing a client sends reaches a traceback. The body goes to a file in a private
 temporary folder (mode 0700) that is removed when the request ends; it is refused with 413 from
@@ -179,7 +179,10 @@ def create_app(pool: ScoringPool, facts: dict, limits: Limits) -> FastAPI:
                 raise Refusal(400, "empty body: send the audio file's bytes as the request body")
             await run_in_threadpool(_check_audio, path, limits.max_seconds)
             try:
-                result = await pool.run(lambda classifier: classifier.timeline(path))
+                # The same answer either way; the timeline's windows cost more for short clips.
+                result = await pool.run(
+                    lambda c: c.timeline(path) if with_timeline else c.classify_file(path)
+                )
             except ValueError as error:
                 raise _refusal_for(error, path, name) from None
         finally:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from training.inference.classifier import BACKENDS, EmotionClassifier
 
-__all__ = ["BACKENDS", "load_classifier"]
+__all__ = ["BACKENDS", "add_model_arguments", "load_classifier"]
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """MODEL_DIR, --backend, --onnx_file and --device, the same for the server and the stream."""
+    parser.add_argument("model_dir", help=f"model directory ({what})")
+    parser.add_argument("--backend", default="pytorch", choices=BACKENDS)
+    parser.add_argument("--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
 
 
 def load_classifier(

@@ -21,7 +21,7 @@ from pathlib import Path
 from data_scripts.common.cli_errors import pop_debug_flag
 from training.inference.manifest import read_manifest
 from training.serving.http_app import Limits, create_app
-from training.serving.model_loading import BACKENDS, load_classifier
+from training.serving.model_loading import add_model_arguments, load_classifier
 from training.serving.scoring_pool import ScoringPool
 
 logger = logging.getLogger(__name__)
@@ -35,13 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Serve a saved emotion classifier: a web page at / and an HTTP API "
         "(POST /v1/classify, GET /v1/health, GET /v1/model).",
     )
-    parser.add_argument("model_dir", help="model directory (a training run, a fold or an export)")
+    add_model_arguments(parser, "a training run, a fold or an export")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")  # fmt: skip
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--backend", default="pytorch", choices=BACKENDS)
-    parser.add_argument("--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--max_upload_mb", type=float, default=50.0,
                         help="largest request body accepted (413 beyond)")  # fmt: skip
     parser.add_argument("--max_seconds", type=float, default=600.0,

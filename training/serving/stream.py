@@ -34,7 +34,7 @@ from training.serving.audio_input import (
     raw_pieces,
 )
 from training.serving.live_windows import LiveWindows
-from training.serving.model_loading import BACKENDS, load_classifier
+from training.serving.model_loading import add_model_arguments, load_classifier
 
 logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Emotions of live audio (microphone, standard input or a file), one JSON "
         "line per window as soon as it is scored.",
     )
-    parser.add_argument("model_dir", help="model directory written by save_pretrained")
+    add_model_arguments(parser, "a training run, a fold or an export")
     parser.add_argument("source", nargs="?", default=None, help="the same as --input")
     parser.add_argument("--input", default=None,
                         help="mic (default), - for raw PCM on standard input, or a file: an "
@@ -62,9 +62,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="step between windows (default: the window)")  # fmt: skip
     parser.add_argument("--vad", default="silero", choices=VAD_CHOICES,
                         help="silero: windows without speech are `silence`")  # fmt: skip
-    parser.add_argument("--backend", default="pytorch", choices=BACKENDS)
-    parser.add_argument("--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     args = parser.parse_args(argv)
     if args.source and args.input and args.source != args.input:
