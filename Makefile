@@ -14,7 +14,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e '.[test,tensorboard,onnx]'
+	$(PY) -m pip install -q -e '.[test,tensorboard,onnx,serve]'
 	touch $@
 
 test: install

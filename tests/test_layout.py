@@ -5,7 +5,8 @@ data_scripts.common <- data_scripts.corpora.ravdess <- data_scripts.corpora (the
 other corpora, the builder, ser-prepare) <- the old command paths at data_scripts/'s root (shims
 only). training imports the first three, never a shim: training.model <- training.reports <-
 training.run_folder and training.inference <- the training run (its cross-corpus evaluation
-scores with inference's classifier) <- training.demo and bench/.
+scores with inference's classifier) <- training.serving (server, stream), training.demo and
+bench/.
 Checked from the source (every import, also those inside functions), so a wrong-way import fails
 here before it becomes a cycle.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-ROOMS = ("model", "reports", "run_folder", "inference", "demo")
+ROOMS = ("model", "reports", "run_folder", "inference", "serving", "demo")
 # The rooms of data_scripts, innermost first: what every corpus uses, RAVDESS's folder, the
 # other corpora with the interface and builder, and the package root (the command shims).
 DATA_ROOMS = ("data_scripts.common", "data_scripts.corpora.ravdess", "data_scripts.corpora")
@@ -38,6 +39,7 @@ ALLOWED = {
     "training.reports": DATA | {"training.model"},
     "training.run_folder": DATA | {"training.model"},
     "training.inference": DATA | {"training.model", "training.reports"},
+    "training.serving": DATA | {"training.model", "training.reports", "training.inference"},
     # The run's cross-corpus evaluation scores clips with inference's EmotionClassifier.
     "training": DATA
     | {"training.model", "training.reports", "training.run_folder", "training.inference"},
