@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 # A 32-bit chunk size of all ones means "unknown" (a stream never finalised, or RF64's ds64).
@@ -40,34 +40,36 @@ def declared_frames(handle: BinaryIO) -> int | None:
         handle.seek(start)
 
 
-def _riff_frames(handle: BinaryIO) -> int | None:
-    """RIFF/WAVE (and WAVEX), RF64 and BW64: the data chunk's size over the block size; RF64
-    keeps the 64-bit size in its ds64 chunk and writes all ones in the data chunk's."""
-    riff = handle.read(12)
-    if riff[8:12] != b"WAVE":
-        return None
-    block_align, wide_data_size = None, None
+def _chunks(handle: BinaryIO, byte_order: str) -> Iterator[tuple[bytes, int]]:
+    """(name, size) of each chunk of a RIFF-style file from the handle's position; the handle is
+    at the chunk's body when it is yielded, and moved to the next chunk (sizes padded to even)
+    whatever the caller read."""
     while True:
         header = handle.read(8)
         if len(header) < 8:
-            return None
-        chunk_id, size = header[:4], struct.unpack("<I", header[4:])[0]
+            return
+        size = struct.unpack(byte_order + "I", header[4:])[0]
+        body = handle.tell()
+        yield header[:4], size
+        handle.seek(body + size + size % 2)
+
+
+def _riff_frames(handle: BinaryIO) -> int | None:
+    """RIFF/WAVE (and WAVEX), RF64 and BW64: the data chunk's size over the block size; RF64
+    keeps the 64-bit size in its ds64 chunk and writes all ones in the data chunk's."""
+    if handle.read(12)[8:12] != b"WAVE":
+        return None
+    block_align, wide_data_size = None, None
+    for chunk_id, size in _chunks(handle, "<"):
         if chunk_id == b"ds64":
-            body = handle.read(size)
-            wide_data_size = struct.unpack("<Q", body[8:16])[0]
-            handle.seek(size % 2, io.SEEK_CUR)
+            wide_data_size = struct.unpack("<Q", handle.read(16)[8:16])[0]
         elif chunk_id == b"fmt ":
-            body = handle.read(size)
-            block_align = struct.unpack("<H", body[12:14])[0]
-            handle.seek(size % 2, io.SEEK_CUR)  # chunks are padded to even sizes
+            block_align = struct.unpack("<H", handle.read(14)[12:14])[0]
         elif chunk_id == b"data":
-            if size == UNKNOWN_32 and wide_data_size is not None:
+            if size == UNKNOWN_32:
                 size = wide_data_size
-            elif size == UNKNOWN_32:
-                return None
-            return size // block_align if block_align else None
-        else:
-            handle.seek(size + size % 2, io.SEEK_CUR)
+            return size // block_align if block_align and size is not None else None
+    return None
 
 
 def _w64_frames(handle: BinaryIO) -> int | None:
@@ -93,17 +95,12 @@ def _w64_frames(handle: BinaryIO) -> int | None:
 
 def _aiff_frames(handle: BinaryIO) -> int | None:
     """AIFF and AIFC: the frame count of the COMM chunk (big-endian)."""
-    form = handle.read(12)
-    if form[8:12] not in (b"AIFF", b"AIFC"):
+    if handle.read(12)[8:12] not in (b"AIFF", b"AIFC"):
         return None
-    while True:
-        header = handle.read(8)
-        if len(header) < 8:
-            return None
-        chunk_id, size = header[:4], struct.unpack(">I", header[4:])[0]
+    for chunk_id, _ in _chunks(handle, ">"):
         if chunk_id == b"COMM":
-            return struct.unpack(">I", handle.read(size)[2:6])[0]
-        handle.seek(size + size % 2, io.SEEK_CUR)
+            return struct.unpack(">I", handle.read(6)[2:6])[0]
+    return None
 
 
 def _au_frames(handle: BinaryIO) -> int | None:
