@@ -185,7 +185,10 @@ def refuse_impossible_samples(mono: np.ndarray, name: str, first_frame: int, rat
     or values no recording holds (above MAX_SAMPLE_MAGNITUDE). One NaN sample makes every
     training loss NaN, and with it every weight of the model; a huge one makes the normalised
     clip zeros. Either is refused naming the file and the time. Integer PCM cannot hold them."""
-    peak = float(np.max(np.abs(mono))) if len(mono) else 0.0
+    if not len(mono):
+        return
+    # Two reductions without a temporary (np.abs would allocate the clip again); NaN propagates.
+    peak = max(float(mono.max()), -float(mono.min()))
     if peak <= MAX_SAMPLE_MAGNITUDE:  # False for NaN too
         return
     finite = np.isfinite(mono)
