@@ -239,6 +239,11 @@ def _onnx_forms(staging: Path, clips_arrays: list, names: list, quantize: str | 
 def export_model(source: str | Path, dest: str | Path, options: ExportOptions) -> dict:
     """Export SOURCE to DEST as the module docstring says; returns the manifest."""
     source, dest = resolve_source(Path(source), options.fold), Path(dest)
+    if dest.is_symlink():
+        # The export goes where the link points, and the link stays: renaming the link aside
+        # and the staging folder into its place would leave DEST a plain folder beside the
+        # link's target, and the old link for rmtree, which refuses links.
+        dest = dest.resolve()
     is_run = check_source(source)
     check_dest(source, dest, options.overwrite)
     if options.quantize is not None and options.quantize not in QUANTIZATIONS:

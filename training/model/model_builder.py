@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
@@ -29,7 +30,7 @@ from transformers.utils import logging as hf_logging
 
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
 from data_scripts.corpora.ravdess.facts import EMOTIONS
-from training.model.checkpoint_refusal import refusal_message
+from training.model.checkpoint_refusal import damaged_message, refusal_message
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,8 @@ def _from_pretrained(source, config, model_path: str, kwargs: dict):
         )
     except pickle.UnpicklingError as error:
         raise CheckpointError(refusal_message(model_path, error)) from error
+    except SafetensorError as error:
+        raise CheckpointError(damaged_message(model_path, error)) from error
     except OSError as error:
         if "pickle" in str(error).lower() or "weights_only" in str(error):
             raise CheckpointError(refusal_message(model_path, error)) from error
