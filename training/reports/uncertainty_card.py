@@ -11,7 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.reports.card_text import HEADLINE_METRICS, table
+from training.reports.intervals import speakers_of
+from training.reports.paired_comparison import smallest_resolvable_difference
+from training.reports.per_file_results import read_predictions_table
 from training.reports.reliability_plot import RELIABILITY_PNG
+from training.reports.risk_coverage import risk_coverage, table_confidence
 
 
 def _interval_text(entry: dict | None) -> str:
@@ -122,10 +126,62 @@ def calibration_section(report: dict | None, output_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def resolution_line(columns: dict) -> str:
+    """The smallest accuracy gain this test set resolves (80 % power, by simulation)."""
+    _, correct = table_confidence(columns)
+    speakers = speakers_of(columns)
+    if speakers is not None and len(set(speakers)) < 2:
+        return (
+            "Resolution: one test speaker, so a speaker bootstrap cannot say which accuracy "
+            "differences are real; compare models by cross-validation (`--cv_folds`)."
+        )
+    gain = smallest_resolvable_difference(correct, speakers)
+    if gain is None:
+        return (
+            "Resolution: no accuracy gain within the headroom left is resolved with 80 % power "
+            "on this test set; compare models by cross-validation (`--cv_folds`)."
+        )
+    return (
+        f"Resolution: this test set resolves an accuracy difference of {100 * gain:.1f} points "
+        "or more between two models (80 % power, paired speaker-clustered bootstrap at 95 %; "
+        "simulated from this run's per-file table, the second model's errors independent of "
+        "this one's). Smaller differences, in `ser-compare` or elsewhere, are not evidence."
+    )
+
+
+def risk_coverage_section(columns: dict) -> str:
+    rows = [
+        [
+            f"{100 * row['target_coverage']:.0f}",
+            f"{row['threshold']:.4f}",
+            f"{row['files']} ({100 * row['coverage']:.1f} %)",
+            f"{100 * row['accuracy']:.1f}",
+        ]
+        for row in risk_coverage(*table_confidence(columns))
+    ]
+    return "\n".join(
+        [
+            "## Abstention: accuracy against coverage",
+            "",
+            "Test accuracy when only the most confident files are answered "
+            "(`ser-predict --min_confidence THRESHOLD` labels the others `uncertain`); files "
+            "tied at the threshold are all kept.",
+            "",
+            table(["coverage asked (%)", "threshold", "files kept", "accuracy (%)"], rows),
+        ]
+    )
+
+
 def uncertainty_sections(info: dict, output_dir: Path) -> str:
     """Every section of this module that the run's information supports, in reading order."""
+    intervals = intervals_section(info.get("test_metrics") or {}, info.get("eval_metrics") or {})
+    path = info.get("test_table")
+    columns = read_predictions_table(path) if path and Path(path).is_file() else None
+    if intervals and columns:
+        intervals += "\n\n" + resolution_line(columns)
     parts = [
-        intervals_section(info.get("test_metrics") or {}, info.get("eval_metrics") or {}),
+        intervals,
         calibration_section(info.get("calibration"), output_dir),
+        risk_coverage_section(columns) if columns and columns["file"] else "",
     ]
     return "\n\n".join(part for part in parts if part)
