@@ -137,3 +137,15 @@ def test_more_speakers_resolve_a_smaller_difference():
     many = smallest_resolvable_difference(rng.random(400) < 0.6, np.repeat(np.arange(40), 10))
     assert many is not None and few is not None and many < few
     assert smallest_resolvable_difference(np.ones(40, bool), np.repeat(np.arange(4), 10)) is None
+
+
+def test_a_file_with_another_true_label_is_refused_naming_it(tmp_path):
+    rows = _rows(set(range(20)))
+    relabelled = [(rows[3][0], rows[3][1], "sad" if rows[3][2] != "sad" else "happy", rows[3][3])]
+    a = _write_table(tmp_path / "a", rows)
+    b = _write_table(tmp_path / "b", rows[:3] + relabelled + rows[4:])
+    result = _compare(str(a), str(b))
+    assert result.returncode == 1
+    assert f"error: f03.wav: true label {rows[3][2]} in {a} but {relabelled[0][2]} in {b}" in (
+        result.stderr
+    )
