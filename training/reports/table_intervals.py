@@ -62,6 +62,7 @@ def pooled_fold_intervals(root: Path, folds: list[dict], data_args=None) -> dict
     tables = [read_predictions_table(path) for path in paths]
     result = table_intervals(pooled_columns(tables, paths), "the folds' tables", resamples, seed)
     result["folds"] = len(paths)
-    if result.get("unit") == "speaker":
-        result.pop("note", None)  # "few speakers, use --cv_folds" does not apply to the pool
+    if result.get("unit") == "speaker" and "note" in result:
+        # "use --cv_folds" does not apply to the pool itself; "rough" still does.
+        result["note"] = f"only {result['speakers']} speakers in all: the interval is rough"
     return result
