@@ -202,7 +202,7 @@ def test_ravdess_through_ser_prepare_keeps_its_columns(sample_data_dir, tmp_path
     dataset = _prepare(tmp_path, "--data_dir", str(sample_data_dir), "--config", "speech")
     assert dataset.column_names == [
         "audio", "label", "vocal_channel", "intensity", "statement", "repetition", "actor",
-        "gender", "length", "file",
+        "gender", "length", "file", "audio_sha256",
     ]  # fmt: skip
     assert dataset.features["label"].names[0:2] == ["neutral", "calm"]
     row = next(

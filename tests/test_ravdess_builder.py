@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -42,6 +43,7 @@ EXPECTED_FEATURES = datasets.Features(
         "gender": datasets.Value("string"),
         "length": datasets.Value("int64"),
         "file": datasets.Value("string"),
+        "audio_sha256": datasets.Value("string"),
     }
 )
 
@@ -95,6 +97,13 @@ def private_data_dir(data_dir, tmp_path) -> Path:
 
 def test_features_are_the_documented_schema(built):
     assert built.features == EXPECTED_FEATURES
+
+
+def test_each_row_carries_the_sha256_of_its_16khz_samples(built):
+    """The leakage audit's fingerprint: hashlib over the row's float32 samples, here."""
+    for row in built.with_format("numpy").select_columns(["audio", "audio_sha256"]):
+        samples = row["audio"]["array"].astype("<f4").tobytes()
+        assert row["audio_sha256"] == hashlib.sha256(samples).hexdigest()
 
 
 def test_every_mapped_file_becomes_one_row(built, data_dir):

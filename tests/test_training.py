@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -32,6 +33,9 @@ RESULT_FILES = (
     "config.json",
     "model.safetensors",
     "preprocessor_config.json",
+    "validation_predictions.csv",
+    "calibration.json",
+    "reliability_diagram.png",
 )
 
 
@@ -330,3 +334,51 @@ def test_saved_model_records_its_training_clip_lengths(trained, sample_data_dir)
     recorded = read_json(trained / "preprocessor_config.json")["training_clip_seconds"]
     assert recorded["max_train_seconds"] == 1.2
     assert recorded["median_seconds"] == pytest.approx(median, abs=2e-3)
+
+
+def _ece_by_hand(rows: list[dict]) -> float:
+    """15 equal-width bins of the top probability, written out here (not the project's code)."""
+    bins: dict[int, list[tuple[float, bool]]] = {}
+    for row in rows:
+        top = max(float(row[f"prob_{name}"]) for name in EMOTIONS)
+        index = min(max(int(np.ceil(top * 15)) - 1, 0), 14)
+        bins.setdefault(index, []).append((top, row["true_emotion"] == row["predicted_emotion"]))
+    gaps = [
+        len(members) * abs(np.mean([r for _, r in members]) - np.mean([t for t, _ in members]))
+        for members in bins.values()
+    ]
+    return float(sum(gaps) / len(rows))
+
+
+def test_intervals_and_calibration_recompute_from_the_saved_tables(trained):
+    """The saved (calibrated) model's numbers: intervals beside every headline metric, and
+    ECE of both per-file tables, by hand."""
+    test = read_json(trained / "test_results.json")
+    _, rows = predictions_table(trained)
+    intervals = test["test_intervals"]
+    assert (intervals["resamples"], intervals["seed"], intervals["unit"]) == (1000, 0, "speaker")
+    assert intervals["files"] == len(rows)
+    assert intervals["speakers"] == len({row["actor"] for row in rows})
+    for name in ("accuracy", "uar", "macro_f1"):
+        entry = intervals["metrics"][name]
+        assert entry["value"] == pytest.approx(test[f"test_{name}"])
+        assert entry["low"] <= entry["value"] <= entry["high"]
+    assert test["test_ece"] == pytest.approx(_ece_by_hand(rows), abs=1e-5)
+    with open(trained / "validation_predictions.csv", newline="") as handle:
+        validation = list(csv.DictReader(handle))
+    evaluation = read_json(trained / "eval_results.json")
+    assert len(validation) == evaluation["eval_intervals"]["files"]
+    assert evaluation["eval_ece"] == pytest.approx(_ece_by_hand(validation), abs=1e-5)
+    right = np.mean([r["true_emotion"] == r["predicted_emotion"] for r in validation])
+    assert evaluation["eval_accuracy"] == pytest.approx(right)
+    calibration = read_json(trained / "calibration.json")
+    assert calibration["temperature"] > 0
+    # T minimises validation log loss: folding it in never makes that loss worse.
+    after, before = calibration["validation"]["after"], calibration["validation"]["before"]
+    assert after["log_loss"] <= before["log_loss"] + 1e-9
+    assert evaluation["eval_log_loss"] == pytest.approx(after["log_loss"])
+    card = (trained / "README.md").read_text()
+    for heading in ("How sure these numbers are", "## Calibration", "What the split guarantees",
+                    "Abstention: accuracy against coverage", "Resolution:"):  # fmt: skip
+        assert heading in card, heading
+    assert "RAVDESS's two statements, by design" in card

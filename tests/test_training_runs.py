@@ -61,7 +61,7 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
             "--data_dir", str(sample_data_dir), "--cache_dir", str(tmp_path / "cache"),
             "--vocal_channel", "song", "--output_dir", str(output_dir),
             "--cv_folds", "3", "--num_train_epochs", "1", "--save_strategy", "no",
-            "--load_best_model_at_end", "false",
+            "--load_best_model_at_end", "false", "--calibration", "none",
         ]
     )  # fmt: skip
     results = read_json(output_dir / "cv_results.json")
@@ -83,6 +83,16 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
     assert results["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
     assert results["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
     assert (output_dir / "cv_summary.md").read_text().count("\n| ") >= 4
+    # One interval over every fold's test files, resampling the four actors.
+    rows = [row for k in range(3) for row in predictions_table(output_dir / f"fold_{k}")[1]]
+    pooled = results["pooled_intervals"]
+    assert (pooled["files"], pooled["speakers"], pooled["folds"]) == (len(rows), 4, 3)
+    right = np.mean([row["true_emotion"] == row["predicted_emotion"] for row in rows])
+    assert pooled["metrics"]["accuracy"]["value"] == pytest.approx(right)
+    assert f"Pooled over the 3 folds' test files ({len(rows)} files, 4 speakers)" in card
+    # --calibration none: each fold says so, and its probabilities are the trained model's.
+    assert read_json(output_dir / "fold_0" / "calibration.json")["temperature"] is None
+    assert "No temperature was fitted" in (output_dir / "fold_0" / "README.md").read_text()
 
 
 def test_two_processes_really_train_together(checkpoint, sample_data_dir, tmp_path):

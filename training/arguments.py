@@ -68,6 +68,14 @@ class ModelArguments:
         default=None,
         metadata={"help": "eager or sdpa (faster on GPU where the model supports it)."},
     )
+    calibration: Literal["temperature", "none"] = field(
+        default="temperature",
+        metadata={
+            "help": "temperature: fit a temperature on the validation set (log loss) and fold it "
+            "into the classifier's last layer, so every saved and exported form of the model "
+            "answers with calibrated probabilities (labels unchanged). none: leave them as trained."
+        },
+    )
     push_to_dir: str | None = field(
         default=None,
         metadata={
@@ -144,7 +152,22 @@ class DataArguments:
         },
     )
 
+    allow_duplicates: bool = field(
+        default=False,
+        metadata={
+            "help": "Train even when the same audio is in training and validation or test "
+            "(refused by default, naming both files); the card says so."
+        },
+    )
+    bootstrap_resamples: int = field(
+        default=1000,
+        metadata={"help": "Speaker-clustered bootstrap resamples behind every 95 % interval."},
+    )
+    bootstrap_seed: int = field(default=0, metadata={"help": "Seed of the bootstrap resamples."})
+
     def __post_init__(self):
+        if self.bootstrap_resamples < 1:
+            raise ValueError(f"--bootstrap_resamples {self.bootstrap_resamples}: must be 1 or more")
         # None means "the protocol's default": EmoBox's folds are the speech files only.
         emobox = self.split == "emobox" or str(self.cv_folds).strip().lower() == "emobox"
         if self.vocal_channel is None:

@@ -33,8 +33,10 @@ from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.corpora.builder import recorded_corpus_facts
 from training.inference.classifier import EmotionClassifier
 from training.reports.corpus_card import cross_corpus_markdown
+from training.reports.intervals import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_intervals
 from training.reports.per_file_results import file_columns
 from training.reports.scores import load_metric
+from training.run_evaluation import split_speakers
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +87,16 @@ def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, 
     return probabilities, labels, short
 
 
-def evaluate_probabilities(probabilities, true_names, model_labels) -> dict:
-    """Both numbers (see the module docstring) from per-clip probabilities and true names."""
+def evaluate_probabilities(
+    probabilities,
+    true_names,
+    model_labels,
+    speakers=None,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict:
+    """Both numbers (see the module docstring) from per-clip probabilities and true names, each
+    with its 95 % interval resampling `speakers` (each clip's; None: files)."""
     true_names = np.asarray(true_names)
     corpus_labels = sorted(set(true_names.tolist()))
     shared = [name for name in model_labels if name in corpus_labels]
@@ -109,11 +119,20 @@ def evaluate_probabilities(probabilities, true_names, model_labels) -> dict:
     results["unrestricted"] = metric.compute(
         predictions=unrestricted, references=truth, label_names=model_labels
     )
+    shared_truth = np.array([shared.index(name) for name in true_names[known]])
     results["shared_classes"] = metric.compute(
-        predictions=masked,
-        references=np.array([shared.index(name) for name in true_names[known]]),
-        label_names=shared,
+        predictions=masked, references=shared_truth, label_names=shared
     )
+    results["shared_classes"]["references"] = shared_truth
+    speakers = None if speakers is None else np.asarray(speakers)[known]
+    for key, predicted, reference, names in (
+        ("unrestricted", unrestricted, truth, model_labels),
+        ("shared_classes", masked, results["shared_classes"]["references"], shared),
+    ):
+        results[key]["intervals"] = bootstrap_intervals(
+            reference, predicted, speakers, names, resamples, seed
+        )
+    del results["shared_classes"]["references"]
     return results
 
 
@@ -145,7 +164,14 @@ def predictions_table(dataset, probabilities, model_labels, shared, short) -> st
     return buffer.getvalue()
 
 
-def evaluate_corpus(model_dir, dataset_dir, output_dir, batch_size: int = 8) -> dict:
+def evaluate_corpus(
+    model_dir,
+    dataset_dir,
+    output_dir,
+    batch_size: int = 8,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict:
     """Score the saved model on one prepared corpus and write its three files; the results."""
     dataset = load_eval_dataset(dataset_dir)
     name = corpus_name(dataset, dataset_dir)
@@ -159,7 +185,14 @@ def evaluate_corpus(model_dir, dataset_dir, output_dir, batch_size: int = 8) -> 
         "model_dir": str(model_dir),
         "files": len(dataset),
         "dropped_too_short": [dataset["file"][i] for i in short],
-        **evaluate_probabilities(probabilities[keep], true_names, model_labels),
+        **evaluate_probabilities(
+            probabilities[keep],
+            true_names,
+            model_labels,
+            split_speakers(dataset.select(keep)),
+            resamples,
+            seed,
+        ),
     }
     folder = Path(output_dir) / CROSS_CORPUS_DIR / name
     table = predictions_table(
@@ -184,10 +217,25 @@ def check_eval_datasets(dataset_dirs, model_labels) -> None:
             )
 
 
-def evaluate_corpora(model_dir, dataset_dirs, output_dir=None, batch_size: int = 8) -> list[dict]:
+def evaluate_corpora(
+    model_dir,
+    dataset_dirs,
+    output_dir=None,
+    batch_size: int = 8,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> list[dict]:
     """`evaluate_corpus` for each folder (results into `output_dir`, default the model's)."""
     output_dir = output_dir or model_dir
-    return [evaluate_corpus(model_dir, d, output_dir, batch_size) for d in dataset_dirs or ()]
+    return [
+        evaluate_corpus(model_dir, d, output_dir, batch_size, resamples, seed)
+        for d in dataset_dirs or ()
+    ]
+
+
+def _uar_text(scores: dict) -> str:
+    entry = scores["intervals"]["metrics"]["uar"]
+    return f"{100 * scores['uar']:.1f} [{100 * entry['low']:.1f}, {100 * entry['high']:.1f}]"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output_dir", help="where cross_corpus/NAME/ goes (default: model_dir)")
     parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument(
+        "--bootstrap_resamples",
+        type=int,
+        default=DEFAULT_RESAMPLES,
+        help="speaker-clustered bootstrap resamples behind each 95 %% interval",
+    )
+    parser.add_argument("--bootstrap_seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
@@ -214,16 +269,26 @@ def main(argv: list[str] | None = None) -> int:
         for dataset_dir in args.dataset_dir:
             if not Path(dataset_dir).is_dir():
                 raise ValueError(f"--dataset_dir {dataset_dir}: no such folder")
+        if args.bootstrap_resamples < 1:
+            raise ValueError(f"--bootstrap_resamples {args.bootstrap_resamples}: must be 1 or more")
         results = evaluate_corpora(
-            args.model_dir, args.dataset_dir, args.output_dir, args.batch_size
+            args.model_dir,
+            args.dataset_dir,
+            args.output_dir,
+            args.batch_size,
+            args.bootstrap_resamples,
+            args.bootstrap_seed,
         )
     except USER_ERRORS as error:
         fail(error, debug)
     for result in results:
+        shared, plain = result["shared_classes"], result["unrestricted"]
+        facts = shared["intervals"]
+        who = f"{facts['speakers']} speakers, " if facts["speakers"] else "no speakers: files, "
         print(
-            f"{result['corpus']}: UAR {100 * result['shared_classes']['uar']:.1f} % on the shared "
-            f"classes, {100 * result['unrestricted']['uar']:.1f} % unrestricted "
-            f"({result['scored_files']} files)"
+            f"{result['corpus']}: UAR {_uar_text(shared)} % on the shared classes, "
+            f"{_uar_text(plain)} % unrestricted ({who}{result['scored_files']} files; "
+            f"95 % intervals, {facts['resamples']} resamples, seed {facts['seed']})"
         )
     return 0
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 from datasets.table import InMemoryTable
 
 from data_scripts.common.arrow_cache import DECODING_LINE_PREFIX, recorded_decode_settings
+from data_scripts.common.audio_hash import AUDIO_HASH_COLUMN, audio_sha256
 from data_scripts.corpora.builder import CORPUS_LINE_PREFIX, corpus_features, recorded_corpus_facts
 from data_scripts.corpora.emotions import in_shared_order
 from data_scripts.corpora.interface import CorpusFacts
@@ -48,8 +49,17 @@ def _common_columns(dataset: datasets.Dataset, name: str, label_names: list[str]
         "length": table.column("length").cast(pa.int64()),
         "file": pa.array([f"{name}/{f}" for f in table.column("file").to_pylist()], pa.string()),
         "corpus": pa.array([name] * len(table), pa.string()),
+        AUDIO_HASH_COLUMN: _audio_hashes(table),
     }
     return pa.table(columns)
+
+
+def _audio_hashes(table: pa.Table) -> pa.Array:
+    """The prepared fingerprints, or computed here for data prepared before they existed."""
+    if AUDIO_HASH_COLUMN in table.column_names:
+        return table.column(AUDIO_HASH_COLUMN).cast(pa.string())
+    arrays = table.column("audio").combine_chunks().field("array")
+    return pa.array([audio_sha256(a.values.to_numpy()) for a in arrays], pa.string())
 
 
 def combine_corpora(dataset_dirs: list[str]) -> datasets.Dataset:

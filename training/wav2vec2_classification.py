@@ -47,6 +47,7 @@ from training.data import (
     split_for_training,
 )
 from training.divergence import StopWhenWeightsAreNotFinite
+from training.leakage import audit_split
 from training.model.checkpoint_refusal import refusal_message
 from training.model.decode_settings import record_decode_settings
 from training.model.model_builder import (
@@ -60,11 +61,20 @@ from training.probe import build_probe_trainer
 from training.reports.cv_summary import (
     cv_summary_markdown,
     emobox_markdown,
+    pooled_intervals_markdown,
     summarize_folds,
     write_cv_summary_card,
 )
 from training.reports.run_report import RunOutcome, write_run_report
 from training.reports.scores import detailed_metrics, logits_of, make_compute_metrics
+from training.reports.table_intervals import pooled_fold_intervals
+from training.run_evaluation import (
+    bootstrap_settings,
+    calibrate,
+    calibration_report,
+    evaluate_validation,
+    split_extras,
+)
 from training.run_folder.output_dir import check_inputs, claim_output_dir, remove_if_empty
 from training.run_folder.push_to_dir import check_push_target, push_to_dir
 from training.run_folder.run_info import collect_run_info, describe_processes
@@ -112,6 +122,7 @@ def _train_and_test(
     with training_args.main_process_first(desc="prepare RAVDESS"):
         dataset, actors = load_prepared_dataset(data_args)
     splits, split_info = split_for_training(dataset, data_args, actors)
+    leakage = audit_split(splits, data_args.allow_duplicates)  # refused before any training
     check_eval_datasets(data_args.eval_dataset_dir, label_names(dataset))  # before training
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
     model, transfer, feature_extractor, extractor_source = _build_model(model_args, dataset)
@@ -120,6 +131,7 @@ def _train_and_test(
     if too_short:  # the summary describes the rows actually used
         split_info = describe_split(splits)
     split_info["dropped_too_short"] = too_short
+    split_info["leakage"] = leakage
     record_window_facts(feature_extractor, data_args.max_train_seconds, splits["train"]["length"])
     trainer, views = _build_trainer(
         model, feature_extractor, dataset, splits, model_args, data_args, training_args
@@ -128,17 +140,18 @@ def _train_and_test(
 
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
+    # T goes into the weights before they are saved: every number below is the calibrated model's.
+    validation = splits["validation"]
+    calibration = calibrate(trainer, model, views["validation"], validation, model_args.calibration)
     trainer.save_model()  # with load_best_model_at_end this is the best checkpoint
     trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
 
-    eval_metrics = trainer.evaluate()
-    trainer.log_metrics("eval", eval_metrics)
-    trainer.save_metrics("eval", eval_metrics)
+    eval_metrics, validation_logits = evaluate_validation(trainer, views, validation, data_args)
 
     test = splits["test"]
-    logits, details, test_metrics = _test(trainer, views["test"], test)
+    logits, details, test_metrics = _test(trainer, views["test"], test, data_args)
 
     processes = describe_processes(training_args)  # every rank takes part in the gather
     if trainer.is_world_process_zero():
@@ -149,7 +162,8 @@ def _train_and_test(
             processes=processes,
             feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
         )
-        cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir)
+        bootstrap = bootstrap_settings(data_args)
+        cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir, **bootstrap)
         run_info["class_weighting"] = class_weighting(data_args.class_weighting, splits["train"])
         outcome = RunOutcome(
             test=test,
@@ -161,6 +175,11 @@ def _train_and_test(
             split_info=split_info,
             run_info=run_info,
             training_history=training_history,
+            validation=validation,
+            validation_logits=validation_logits,
+            calibration=calibration_report(
+                calibration, validation_logits, validation, logits, test
+            ),
         )
         write_run_report(
             Path(training_args.output_dir),
@@ -230,8 +249,9 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
     return trainer, views
 
 
-def _test(trainer, test_view, test) -> tuple:
-    """Logits, detailed metrics and the `test_*` metrics (saved) of the test split, in order."""
+def _test(trainer, test_view, test, data_args) -> tuple:
+    """Logits, detailed metrics and the `test_*` metrics (saved) of the test split, in order,
+    with their intervals and calibration numbers."""
     prediction = trainer.predict_in_order(test_view, test["label"])
     logits = logits_of(prediction.predictions)
     details = detailed_metrics(
@@ -240,6 +260,7 @@ def _test(trainer, test_view, test) -> tuple:
     test_metrics = {f"test_{k}": v for k, v in details.items()}
     test_metrics["test_loss"] = prediction.metrics.get("test_loss")
     test_metrics["test_samples"] = len(test)
+    test_metrics.update(split_extras(logits, test, label_names(test), data_args, "test_"))
     trainer.save_metrics("test", test_metrics)
     return logits, details, test_metrics
 
@@ -321,13 +342,18 @@ def run_cross_validation(
     if data_args.cv_folds == "emobox":
         results["emobox"] = _emobox_results(emobox_notes, summary)
     if training_args.process_index == 0:
+        # Every fold's test table pooled: one interval over every speaker.
+        results["pooled_intervals"] = pooled_fold_intervals(root, folds, data_args)
         write_json_atomic(root / "cv_results.json", results)
         corpora = corpus_facts(data_args)
         markdown = cv_summary_markdown(folds, summary, "speakers" if corpora else "actors")
+        markdown += "\n" + pooled_intervals_markdown(results["pooled_intervals"]) + "\n"
         if "emobox" in results:
             markdown = emobox_markdown(results["emobox"]) + "\n\n" + markdown
         write_text_atomic(root / "cv_summary.md", markdown)
-        write_cv_summary_card(root, folds, summary, results.get("emobox"), corpora)
+        write_cv_summary_card(
+            root, folds, summary, results.get("emobox"), corpora, results["pooled_intervals"]
+        )
     return results
 
 

@@ -1,7 +1,8 @@
 """Any corpus as a `datasets` Arrow cache of 16 kHz mono audio: one schema for every kind.
 
 Columns: `audio`, `label` (a ClassLabel with the corpus's names), `speaker`, `gender` ("" where
-unknown), `length`, `file`, `corpus`, then the corpus's own fields as strings. The decoding,
+unknown), `length`, `file`, `corpus`, `audio_sha256` (training's leakage audit), then the
+corpus's own fields as strings. The decoding,
 batching, cache fingerprint and error reporting are RAVDESS's (data_scripts.common.arrow_cache):
 the same decoder (`audio_decoding.decode_audio`), tables of a few dozen clips built column-wise,
 and a cache keyed by the files' names, sizes and mtimes, their labels and the decode settings. The
@@ -30,13 +31,14 @@ from data_scripts.common.arrow_cache import (
     input_fingerprint,
 )
 from data_scripts.common.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
+from data_scripts.common.audio_hash import AUDIO_HASH_COLUMN, audio_sha256
 from data_scripts.common.orphans import children_die_with_me
 from data_scripts.corpora.interface import CorpusFacts, CorpusFile, shortfalls
 
 logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
-CACHE_FORMAT_VERSION = "1.0.0"
+CACHE_FORMAT_VERSION = "1.1.0"  # 1.1.0: the audio_sha256 column
 # The cache's folder name: datasets would take it from this module's file name, so it is fixed
 # here (the name this module has always had) and moving the module keeps the caches.
 DATASET_NAME = "builder"
@@ -58,6 +60,7 @@ def corpus_features(facts: CorpusFacts) -> datasets.Features:
             "length": datasets.Value("int64"),
             "file": datasets.Value("string"),
             "corpus": datasets.Value("string"),
+            AUDIO_HASH_COLUMN: datasets.Value("string"),
             **{name: datasets.Value("string") for name in facts.field_names},
         }
     )
@@ -193,6 +196,7 @@ def rows_table(facts, files, waveforms, settings: DecodeSettings, features) -> p
         "length": pa.array(lengths),
         "file": pa.array([f.file for f in files], pa.string()),
         "corpus": pa.array([facts.name] * len(files), pa.string()),
+        AUDIO_HASH_COLUMN: pa.array([audio_sha256(w) for w in waveforms], pa.string()),
     }
     for name in facts.field_names:
         columns[name] = pa.array([dict(f.fields)[name] for f in files], pa.string())

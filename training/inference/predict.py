@@ -25,6 +25,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from data_scripts.common.cli_errors import pop_debug_flag
+from training.inference.abstention import apply_min_confidence, check_min_confidence
 from training.inference.audio_io import AUDIO_EXTENSIONS, is_audio_file
 from training.inference.classifier import BACKENDS, DEFAULT_BATCH_SIZE, EmotionClassifier
 from training.inference.output_paths import check_outputs, check_png_folder
@@ -198,6 +199,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx (default model.onnx)"
     )
+    parser.add_argument(
+        "--min_confidence",
+        type=float,
+        default=None,
+        help="label files and windows whose top probability is below P `uncertain` (0-1)",
+    )
     parser.add_argument("--json", dest="json_path", help="write all results and failures here")
     parser.add_argument("--csv", dest="csv_path", help="write one row per file here")
     parser.add_argument(
@@ -226,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                "--csv_timeline": args.csv_timeline}  # fmt: skip
     try:
         # Every output path is checked against the inputs before any audio is scored.
+        check_min_confidence(args.min_confidence)
         files, _ = find_audio_files(args.paths)
         check_outputs(outputs, files)
         pictures = {}
@@ -246,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             onnx_file=args.onnx_file,
             timeline=bool(args.timeline or args.csv_timeline or args.timeline_png),
         )
+        apply_min_confidence(results, args.min_confidence)
     except (ValueError, OSError) as error:
         if debug:
             logger.exception("traceback")

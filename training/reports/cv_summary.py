@@ -81,6 +81,31 @@ def cv_summary_markdown(folds: list[dict], summary: dict, speakers: str = "actor
     return "\n".join(lines) + "\n"
 
 
+def pooled_intervals_markdown(pooled: dict | None) -> str:
+    """The interval to quote: every fold's test files pooled, resampling speakers."""
+    if not pooled:
+        return ""
+    rows = [
+        [
+            HEADLINE_METRICS.get(name, "Recall: " + name.removeprefix(RECALL_PREFIX)),
+            f"{percent(entry['value'])} [{percent(entry['low'])}, {percent(entry['high'])}]",
+        ]
+        for name, entry in pooled["metrics"].items()
+    ]
+    who = f"{pooled['speakers']} speakers" if pooled.get("speakers") else "files (no speakers)"
+    lines = [
+        f"Pooled over the {pooled['folds']} folds' test files ({pooled['files']} files, {who}): "
+        f"95 % intervals from {pooled['resamples']} bootstrap resamples of {pooled['unit']}s, "
+        f"seed {pooled['seed']}. Each file is scored by the fold model that never heard its "
+        "speaker; these are the intervals to quote.",
+        "",
+        table(["metric", "pooled (%) [95 % interval]"], rows),
+    ]
+    if pooled.get("note"):
+        lines += ["", f"Note: {pooled['note']}."]
+    return "\n".join(lines)
+
+
 def emobox_markdown(emobox: dict) -> str:
     """The cross-validation under EmoBox's names (UA, WA, macro-F1), and whether the numbers
     can stand beside EmoBox's table."""
@@ -110,6 +135,7 @@ def write_cv_summary_card(
     summary: dict,
     emobox: dict | None = None,
     corpora: list[dict] | None = None,
+    pooled: dict | None = None,
 ) -> Path:
     """Write one README.md summarising a speaker-independent cross-validation (with EmoBox's
     names when `emobox`, the `emobox` entry of cv_results.json, is given). `corpora`: the facts
@@ -138,6 +164,7 @@ def write_cv_summary_card(
             "over folds (ddof=0).",
             *([emobox_markdown(emobox)] if emobox else []),
             cv_summary_markdown(folds, summary, speakers).strip("\n"),
+            *([pooled_intervals_markdown(pooled)] if pooled else []),
             limits,
             terms,
         ]

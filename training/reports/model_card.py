@@ -52,6 +52,8 @@ from training.reports.card_text import (
     table,
 )
 from training.reports.plots import CONFUSION_MATRIX_PNG, TRAINING_CURVES_PNG
+from training.reports.split_guarantees import split_guarantees_section
+from training.reports.uncertainty_card import uncertainty_sections
 
 MODEL_CARD_NAME = "README.md"
 PROTOCOLS = {
@@ -334,9 +336,11 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
         _data_section(info),
         corpus_section(info.get("corpus"), info.get("split") or {}),
         _split_section(info.get("split") or {}),
+        split_guarantees_section(info.get("split") or {}),
         _metrics_section(
             info.get("test_metrics") or {}, info.get("eval_metrics") or {}, info.get("breakdown")
         ),
+        uncertainty_sections(info, output_dir),
         corpus_card.cross_corpus_markdown(info["cross_corpus"]) if info.get("cross_corpus") else "",
         _figures_section(output_dir),
         _training_section(info.get("training") or {}, info.get("run_info") or {}),

@@ -37,6 +37,7 @@ from data_scripts.common.arrow_cache import (
     input_fingerprint,
 )
 from data_scripts.common.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
+from data_scripts.common.audio_hash import AUDIO_HASH_COLUMN, audio_sha256
 from data_scripts.common.extract import open_archive
 from data_scripts.common.orphans import children_die_with_me
 from data_scripts.corpora.ravdess.archives import stream_member
@@ -53,7 +54,8 @@ from data_scripts.corpora.ravdess.splits import split_dataset
 logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
-CACHE_FORMAT_VERSION = "1.0.1"  # 1.0.1: shared resampling lengths (last-bit changes at some rates)
+# 1.0.1: shared resampling lengths (last-bit changes at some rates); 1.1.0: audio_sha256
+CACHE_FORMAT_VERSION = "1.1.0"
 # The cache's folder name: datasets would take it from this module's file name, so it is fixed
 # here (the name the module had before it moved) and moving the module keeps the caches.
 DATASET_NAME = "ravdess"
@@ -73,6 +75,7 @@ FEATURES = datasets.Features(
         "gender": datasets.Value("string"),
         "length": datasets.Value("int64"),
         "file": datasets.Value("string"),
+        AUDIO_HASH_COLUMN: datasets.Value("string"),
     }
 )
 CONFIG_CHANNELS = {"speech": ("speech",), "song": ("song",), "all": VOCAL_CHANNELS}
@@ -258,6 +261,7 @@ def rows_table(
         "gender": pa.array([n.gender for n in names]),
         "length": pa.array(lengths),
         "file": pa.array([n.file_name for n in names]),
+        AUDIO_HASH_COLUMN: pa.array([audio_sha256(w) for w in waveforms]),
     }
     return pa.Table.from_arrays(list(columns.values()), schema=FEATURES.arrow_schema)
 
