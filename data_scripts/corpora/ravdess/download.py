@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.common.download import DownloadError, download_file, verify_file
+from data_scripts.common.folder_lock import folder_lock
 from data_scripts.common.writable import check_writable
 from data_scripts.corpora.ravdess.archives import extract_archive
 from data_scripts.corpora.ravdess.facts import ARCHIVES, DEFAULT_BASE_URL
@@ -65,26 +66,29 @@ def download_and_map(
     checksums = checksums or {}
     if not verify:
         logger.warning("--no_verify: archive sizes and MD5s are not checked")
-    for archive in ARCHIVES:
-        size, md5 = checksums.get(archive.file_name, (archive.size, archive.md5))
-        if not verify:
-            size, md5 = None, None
-        if archive_dir is not None:
-            path = Path(archive_dir) / archive.file_name
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: archive not found in --archive_dir")
-            if verify:
-                verify_file(path, size, md5)
-        else:
-            path = download_file(
-                archive_url(base_url, archive.file_name),
-                data_dir / ARCHIVE_FOLDER / archive.file_name,
-                expected_size=size,
-                expected_md5=md5,
-            )
-        destination = data_dir / CLASSIFICATION_FOLDER / archive.folder
-        extract_archive(path, destination, vocal_channel=archive.audio_type)
-    return map_emotion_data(data_dir)
+    # One download per data folder at a time: they would share the `.part` files and the
+    # extraction's staging folder. A second run waits, then finds everything verified.
+    with folder_lock(data_dir, "download"):
+        for archive in ARCHIVES:
+            size, md5 = checksums.get(archive.file_name, (archive.size, archive.md5))
+            if not verify:
+                size, md5 = None, None
+            if archive_dir is not None:
+                path = Path(archive_dir) / archive.file_name
+                if not path.is_file():
+                    raise FileNotFoundError(f"{path}: archive not found in --archive_dir")
+                if verify:
+                    verify_file(path, size, md5)
+            else:
+                path = download_file(
+                    archive_url(base_url, archive.file_name),
+                    data_dir / ARCHIVE_FOLDER / archive.file_name,
+                    expected_size=size,
+                    expected_md5=md5,
+                )
+            destination = data_dir / CLASSIFICATION_FOLDER / archive.folder
+            extract_archive(path, destination, vocal_channel=archive.audio_type)
+        return map_emotion_data(data_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
