@@ -35,6 +35,7 @@ from training.arguments import (
     launched_world_size,
     parse_arguments,
 )
+from training.cached_cnn_training import use_cnn_feature_cache
 from training.class_weights import class_weighting, loss_function
 from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
 from training.cross_corpus import check_eval_datasets, evaluate_corpora
@@ -149,6 +150,8 @@ def _train_and_test(
             processes=processes,
             feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
         )
+        cache = getattr(trainer, "feature_cache", None)
+        run_info["cnn_feature_cache"] = None if cache is None else cache.summary()
         cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir)
         run_info["class_weighting"] = class_weighting(data_args.class_weighting, splits["train"])
         outcome = RunOutcome(
@@ -227,6 +230,18 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
         compute_loss_func=loss_function(data_args.class_weighting, splits["train"]),
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
+    frozen_cnn = model_args.freeze_feature_encoder or model_args.freeze_encoder
+    if frozen_cnn and model_args.feature_cache_gb != 0:
+        # The CNN never changes: its outputs once per clip, reused by every epoch and pass.
+        cached_views = use_cnn_feature_cache(
+            trainer,
+            splits,
+            feature_extractor,
+            data_args.max_train_seconds,
+            model_args.feature_cache_gb,
+            data_args.cache_dir,
+        )
+        views = cached_views or views
     return trainer, views
 
 
