@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 from model_helpers import TINY_ENCODER
+from pipeline_helpers import pipeline_probabilities
+from training_helpers import predictions_table, read_json, run_command, train_command
 from transformers import (
     Wav2Vec2Config,
     Wav2Vec2FeatureExtractor,
@@ -195,3 +197,32 @@ def test_storage_plan_is_bounded_by_the_flag(tmp_path):
     assert plan_storage(2_000_000, 0.001, tmp_path).place is None
     assert plan_storage(2_000_000, 0.01, tmp_path).place == "memory"
     assert plan_storage(2_000_000, 0.01, tmp_path, memory_fraction=0.0).place == "disk"
+
+
+def test_training_command_with_the_cache_saves_a_model_pipeline_agrees_with(
+    checkpoint, sample_data_dir, train_cache, tmp_path
+):
+    """The command as users run it (frozen CNN, weighted layers, crops): the cache's size line,
+    run_info's record of it, and a stock model folder whose `pipeline` answers are the table's."""
+    output_dir = tmp_path / "model"
+    result = run_command(
+        train_command(
+            checkpoint, output_dir,
+            "--data_dir", str(sample_data_dir), "--cache_dir", str(train_cache),
+            "--vocal_channel", "speech", "--num_train_epochs", "1",
+            "--freeze_feature_encoder", "true", "--pooling", "weighted_layers",
+            "--max_train_seconds", str(MAX_TRAIN_SECONDS),
+        )
+    )  # fmt: skip
+    lines = [line for line in result.stderr.splitlines() if "CNN feature cache" in line]
+    assert len(lines) == 1 and "GB float32 in memory" in lines[0], lines
+    cache = read_json(output_dir / "run_info.json")["cnn_feature_cache"]
+    assert cache["place"] == "memory" and cache["clips_computed_each_step"] > 0
+    assert not (output_dir / CACHE_FOLDER).exists()
+    _, rows = predictions_table(output_dir)
+    paths = {path.name: path for path in sample_data_dir.rglob("*.wav")}
+    files = [paths[row["file"]] for row in rows]
+    reference = pipeline_probabilities(output_dir, files)
+    for row, path in zip(rows, files, strict=True):
+        for name in EMOTIONS:
+            assert float(row[f"prob_{name}"]) == pytest.approx(reference[str(path)][name], abs=1e-4)

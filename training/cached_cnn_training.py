@@ -26,7 +26,7 @@ from training.cnn_feature_cache import (
     pass_cached_features,
     plan_storage,
 )
-from training.data import AudioClassificationCollator, model_view
+from training.data import AudioClassificationCollator, model_view, normalised_batch
 from training.model.exact_forward import feature_encoder
 
 logger = logging.getLogger(__name__)
@@ -79,13 +79,7 @@ class CachedFeaturesCollator:
             "labels": torch.tensor([int(row["label"]) for row in rows], dtype=torch.long),
         }
         if live:
-            audio = self.feature_extractor(
-                live,
-                sampling_rate=self.feature_extractor.sampling_rate,
-                padding=True,
-                return_attention_mask=True,
-                return_tensors="pt",
-            )
+            audio = normalised_batch(self.feature_extractor, live)
             batch[LIVE_AUDIO] = audio["input_values"]
             batch[LIVE_ROWS] = torch.tensor(live_rows, dtype=torch.long)
             batch[LIVE_LENGTHS] = torch.tensor([len(w) for w in live], dtype=torch.long)

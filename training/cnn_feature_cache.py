@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from training.data import normalised_batch
 from training.model.exact_forward import feature_encoder
 
 logger = logging.getLogger(__name__)
@@ -167,13 +168,7 @@ class CnnFeatureCache:
 def cnn_outputs(model: nn.Module, extractor, waveforms: list[np.ndarray]) -> torch.Tensor:
     """The CNN's output for clips of one length (no padding: group norm sees each whole clip),
     (clips, channels, frames), normalised by the feature extractor exactly as the collator does."""
-    inputs = extractor(
-        waveforms,
-        sampling_rate=extractor.sampling_rate,
-        padding=True,
-        return_attention_mask=True,
-        return_tensors="pt",
-    )
+    inputs = normalised_batch(extractor, waveforms)
     cnn = feature_encoder(model)
     device = next(cnn.parameters()).device
     return cnn(inputs["input_values"].to(device))

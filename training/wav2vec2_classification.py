@@ -14,6 +14,7 @@ import copy
 import logging
 import pickle
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -127,7 +128,9 @@ def _train_and_test(
     )
     trainer.add_callback(StopWhenWeightsAreNotFinite())  # a NaN run stops, named, not finished
 
+    started = time.perf_counter()
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
+    trained = time.perf_counter()
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
     trainer.save_model()  # with load_best_model_at_end this is the best checkpoint
     trainer.log_metrics("train", train_result.metrics)
@@ -173,6 +176,12 @@ def _train_and_test(
                 "cross_corpus": cross,
             },
         )
+    # What the run costs after training (final validation, test, reports), beside training.
+    logger.info(
+        "training %.1f s; after it (validation, test, reports) %.1f s",
+        trained - started,
+        time.perf_counter() - trained,
+    )
     return test_metrics, split_info
 
 
