@@ -6,7 +6,9 @@ Prints (and writes bench_output/training_bench.json):
   1. padded fraction of each batch over one epoch, random vs length-grouped batches;
   2. training samples/s of the small preset, random vs length-grouped (same steps);
   3. forward+backward seconds per second of audio for full, medium and small;
-  4. the share of step time spent waiting for data (target < 5 %).
+  4. the share of step time spent waiting for data (target < 5 %);
+  5. with the CNN frozen, training and validation samples/s of the tiny and small presets with
+     the CNN computed every step vs its outputs cached once (`--only_cache`: this part only).
 All ratios are taken against a baseline measured in this same run.
 """
 
@@ -24,10 +26,12 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.bench_support import cpu_seconds  # noqa: E402
 from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
 from data_scripts.corpora.ravdess.builder import build_ravdess  # noqa: E402
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
+from training.cached_cnn_training import use_cnn_feature_cache  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
@@ -35,6 +39,8 @@ from training.trainer import EmotionTrainer  # noqa: E402
 
 OUTPUT = REPO / "bench_output"
 PRESETS = ("full", "medium", "small")
+CACHE_PRESETS = ("tiny", "small")
+VALIDATION_CLIPS = 32
 BATCH_SIZE = 8
 
 
@@ -96,12 +102,81 @@ def fwd_bwd_seconds_per_audio_second(preset: str, dataset, repeats: int = 2) -> 
     return (time.perf_counter() - start) / repeats / audio_seconds
 
 
+def timed_training_and_validation(trainer, validation) -> dict:
+    """Wall and CPU seconds of `trainer.train()` (its max_steps) and of one pass over
+    `validation` (CPU seconds barely move when other jobs share the cores)."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    trainer.train()
+    trained_wall, trained_cpu = time.perf_counter(), cpu_seconds()
+    trainer.evaluate(validation)
+    return {
+        "train": trained_wall - wall,
+        "train_cpu": trained_cpu - cpu,
+        "validation": time.perf_counter() - trained_wall,
+        "validation_cpu": cpu_seconds() - trained_cpu,
+    }
+
+
+def cache_comparison(preset: str, dataset, steps: int) -> dict:
+    """The frozen CNN computed every step vs cached, same batches (same sampler seed), same
+    validation clips; the plain run first, then the cached one (its cache build timed apart)."""
+    validation = dataset.select(range(VALIDATION_CLIPS), keep_in_memory=True)
+    splits = {"train": dataset, "validation": validation, "test": validation}
+    plain = timed_training_and_validation(
+        make_trainer(preset, dataset, "group_by_length", steps), model_view(validation)
+    )
+    cached_trainer = make_trainer(preset, dataset, "group_by_length", steps)
+    start = time.perf_counter()
+    views = use_cnn_feature_cache(
+        cached_trainer,
+        splits,
+        cached_trainer.processing_class,
+        6.0,
+        None,
+        str(OUTPUT / "train_bench_cache"),
+    )
+    build = time.perf_counter() - start
+    cached = timed_training_and_validation(cached_trainer, views["validation"])
+    samples = steps * BATCH_SIZE
+    return {
+        "plain_train_samples_per_second": samples / plain["train"],
+        "cached_train_samples_per_second": samples / cached["train"],
+        "train_speedup": plain["train"] / cached["train"],
+        "train_speedup_cpu_seconds": plain["train_cpu"] / cached["train_cpu"],
+        "plain_validation_samples_per_second": VALIDATION_CLIPS / plain["validation"],
+        "cached_validation_samples_per_second": VALIDATION_CLIPS / cached["validation"],
+        "validation_speedup": plain["validation"] / cached["validation"],
+        "validation_speedup_cpu_seconds": plain["validation_cpu"] / cached["validation_cpu"],
+        "cache_build_seconds": build,
+        "cache_build_clips_per_second": (len(dataset) + 2 * VALIDATION_CLIPS) / build,
+    }
+
+
+def cache_section(dataset, steps: int, results: dict) -> None:
+    results["cnn_feature_cache"] = {}
+    for preset in CACHE_PRESETS:
+        row = cache_comparison(preset, dataset, steps)
+        results["cnn_feature_cache"][preset] = row
+        print(
+            f"{preset:>8} frozen CNN: train {row['plain_train_samples_per_second']:.2f} -> "
+            f"{row['cached_train_samples_per_second']:.2f} samples/s "
+            f"({row['train_speedup']:.2f}x; CPU s {row['train_speedup_cpu_seconds']:.2f}x), "
+            "validation "
+            f"{row['plain_validation_samples_per_second']:.2f} -> "
+            f"{row['cached_validation_samples_per_second']:.2f} clips/s "
+            f"({row['validation_speedup']:.2f}x; CPU s "
+            f"{row['validation_speedup_cpu_seconds']:.2f}x); cache built at "
+            f"{row['cache_build_clips_per_second']:.1f} clips/s"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--actors", default="1-4")
     parser.add_argument("--steps", type=int, default=6, help="training steps per timed run")
+    parser.add_argument("--only_cache", action="store_true", help="part 5 only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(0)
@@ -111,6 +186,10 @@ def main() -> None:
     span = f"{seconds.min():.1f}-{seconds.max():.1f} s"
     print(f"data: {len(dataset)} clips, {seconds.sum() / 60:.1f} min, {span}")
     results: dict = {"clips": len(dataset), "torch_threads": torch.get_num_threads()}
+    if args.only_cache:
+        cache_section(dataset, args.steps, results)
+        write_json_atomic(OUTPUT / "training_cache_bench.json", results, sort_keys=False)
+        return
 
     for grouping in ("random", "group_by_length"):
         trainer = make_trainer("small", dataset, grouping, args.steps)
@@ -142,6 +221,7 @@ def main() -> None:
         value = fwd_bwd_seconds_per_audio_second(preset, dataset)
         results["fwd_bwd_seconds_per_audio_second"][preset] = value
         print(f"{preset:>8}: forward+backward {value:.3f} s per second of audio")
+    cache_section(dataset, args.steps, results)
     write_json_atomic(OUTPUT / "training_bench.json", results, sort_keys=False)
 
 

@@ -60,6 +60,15 @@ class ModelArguments:
             "transformers' linear head; no random crops). false runs the encoder every step."
         },
     )
+    feature_cache_gb: float | None = field(
+        default=None,
+        metadata={
+            "help": "With --freeze_feature_encoder: the CNN's outputs are computed once per clip "
+            "and reused by every epoch and evaluation, in memory or in the cache folder, up to "
+            "this many GB (default: a quarter of free memory or half of free disk). Over it, "
+            "or 0: the CNN runs on every step."
+        },
+    )
     encoder_learning_rate: float | None = field(
         default=None,
         metadata={"help": "Learning rate of the encoder; the head uses --learning_rate."},

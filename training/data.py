@@ -134,6 +134,17 @@ def model_view(dataset: datasets.Dataset) -> datasets.Dataset:
     return dataset.with_format("numpy", columns=MODEL_COLUMNS)
 
 
+def normalised_batch(feature_extractor: Wav2Vec2FeatureExtractor, waveforms: list) -> dict:
+    """Each clip normalised on its own, right-padded, with its attention mask (tensors)."""
+    return feature_extractor(
+        waveforms,
+        sampling_rate=feature_extractor.sampling_rate,
+        padding=True,
+        return_attention_mask=True,
+        return_tensors="pt",
+    )
+
+
 class AudioClassificationCollator:
     """Normalises each utterance, pads with an attention mask, and optionally crops long clips.
 
@@ -161,12 +172,6 @@ class AudioClassificationCollator:
         waveforms = [
             self._crop(np.asarray(row["audio"]["array"], dtype=np.float32)) for row in rows
         ]
-        batch = self.feature_extractor(
-            waveforms,
-            sampling_rate=self.feature_extractor.sampling_rate,
-            padding=True,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
+        batch = normalised_batch(self.feature_extractor, waveforms)
         batch["labels"] = torch.tensor([int(row["label"]) for row in rows], dtype=torch.long)
         return batch

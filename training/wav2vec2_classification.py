@@ -14,6 +14,7 @@ import copy
 import logging
 import pickle
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -35,6 +36,7 @@ from training.arguments import (
     launched_world_size,
     parse_arguments,
 )
+from training.cached_cnn_training import use_cnn_feature_cache
 from training.class_weights import class_weighting, loss_function
 from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
 from training.cross_corpus import check_eval_datasets, evaluate_corpora
@@ -138,7 +140,9 @@ def _train_and_test(
     )
     trainer.add_callback(StopWhenWeightsAreNotFinite())  # a NaN run stops, named, not finished
 
+    started = time.perf_counter()
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
+    trained = time.perf_counter()
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
     # T goes into the weights before they are saved: every number below is the calibrated model's.
     validation = splits["validation"]
@@ -162,6 +166,8 @@ def _train_and_test(
             processes=processes,
             feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
         )
+        cache = getattr(trainer, "feature_cache", None)
+        run_info["cnn_feature_cache"] = None if cache is None else cache.summary()
         bootstrap = bootstrap_settings(data_args)
         cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir, **bootstrap)
         run_info["class_weighting"] = class_weighting(data_args.class_weighting, splits["train"])
@@ -189,6 +195,12 @@ def _train_and_test(
                 "cross_corpus": cross,
             },
         )
+    # What the run costs after training (final validation, test, reports), beside training.
+    logger.info(
+        "training %.1f s; after it (validation, test, reports) %.1f s",
+        trained - started,
+        time.perf_counter() - trained,
+    )
     return test_metrics, split_info
 
 
@@ -246,6 +258,18 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
         compute_loss_func=loss_function(data_args.class_weighting, splits["train"]),
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
+    frozen_cnn = model_args.freeze_feature_encoder or model_args.freeze_encoder
+    if frozen_cnn and model_args.feature_cache_gb != 0:
+        # The CNN never changes: its outputs once per clip, reused by every epoch and pass.
+        cached_views = use_cnn_feature_cache(
+            trainer,
+            splits,
+            feature_extractor,
+            data_args.max_train_seconds,
+            model_args.feature_cache_gb,
+            data_args.cache_dir,
+        )
+        views = cached_views or views
     return trainer, views
 
 
