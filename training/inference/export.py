@@ -43,7 +43,16 @@ logger = logging.getLogger(__name__)
 # training.reports.per_file_results writes it (that module loads `datasets`; inference does not).
 PREDICTIONS_FILE = "test_predictions.csv"
 MODEL_FILES = ("config.json", MODEL_WEIGHTS, "preprocessor_config.json")
-RUN_FILES = ("test_results.json", PREDICTIONS_FILE, "split.json", "run_info.json")
+# The validation table and calibration.json travel too: the card's calibration numbers and
+# `ser-compare` recompute from what the export holds.
+RUN_FILES = (
+    "test_results.json",
+    PREDICTIONS_FILE,
+    "split.json",
+    "run_info.json",
+    "validation_predictions.csv",
+    "calibration.json",
+)
 RUN_INFO = "run_info.json"
 QUANTIZATIONS = ("int8",)
 
