@@ -38,7 +38,8 @@ def run(checkpoint, sample_data_dir, train_cache, tmp_path_factory) -> Path:
         train_command(
             checkpoint, output, "--data_dir", str(sample_data_dir), "--cache_dir",
             str(train_cache), "--num_train_epochs", "1", "--vocal_channel", "speech",
-        )
+        ),
+        timeout=1800,  # one epoch takes seconds alone, minutes on a shared 2-core machine
     )  # fmt: skip
     return output
 
