@@ -10,6 +10,10 @@ Clips of classes the model lacks cannot be right and are counted, not scored. Ea
 `cross_corpus/NAME/test_predictions.csv` (every clip: its fields, the true label, both
 predictions, each model class's probability), `results.json` and `README.md`; every number in
 the results recomputes from the table, whose probabilities are what `pipeline` gives each clip.
+NAME is a safe folder name (never hidden, `.` or `..`, no separators: a manifest called
+`...csv` once wrote over the model's own README.md). A second result never replaces a first
+silently: another dataset or model with the same corpus name gets `NAME-2`, `NAME-3`, ...; the
+same dataset and model again is refused unless --overwrite (a training run replaces its own).
 
     ser-evaluate --model_dir runs/small --dataset_dir data/crema_d --dataset_dir data/tess
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import logging
 import re
 from pathlib import Path
@@ -47,14 +52,53 @@ PREDICTIONS_FILE = "test_predictions.csv"
 RESULTS_FILE = "results.json"
 
 
+def safe_folder_name(text: str) -> str:
+    """`text` as one folder name: letters, digits, `_`, `-` and `.` (anything else becomes
+    `_`), no leading dot, so never a separator, a hidden name, `.` or `..`."""
+    return re.sub(r"[^\w.-]", "_", str(text)).lstrip(".") or "corpus"
+
+
 def corpus_name(dataset: datasets.Dataset, dataset_dir: str | Path) -> str:
-    """The corpus's recorded name (crema_d, tess, ...), RAVDESS's, or the folder's name."""
+    """The corpus's recorded name (crema_d, tess, ...), RAVDESS's, or the folder's name, as a
+    safe folder name."""
     facts = recorded_corpus_facts(dataset)
     if facts:
-        return re.sub(r"[^\w.-]", "_", facts["name"])
+        return safe_folder_name(facts["name"])
     if "actor" in dataset.column_names:
         return "ravdess"
-    return re.sub(r"[^\w.-]", "_", Path(dataset_dir).resolve().name)
+    return safe_folder_name(Path(dataset_dir).resolve().name)
+
+
+def _same_path(a, b) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def result_folder(output_dir, name: str, dataset_dir, model_dir, overwrite: bool, taken=()) -> Path:
+    """Where one corpus's results go: `cross_corpus/NAME`, or `NAME-2`, ... when that folder
+    holds something else (another dataset's or model's results, or files not ours) or is
+    `taken` by this command. ValueError when it holds this very evaluation and not `overwrite`."""
+    base = Path(output_dir) / CROSS_CORPUS_DIR
+    for number in range(1, 10_000):
+        folder = base / (name if number == 1 else f"{name}-{number}")
+        if folder in taken:
+            continue
+        if not folder.exists():
+            return folder
+        try:
+            earlier = json.loads((folder / RESULTS_FILE).read_text())
+            same = _same_path(earlier["dataset_dir"], dataset_dir) and _same_path(
+                earlier["model_dir"], model_dir
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            same = False  # not a result of ours: never replaced
+        if same and overwrite:
+            return folder
+        if same:
+            raise ValueError(
+                f"{folder}: holds an earlier evaluation of {dataset_dir} with this model; pass "
+                "--overwrite to replace it (or --output_dir to write elsewhere)"
+            )
+    raise ValueError(f"{base}: no free folder name for {name}")
 
 
 def load_eval_dataset(dataset_dir: str | Path) -> datasets.Dataset:
@@ -155,8 +199,9 @@ def predictions_table(dataset, probabilities, model_labels, shared, short) -> st
     return buffer.getvalue()
 
 
-def evaluate_corpus(model_dir, dataset_dir, output_dir, batch_size: int = 8) -> dict:
-    """Score the saved model on one prepared corpus and write its three files; the results."""
+def evaluate_corpus(model_dir, dataset_dir, folder: Path, batch_size: int = 8) -> dict:
+    """Score the saved model on one prepared corpus and write its three files into `folder`
+    (chosen by `result_folder`); the results."""
     dataset = load_eval_dataset(dataset_dir)
     name = corpus_name(dataset, dataset_dir)
     probabilities, model_labels, short = score_dataset(model_dir, dataset, batch_size)
@@ -165,13 +210,13 @@ def evaluate_corpus(model_dir, dataset_dir, output_dir, batch_size: int = 8) -> 
     true_names = [names[label] for label in np.asarray(dataset["label"])[keep]]
     results = {
         "corpus": name,
+        "folder": f"{CROSS_CORPUS_DIR}/{folder.name}",
         "dataset_dir": str(dataset_dir),
         "model_dir": str(model_dir),
         "files": len(dataset),
         "dropped_too_short": [dataset["file"][i] for i in short],
         **evaluate_probabilities(probabilities[keep], true_names, model_labels),
     }
-    folder = Path(output_dir) / CROSS_CORPUS_DIR / name
     table = predictions_table(
         dataset, probabilities, model_labels, results["shared_labels"], set(short)
     )
@@ -194,10 +239,22 @@ def check_eval_datasets(dataset_dirs, model_labels) -> None:
             )
 
 
-def evaluate_corpora(model_dir, dataset_dirs, output_dir=None, batch_size: int = 8) -> list[dict]:
-    """`evaluate_corpus` for each folder (results into `output_dir`, default the model's)."""
+def evaluate_corpora(
+    model_dir, dataset_dirs, output_dir=None, batch_size: int = 8, overwrite: bool = False
+) -> list[dict]:
+    """`evaluate_corpus` for each folder (results into `output_dir`, default the model's).
+    Every result folder is chosen before anything is scored, so a refusal costs nothing."""
     output_dir = output_dir or model_dir
-    return [evaluate_corpus(model_dir, d, output_dir, batch_size) for d in dataset_dirs or ()]
+    folders: list[Path] = []
+    for dataset_dir in dataset_dirs or ():
+        name = corpus_name(load_eval_dataset(dataset_dir), dataset_dir)
+        folders.append(
+            result_folder(output_dir, name, dataset_dir, model_dir, overwrite, tuple(folders))
+        )
+    return [
+        evaluate_corpus(model_dir, dataset_dir, folder, batch_size)
+        for dataset_dir, folder in zip(dataset_dirs or (), folders, strict=True)
+    ]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output_dir", help="where cross_corpus/NAME/ goes (default: model_dir)")
     parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier evaluation of the same dataset with the same model",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
@@ -225,7 +287,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if not Path(dataset_dir).is_dir():
                 raise ValueError(f"--dataset_dir {dataset_dir}: no such folder")
         results = evaluate_corpora(
-            args.model_dir, args.dataset_dir, args.output_dir, args.batch_size
+            args.model_dir, args.dataset_dir, args.output_dir, args.batch_size, args.overwrite
         )
     except USER_ERRORS as error:
         fail(error, debug)
@@ -233,7 +295,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(
             f"{result['corpus']}: UAR {100 * result['shared_classes']['uar']:.1f} % on the shared "
             f"classes, {100 * result['unrestricted']['uar']:.1f} % unrestricted "
-            f"({result['scored_files']} files)"
+            f"({result['scored_files']} files; {result['folder']})"
         )
     return results
 

@@ -155,7 +155,9 @@ def _train_and_test(
             processes=processes,
             feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
         )
-        cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir)
+        cross = evaluate_corpora(
+            training_args.output_dir, data_args.eval_dataset_dir, overwrite=True
+        )  # the run's own folder: a resumed run replaces its own results
         run_info["class_weighting"] = class_weighting(data_args.class_weighting, splits["train"])
         outcome = RunOutcome(
             test=test,
