@@ -31,7 +31,6 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from transformers import AutoFeatureExtractor
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
@@ -39,6 +38,7 @@ from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.corpora.builder import recorded_corpus_facts
 from training.model.decode_settings import model_decode_settings
 from training.model.exact_forward import make_batch_independent
+from training.model.remote_code import load_feature_extractor, refuse_remote_code
 from training.model.short_clips import too_short
 from training.model.trained_classifier import load_trained_classifier
 from training.reports.corpus_card import cross_corpus_markdown
@@ -112,7 +112,7 @@ def load_eval_dataset(dataset_dir: str | Path) -> datasets.Dataset:
 def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, list[str], list]:
     """(probabilities of the scored rows, the model's labels, the rows too short to score).
     Clips in length order, batch-independent (each clip's answer is its `pipeline` answer)."""
-    extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+    extractor = load_feature_extractor(model_dir)
     model = load_trained_classifier(model_dir).eval()
     make_batch_independent(model)
     recorded = recorded_decode_settings(dataset)
@@ -283,6 +283,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     try:
         if not (Path(args.model_dir) / "config.json").is_file():
             raise ValueError(f"--model_dir {args.model_dir}: no config.json (not a saved model)")
+        refuse_remote_code(args.model_dir)  # before any dataset is read
         for dataset_dir in args.dataset_dir:
             if not Path(dataset_dir).is_dir():
                 raise ValueError(f"--dataset_dir {dataset_dir}: no such folder")

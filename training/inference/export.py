@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoFeatureExtractor
 
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.common.orphans import pid_alive
@@ -37,6 +36,7 @@ from training.inference.export_check import compare, generated_clips, pipeline_a
 from training.inference.manifest import MANIFEST_NAME, check_export, read_manifest, write_manifest
 from training.model.decode_settings import model_decode_settings
 from training.model.model_file import MODEL_WEIGHTS, sha256_of
+from training.model.remote_code import load_feature_extractor, refuse_remote_code
 from training.model.trained_classifier import load_trained_classifier
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ def check_source(source: Path) -> bool:
     if not source.is_dir():
         raise ValueError(f"SOURCE {source}: no such folder")
     _refuse_links(source)
+    refuse_remote_code(source, "SOURCE")
     is_run = any((source / name).exists() for name in (*RUN_FILES, "trainer_state.json")) or any(
         source.glob("checkpoint-*")
     )
@@ -198,7 +199,7 @@ def _test_clips(run: Path, labels: list[str], options: ExportOptions) -> tuple[l
 
 def _generated_references(source: Path, scratch: Path) -> tuple[list, dict, list]:
     """Generated clips (saved as .npy for the check process) and the source model's answers."""
-    extractor = AutoFeatureExtractor.from_pretrained(source)
+    extractor = load_feature_extractor(source, "SOURCE")
     model = load_trained_classifier(source).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     arrays = generated_clips(extractor.sampling_rate)
@@ -223,7 +224,7 @@ def _copy_files(source: Path, staging: Path, is_run: bool) -> None:
 
 def _onnx_forms(staging: Path, clips_arrays: list, names: list, quantize: str | None) -> dict:
     """model.onnx (and model.int8.onnx), each checked against PyTorch on the verified clips."""
-    extractor = AutoFeatureExtractor.from_pretrained(staging)
+    extractor = load_feature_extractor(staging, "SOURCE")
     model = load_trained_classifier(staging).eval()
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     path = onnx_export.export_onnx(model, staging / onnx_export.ONNX_FILE, extractor.sampling_rate)
@@ -287,7 +288,7 @@ def export_model(source: str | Path, dest: str | Path, options: ExportOptions) -
 
 def _build(source, staging, scratch, is_run, options, with_onnx) -> dict:
     _copy_files(source, staging, is_run)
-    extractor = AutoFeatureExtractor.from_pretrained(staging)
+    extractor = load_feature_extractor(staging, "SOURCE")
     model_labels = load_trained_classifier(source).config.id2label  # names the user's folder
     labels = [model_labels[i] for i in range(len(model_labels))]
     clips, references = _test_clips(source, labels, options) if is_run else ([], {})

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoFeatureExtractor
+from transformers import AutoConfig
 
 from training.inference.onnx_export import ONNX_FILE, onnx_session, receptive_field, softmax
 from training.model.decode_settings import model_decode_settings
+from training.model.remote_code import load_feature_extractor
 
 
 def onnx_path(model_dir: str | Path, onnx_file: str | None) -> Path:
@@ -40,8 +41,8 @@ class OnnxScorer:
             raise ValueError(f"--device {device}: --backend onnxruntime runs on the CPU")
         path = onnx_path(model_dir, onnx_file)
         self.device = torch.device("cpu")
-        self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-        self.config = AutoConfig.from_pretrained(model_dir)
+        self.feature_extractor = load_feature_extractor(model_dir)
+        self.config = AutoConfig.from_pretrained(model_dir, trust_remote_code=False)
         self.session = onnx_session(path)
         self.sampling_rate = self.feature_extractor.sampling_rate
         self.decode_settings = model_decode_settings(self.feature_extractor)

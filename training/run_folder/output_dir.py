@@ -22,6 +22,7 @@ from transformers.trainer_pt_utils import safe_globals
 from data_scripts.common.writable import check_writable
 from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME
 from training.model.checkpoint_refusal import refusal_message
+from training.model.remote_code import refuse_remote_code
 from training.run_folder.checkpoints import check_resumable, newest_complete_checkpoint
 from training.run_folder.run_lock import RunLock
 
@@ -72,10 +73,14 @@ def check_inputs(model_args: ModelArguments, data_args: DataArguments) -> None:
     )
     if looks_local and not model_path.exists():
         raise ValueError(f"--model_path {model_path}: no such file or folder")
+    if model_path.exists():  # a folder (or the one holding the weights file) with its own code
+        refuse_remote_code(model_path if model_path.is_dir() else model_path.parent, "--model_path")
     if model_path.is_file() and model_path.suffix == ".bin":
         check_plain_tensors(model_path)  # before any data is built
     if model_args.config_path and not Path(model_args.config_path).is_file():
         raise ValueError(f"--config_path {model_args.config_path}: no such file")
+    if model_args.config_path:
+        refuse_remote_code(model_args.config_path, "--config_path")
     if data_args.data_dir:
         csv_path = Path(data_args.data_dir) / MAPPING_FILE_NAME
         if not csv_path.is_file():
