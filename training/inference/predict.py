@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from data_scripts.common.cli_errors import pop_debug_flag
 from training.inference.audio_io import AUDIO_EXTENSIONS, is_audio_file
-from training.inference.onnx_backend import OnnxScorer
+from training.inference.onnx_backend import OnnxScorer, onnx_path
 from training.inference.output_paths import check_outputs, check_png_folder
 from training.inference.predict_outputs import (
     TOP_K,
@@ -175,7 +175,9 @@ def predict_files(
     detector = make_vad(vad, scorer.sampling_rate)
     window = int(round(window_seconds * scorer.sampling_rate))
     hop = int(round(hop_seconds * scorer.sampling_rate))
-    logger.info("classifying %d files on %s with %s", len(files), scorer.device, model_dir)
+    onnx_file = getattr(scorer, "onnx_file", None)
+    logger.info("classifying %d files on %s with %s%s", len(files), scorer.device, model_dir,
+                f" ({onnx_file})" if onnx_file else "")  # fmt: skip
     results = []
     with tqdm(desc="scoring", unit="s audio", total=0) as progress:
         for path in files:
@@ -287,7 +289,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.json_path:
-        write_json(args.json_path, args.model_dir, results, failures, timeline=args.timeline)
+        onnx_file = None
+        if args.backend == "onnxruntime":  # the file scored, as resolved (predict_files's)
+            onnx_file = onnx_path(args.model_dir, args.onnx_file).absolute()
+        write_json(args.json_path, args.model_dir, results, failures, timeline=args.timeline,
+                   onnx_file=onnx_file)  # fmt: skip
     if args.csv_path:
         write_csv(args.csv_path, results)
     if args.csv_timeline:
