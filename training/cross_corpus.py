@@ -10,6 +10,10 @@ Clips of classes the model lacks cannot be right and are counted, not scored. Ea
 `cross_corpus/NAME/test_predictions.csv` (every clip: its fields, the true label, both
 predictions, each model class's probability), `results.json` and `README.md`; every number in
 the results recomputes from the table, whose probabilities are what `pipeline` gives each clip.
+NAME is a safe folder name (never hidden, `.` or `..`, no separators: a manifest called
+`...csv` once wrote over the model's own README.md). A second result never replaces a first
+silently: another dataset or model with the same corpus name gets `NAME-2`, `NAME-3`, ...; the
+same dataset and model again is refused unless --overwrite (a training run replaces its own).
 
     ser-evaluate --model_dir runs/small --dataset_dir data/crema_d --dataset_dir data/tess
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import logging
 import re
 import sys
@@ -32,6 +37,7 @@ from data_scripts.common.atomic_write import write_json_atomic, write_text_atomi
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.corpora.builder import recorded_corpus_facts
 from training.inference.classifier import EmotionClassifier
+from training.model.remote_code import refuse_remote_code
 from training.reports.corpus_card import cross_corpus_markdown
 from training.reports.intervals import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_intervals
 from training.reports.per_file_results import file_columns
@@ -47,14 +53,53 @@ RESULTS_FILE = "results.json"
 CHUNK_BATCHES = 32
 
 
+def safe_folder_name(text: str) -> str:
+    """`text` as one folder name: letters, digits, `_`, `-` and `.` (anything else becomes
+    `_`), no leading dot, so never a separator, a hidden name, `.` or `..`."""
+    return re.sub(r"[^\w.-]", "_", str(text)).lstrip(".") or "corpus"
+
+
 def corpus_name(dataset: datasets.Dataset, dataset_dir: str | Path) -> str:
-    """The corpus's recorded name (crema_d, tess, ...), RAVDESS's, or the folder's name."""
+    """The corpus's recorded name (crema_d, tess, ...), RAVDESS's, or the folder's name, as a
+    safe folder name."""
     facts = recorded_corpus_facts(dataset)
     if facts:
-        return re.sub(r"[^\w.-]", "_", facts["name"])
+        return safe_folder_name(facts["name"])
     if "actor" in dataset.column_names:
         return "ravdess"
-    return re.sub(r"[^\w.-]", "_", Path(dataset_dir).resolve().name)
+    return safe_folder_name(Path(dataset_dir).resolve().name)
+
+
+def _same_path(a, b) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def result_folder(output_dir, name: str, dataset_dir, model_dir, overwrite: bool, taken=()) -> Path:
+    """Where one corpus's results go: `cross_corpus/NAME`, or `NAME-2`, ... when that folder
+    holds something else (another dataset's or model's results, or files not ours) or is
+    `taken` by this command. ValueError when it holds this very evaluation and not `overwrite`."""
+    base = Path(output_dir) / CROSS_CORPUS_DIR
+    for number in range(1, 10_000):
+        folder = base / (name if number == 1 else f"{name}-{number}")
+        if folder in taken:
+            continue
+        if not folder.exists():
+            return folder
+        try:
+            earlier = json.loads((folder / RESULTS_FILE).read_text())
+            same = _same_path(earlier["dataset_dir"], dataset_dir) and _same_path(
+                earlier["model_dir"], model_dir
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            same = False  # not a result of ours: never replaced
+        if same and overwrite:
+            return folder
+        if same:
+            raise ValueError(
+                f"{folder}: holds an earlier evaluation of {dataset_dir} with this model; pass "
+                "--overwrite to replace it (or --output_dir to write elsewhere)"
+            )
+    raise ValueError(f"{base}: no free folder name for {name}")
 
 
 def load_eval_dataset(dataset_dir: str | Path) -> datasets.Dataset:
@@ -167,12 +212,13 @@ def predictions_table(dataset, probabilities, model_labels, shared, short) -> st
 def evaluate_corpus(
     model_dir,
     dataset_dir,
-    output_dir,
+    folder: Path,
     batch_size: int = 8,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> dict:
-    """Score the saved model on one prepared corpus and write its three files; the results."""
+    """Score the saved model on one prepared corpus and write its three files into `folder`
+    (chosen by `result_folder`); the results."""
     dataset = load_eval_dataset(dataset_dir)
     name = corpus_name(dataset, dataset_dir)
     probabilities, model_labels, short = score_dataset(model_dir, dataset, batch_size)
@@ -181,6 +227,7 @@ def evaluate_corpus(
     true_names = [names[label] for label in np.asarray(dataset["label"])[keep]]
     results = {
         "corpus": name,
+        "folder": f"{CROSS_CORPUS_DIR}/{folder.name}",
         "dataset_dir": str(dataset_dir),
         "model_dir": str(model_dir),
         "files": len(dataset),
@@ -194,7 +241,6 @@ def evaluate_corpus(
             seed,
         ),
     }
-    folder = Path(output_dir) / CROSS_CORPUS_DIR / name
     table = predictions_table(
         dataset, probabilities, model_labels, results["shared_labels"], set(short)
     )
@@ -222,14 +268,22 @@ def evaluate_corpora(
     dataset_dirs,
     output_dir=None,
     batch_size: int = 8,
+    overwrite: bool = False,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> list[dict]:
-    """`evaluate_corpus` for each folder (results into `output_dir`, default the model's)."""
+    """`evaluate_corpus` for each folder (results into `output_dir`, default the model's).
+    Every result folder is chosen before anything is scored, so a refusal costs nothing."""
     output_dir = output_dir or model_dir
+    folders: list[Path] = []
+    for dataset_dir in dataset_dirs or ():
+        name = corpus_name(load_eval_dataset(dataset_dir), dataset_dir)
+        folders.append(
+            result_folder(output_dir, name, dataset_dir, model_dir, overwrite, tuple(folders))
+        )
     return [
-        evaluate_corpus(model_dir, d, output_dir, batch_size, resamples, seed)
-        for d in dataset_dirs or ()
+        evaluate_corpus(model_dir, dataset_dir, folder, batch_size, resamples, seed)
+        for dataset_dir, folder in zip(dataset_dirs or (), folders, strict=True)
     ]
 
 
@@ -255,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="speaker-clustered bootstrap resamples behind each 95 %% interval",
     )
     parser.add_argument("--bootstrap_seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier evaluation of the same dataset with the same model",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
@@ -266,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not (Path(args.model_dir) / "config.json").is_file():
             raise ValueError(f"--model_dir {args.model_dir}: no config.json (not a saved model)")
+        refuse_remote_code(args.model_dir)  # before any dataset is read
         for dataset_dir in args.dataset_dir:
             if not Path(dataset_dir).is_dir():
                 raise ValueError(f"--dataset_dir {dataset_dir}: no such folder")
@@ -276,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             args.dataset_dir,
             args.output_dir,
             args.batch_size,
+            args.overwrite,
             args.bootstrap_resamples,
             args.bootstrap_seed,
         )
@@ -288,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{result['corpus']}: UAR {_uar_text(shared)} % on the shared classes, "
             f"{_uar_text(plain)} % unrestricted ({who}{result['scored_files']} files; "
-            f"95 % intervals, {facts['resamples']} resamples, seed {facts['seed']})"
+            f"95 % intervals, {facts['resamples']} resamples, seed {facts['seed']}; "
+            f"{result['folder']})"
         )
     return 0
 

@@ -23,7 +23,6 @@ if __package__ in (None, ""):
 
 import transformers
 from transformers import TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
@@ -77,7 +76,12 @@ from training.run_evaluation import (
     evaluate_validation,
     split_extras,
 )
-from training.run_folder.output_dir import check_inputs, claim_output_dir, remove_if_empty
+from training.run_folder.output_dir import (
+    check_inputs,
+    claim_output_dir,
+    remove_if_empty,
+    resume_target,
+)
 from training.run_folder.push_to_dir import check_push_target, push_to_dir
 from training.run_folder.run_info import collect_run_info, describe_processes
 from training.trainer import EmotionTrainer
@@ -91,10 +95,12 @@ def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
     if resume in (None, "", "false", "False"):
         return None
     if resume in ("true", "True", True):
-        last = get_last_checkpoint(training_args.output_dir)
+        # The newest complete one (announced when the output folder was claimed).
+        last = resume_target(training_args, announce=False)
         if last is None:
             raise ValueError(
-                f"--resume_from_checkpoint true: no checkpoint in {training_args.output_dir}"
+                "--resume_from_checkpoint true: no complete checkpoint in "
+                f"{training_args.output_dir}"
             )
         return last
     return resume
@@ -169,7 +175,9 @@ def _train_and_test(
         cache = getattr(trainer, "feature_cache", None)
         run_info["cnn_feature_cache"] = None if cache is None else cache.summary()
         bootstrap = bootstrap_settings(data_args)
-        cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir, **bootstrap)
+        cross = evaluate_corpora(  # the run's own folder: a resumed run replaces its results
+            training_args.output_dir, data_args.eval_dataset_dir, overwrite=True, **bootstrap
+        )
         run_info["class_weighting"] = class_weighting(data_args.class_weighting, splits["train"])
         outcome = RunOutcome(
             test=test,
@@ -399,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         # Inputs first, then the output folder (created, locked): nothing before the checks.
         check_inputs(model_args, data_args)
         check_push_target(model_args.push_to_dir, training_args.output_dir, data_args.cv_folds)
-        lock = claim_output_dir(training_args, is_main=training_args.process_index == 0)
+        lock = claim_output_dir(training_args, training_args.process_index == 0, data_args)
         try:
             if data_args.cv_folds:
                 run_cross_validation(model_args, data_args, training_args, argv)

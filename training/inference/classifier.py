@@ -140,6 +140,11 @@ class EmotionClassifier:
             raise ClassifierLoadError(f"{model_dir}: cannot load the model ({reason})") from error
         return cls(scorer, model_dir, backend, batch_size)
 
+    @property
+    def onnx_file(self) -> Path | None:
+        """The ONNX file scored (absolute, resolved inside the model folder); None for PyTorch."""
+        return getattr(self._scorer, "onnx_file", None)
+
     def too_short(self, num_samples: int) -> bool:
         """True when the model's encoder yields no frame for this many samples at its rate."""
         return self._scorer.too_short(num_samples)

@@ -36,6 +36,7 @@ from training.inference.export_card import CARD_NAME, write_export_card
 from training.inference.export_check import compare, generated_clips, pipeline_answers
 from training.inference.manifest import MANIFEST_NAME, check_export, read_manifest, write_manifest
 from training.model.model_file import MODEL_WEIGHTS, sha256_of
+from training.model.remote_code import refuse_remote_code
 from training.model.trained_classifier import load_trained_classifier
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ def check_source(source: Path) -> bool:
     unfinished run, a folder without a model, or a model changed after training."""
     if not source.is_dir():
         raise ValueError(f"SOURCE {source}: no such folder")
+    _refuse_links(source)
+    refuse_remote_code(source, "SOURCE")
     is_run = any((source / name).exists() for name in (*RUN_FILES, "trainer_state.json")) or any(
         source.glob("checkpoint-*")
     )
@@ -109,6 +112,20 @@ def check_source(source: Path) -> bool:
     if is_run:
         _check_trained_weights(source)
     return is_run
+
+
+def _refuse_links(source: Path) -> None:
+    """ValueError naming every symbolic link among the files an export copies or reads: a
+    README.md linked to a key file would put that file into the export's card and manifest."""
+    names = [*MODEL_FILES, CARD_NAME, *RUN_FILES, *sorted(p.name for p in source.glob("*.png"))]
+    links = [name for name in dict.fromkeys(names) if (source / name).is_symlink()]
+    if links:
+        raise ValueError(
+            f"SOURCE {source}: {', '.join(links)} "
+            + ("is a symbolic link" if len(links) == 1 else "are symbolic links")
+            + "; an export copies only the folder's own files: put a copy of the file there "
+            "instead of the link (or remove it)"
+        )
 
 
 def _check_trained_weights(run: Path) -> None:

@@ -28,6 +28,7 @@ from data_scripts.common.cli_errors import pop_debug_flag
 from training.inference.abstention import apply_min_confidence, check_min_confidence
 from training.inference.audio_io import AUDIO_EXTENSIONS, is_audio_file
 from training.inference.classifier import BACKENDS, DEFAULT_BATCH_SIZE, EmotionClassifier
+from training.inference.onnx_backend import onnx_path
 from training.inference.output_paths import check_outputs, check_png_folder
 from training.inference.predict_outputs import (
     format_segments,
@@ -135,7 +136,10 @@ def predict_files(
     if classifier.trained_seconds:
         logger.info("clips up to %.2f s are scored whole, as evaluation scored them",
                     max(classifier.trained_seconds, window_seconds))  # fmt: skip
-    logger.info("classifying %d files on %s with %s", len(files), classifier.device, model_dir)
+    onnx = f" ({classifier.onnx_file})" if classifier.onnx_file else ""
+    logger.info(
+        "classifying %d files on %s with %s%s", len(files), classifier.device, model_dir, onnx
+    )
     results = []
     with tqdm(desc="scoring", unit="s audio", total=0) as progress:
         for path in files:
@@ -261,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.json_path:
-        write_json(args.json_path, args.model_dir, results, failures, timeline=args.timeline)
+        onnx_file = None
+        if args.backend == "onnxruntime":  # the file scored, as resolved (predict_files's)
+            onnx_file = onnx_path(args.model_dir, args.onnx_file).absolute()
+        write_json(args.json_path, args.model_dir, results, failures, timeline=args.timeline,
+                   onnx_file=onnx_file)  # fmt: skip
     if args.csv_path:
         write_csv(args.csv_path, results)
     if args.csv_timeline:

@@ -45,13 +45,17 @@ def format_segments(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: str | Path, model_dir, results, failures, timeline: bool = False) -> None:
-    """Results and failures; each result's windows and segments only with `timeline`."""
+def write_json(
+    path: str | Path, model_dir, results, failures, timeline: bool = False, onnx_file=None
+) -> None:
+    """Results and failures; each result's windows and segments only with `timeline`;
+    `onnx_file`: the ONNX file scored (--backend onnxruntime)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     kept = results if timeline else [{k: v for k, v in r.items() if k != "timeline"}
                                      for r in results]  # fmt: skip
     payload = {
         "model_dir": str(model_dir),
+        **({"onnx_file": str(onnx_file)} if onnx_file else {}),
         "results": kept,
         "failures": [{"file": str(p), "reason": reason} for p, reason in failures],
     }

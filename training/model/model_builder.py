@@ -106,7 +106,7 @@ def load_checkpoint_config(model_path: str, config_path: str | None = None) -> P
             "checkpoint's config.json"
         )
     try:
-        return AutoConfig.from_pretrained(source or model_path)
+        return AutoConfig.from_pretrained(source or model_path, trust_remote_code=False)
     except (OSError, ValueError) as error:
         raise CheckpointError(f"{model_path}: cannot read the model config: {error}") from error
 
@@ -192,7 +192,12 @@ def _from_pretrained(source, config, model_path: str, kwargs: dict):
     hf_logging.set_verbosity_error()
     try:
         return AutoModelForAudioClassification.from_pretrained(
-            source, config=config, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+            source,
+            config=config,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,
+            trust_remote_code=False,
+            **kwargs,
         )
     except pickle.UnpicklingError as error:
         raise CheckpointError(refusal_message(model_path, error)) from error
@@ -240,7 +245,7 @@ def build_feature_extractor(
         source = str(found)
     elif not path.exists():
         try:  # a hub id (or a cached one)
-            extractor = AutoFeatureExtractor.from_pretrained(model_path)
+            extractor = AutoFeatureExtractor.from_pretrained(model_path, trust_remote_code=False)
             source = model_path
         except (OSError, ValueError):
             extractor = None

@@ -21,6 +21,7 @@ from transformers import AutoModelForAudioClassification, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
 from training.model.checkpoint_refusal import damaged_message, refusal_message, weights_file
+from training.model.remote_code import refuse_remote_code
 
 MAX_NAMED = 4
 
@@ -41,12 +42,14 @@ def first_non_finite(named_parameters: Iterable[tuple[str, torch.Tensor]]) -> st
 
 
 def load_trained_classifier(model_dir: str | Path, **kwargs) -> PreTrainedModel:
-    """The `*ForSequenceClassification` model saved in `model_dir`, every tensor from its file."""
+    """The `*ForSequenceClassification` model saved in `model_dir`, every tensor from its file;
+    a folder asking to run its own code is refused first (training.model.remote_code)."""
+    refuse_remote_code(model_dir)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # its "newly initialized" table; the refusal replaces it
     try:
         model, info = AutoModelForAudioClassification.from_pretrained(
-            model_dir, output_loading_info=True, **kwargs
+            model_dir, output_loading_info=True, trust_remote_code=False, **kwargs
         )
     except pickle.UnpicklingError as error:
         raise NotAClassifierError(refusal_message(weights_file(model_dir), error)) from error
