@@ -116,7 +116,8 @@ def use_cnn_feature_cache(
     rate = feature_extractor.sampling_rate
     max_samples = int(max_train_seconds * rate) if max_train_seconds else None
     clips, cacheable = [], []
-    for name in SPLITS:
+    names = [name for name in SPLITS if name in splits]
+    for name in names:
         lengths = np.asarray(splits[name]["length"], dtype=np.int64)
         clips.append((model_view(splits[name]), lengths))
         cropped = name == "train" and max_samples is not None
@@ -147,12 +148,12 @@ def use_cnn_feature_cache(
         int(cacheable.sum()),
         int((~cacheable).sum()),
     )
-    firsts = np.cumsum([0] + [len(splits[name]) for name in SPLITS])
-    views = {name: clip_view(splits[name], int(firsts[i])) for i, name in enumerate(SPLITS)}
+    firsts = np.cumsum([0] + [len(splits[name]) for name in names])
+    views = {name: clip_view(splits[name], int(firsts[i])) for i, name in enumerate(names)}
     pass_cached_features(model)
     trainer.feature_cache = cache
     trainer.train_dataset = views["train"]
-    trainer.eval_dataset = views["validation"]
+    trainer.eval_dataset = views.get("validation")
     trainer.data_collator = CachedFeaturesCollator(
         cache, feature_extractor, max_train_seconds, random_crop=True
     )

@@ -3,10 +3,11 @@
 With `freeze_feature_encoder` (every preset) the CNN never changes, yet without this every
 training step and every validation or test pass runs it again on every clip: about 40 % of a
 small-preset forward on CPU, so a 20-epoch run computes the same outputs 40 times. Here each
-clip's CNN output is computed once, on the clip alone (group norm over the whole clip: what
-`training.model.exact_forward` gives it inside a padded batch), and kept in one float32 array,
-in memory or in a memory-mapped file in the cache folder. float32, not float16: float16 storage
-moves the features by ~5e-4 relative, past the 1e-5 identity with the uncached path.
+clip's CNN output is computed once, as a training forward computes it (in a padded batch made
+batch-independent by `training.model.exact_forward`: group norm over the whole clip), and kept
+in one float32 array, in memory or in a memory-mapped file in the cache folder. float32, not
+float16: float16 storage rounds each value by up to 5e-4 relative, past the 1e-5 identity with the
+uncached path.
 
 The cached features reach the model as its `input_values`, shaped (clips, channels, frames)
 instead of (clips, samples); `pass_cached_features` makes the CNN hand such an input straight
@@ -34,7 +35,7 @@ import torch
 from torch import nn
 
 from training.data import normalised_batch
-from training.model.exact_forward import feature_encoder
+from training.model.exact_forward import feature_encoder, make_batch_independent
 
 logger = logging.getLogger(__name__)
 
@@ -165,13 +166,23 @@ class CnnFeatureCache:
 
 
 @torch.no_grad()
-def cnn_outputs(model: nn.Module, extractor, waveforms: list[np.ndarray]) -> torch.Tensor:
-    """The CNN's output for clips of one length (no padding: group norm sees each whole clip),
-    (clips, channels, frames), normalised by the feature extractor exactly as the collator does."""
+def cnn_outputs(
+    model: nn.Module, extractor, waveforms: list[np.ndarray], independence=None
+) -> torch.Tensor:
+    """The CNN's output for a padded batch of clips, (clips, channels, frames), normalised by the
+    feature extractor as the collator does. `independence` (`make_batch_independent`'s, None
+    where padding is exact already) gets the batch's mask, so that group norm sees each clip
+    alone, as in a training forward; a clip's frames beyond its own length are padding."""
     inputs = normalised_batch(extractor, waveforms)
     cnn = feature_encoder(model)
     device = next(cnn.parameters()).device
-    return cnn(inputs["input_values"].to(device))
+    if independence is not None:
+        independence.mask = inputs["attention_mask"].to(device)
+    try:
+        return cnn(inputs["input_values"].to(device))
+    finally:
+        if independence is not None:
+            independence.mask = None
 
 
 def build_cache(
@@ -186,8 +197,8 @@ def build_cache(
 ) -> CnnFeatureCache:
     """Compute and keep the CNN output of every clip marked `cacheable`. `clips`: per split, its
     numpy-format audio view and its clips' sample counts (numbered one split after another);
-    clips of equal length run together, `batch_size` at most, each under the training's
-    `autocast()` (so bf16 runs cache what their training forward computed)."""
+    `batch_size` clips at a time in length order, each batch under the training's `autocast()`
+    (so bf16 runs cache what their training forward computed)."""
     cnn = feature_encoder(model)
     channels = model.config.conv_dim[-1]
     cache = CnnFeatureCache(model.config, channels, plan)
@@ -200,26 +211,28 @@ def build_cache(
     cache.frames = np.where(cache.cached, frame_counts(model.config, cache.samples), 0)
     cache.offsets = np.concatenate([[0], np.cumsum(cache.frames)])
     cache.values = _allocate(plan, folder, (int(cache.offsets[-1]), channels))
-    by_length: dict[int, list[int]] = {}
-    for clip in np.flatnonzero(cache.cached):
-        by_length.setdefault(int(cache.samples[clip]), []).append(int(clip))
+    # Length order: little padding per batch. The batch runs as training runs it
+    # (`exact_forward`: group norm per clip), so each clip's real frames are its own.
+    order = sorted(np.flatnonzero(cache.cached).tolist(), key=lambda clip: cache.samples[clip])
+    independence = make_batch_independent(model)
     was_training = cnn.training
     cnn.eval()
     try:
-        for group in by_length.values():
-            for start in range(0, len(group), batch_size):
-                batch = group[start : start + batch_size]
-                waveforms = [cache.audio(clip) for clip in batch]
-                if any(len(w) != cache.samples[c] for w, c in zip(waveforms, batch, strict=True)):
-                    raise ValueError(
-                        "the prepared data's `length` column disagrees with its audio; "
-                        "prepare the dataset again"
-                    )
-                with autocast():
-                    outputs = cnn_outputs(model, extractor, waveforms)
-                outputs = outputs.float().transpose(1, 2).cpu().numpy()
-                for clip, output in zip(batch, outputs, strict=True):
-                    cache.values[cache.offsets[clip] : cache.offsets[clip + 1]] = output
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            waveforms = [cache.audio(clip) for clip in batch]
+            if any(len(w) != cache.samples[c] for w, c in zip(waveforms, batch, strict=True)):
+                raise ValueError(
+                    "the prepared data's `length` column disagrees with its audio; "
+                    "prepare the dataset again"
+                )
+            with autocast():
+                outputs = cnn_outputs(model, extractor, waveforms, independence)
+            outputs = outputs.float().transpose(1, 2).cpu().numpy()
+            for clip, output in zip(batch, outputs, strict=True):
+                cache.values[cache.offsets[clip] : cache.offsets[clip + 1]] = output[
+                    : cache.frames[clip]
+                ]
     finally:
         cnn.train(was_training)
     return cache
