@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> dict:
         floor_rate = (before["per_second"] + after["per_second"]) / 2
         report["floor"] = {"before": before, "after": after, "per_second": floor_rate}
         report["server"] = [dict(load, ratio=load["per_second"] / floor_rate) for load in loads]
+        # Each part as it is measured: a shared machine may stop a long run midway.
+        print(json.dumps({"floor": report["floor"], "server": report["server"]}), flush=True)
         pcm = np.round(speech_with_pauses(args.stream_seconds) * 0.8 * 32767).astype("<i2")
         backends = {"pytorch": []}
         if not args.skip_onnx:
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
                 **stream_delay(model, pcm, options, paced=True),
                 **stream_delay(model, pcm, options, paced=False),
             }
+            print(json.dumps({"stream": {name: report["stream"][name]}}), flush=True)
     print(json.dumps(report, indent=1))
     return report
 
