@@ -4,8 +4,9 @@ project layout).
 data_scripts.common <- data_scripts.corpora.ravdess <- data_scripts.corpora (the interface, the
 other corpora, the builder, ser-prepare) <- the old command paths at data_scripts/'s root (shims
 only). training imports the first three, never a shim: training.model <- training.reports <-
-the training run, training.run_folder and training.inference <- training.serving (server,
-stream) and training.demo and bench/.
+training.run_folder and training.inference <- the training run (its cross-corpus evaluation
+scores with inference's classifier), training.serving (server, stream) <- training.demo and
+bench/.
 Checked from the source (every import, also those inside functions), so a wrong-way import fails
 here before it becomes a cycle.
 """
@@ -39,7 +40,9 @@ ALLOWED = {
     "training.run_folder": DATA | {"training.model"},
     "training.inference": DATA | {"training.model", "training.reports"},
     "training.serving": DATA | {"training.model", "training.reports", "training.inference"},
-    "training": DATA | {"training.model", "training.reports", "training.run_folder"},
+    # The run's cross-corpus evaluation scores clips with inference's EmotionClassifier.
+    "training": DATA
+    | {"training.model", "training.reports", "training.run_folder", "training.inference"},
     "training.demo": DATA
     | {
         "training.model",

@@ -112,8 +112,12 @@ def test_readme_mentions_every_command_the_project_installs():
         "training.inference.export",
         "training.cross_corpus",
     }
+    # RAVDESS preparation is installed as ser-prepare (its default corpus); the old module path
+    # keeps working with `python -m` but is no console script of its own.
+    not_installed = {"data_scripts.ravdess"}
     for module in documented:
-        assert SHIMS.get(module, module) in modules
+        if module not in not_installed:
+            assert SHIMS.get(module, module) in modules
         assert module.replace(".", "/") in README or module in README
 
 

@@ -326,7 +326,9 @@ def test_saved_model_records_its_training_clip_lengths(trained, sample_data_dir)
     train_files = set(read_json(trained / "split.json")["splits"]["train"]["files"])
     paths = [p for p in sample_data_dir.rglob("*.wav") if p.name in train_files]
     assert len(paths) == len(train_files)
-    median = float(np.median([soundfile.info(str(p)).duration for p in paths]))
+    durations = [soundfile.info(str(p)).duration for p in paths]
     recorded = read_json(trained / "preprocessor_config.json")["training_clip_seconds"]
     assert recorded["max_train_seconds"] == 1.2
-    assert recorded["median_seconds"] == pytest.approx(median, abs=2e-3)
+    assert recorded["median_seconds"] == pytest.approx(float(np.median(durations)), abs=2e-3)
+    # Without a crop, clips up to the longest training clip are scored whole by predict.
+    assert recorded["longest_seconds"] == pytest.approx(max(durations), abs=2e-3)

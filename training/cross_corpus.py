@@ -21,21 +21,17 @@ import csv
 import io
 import logging
 import re
+import sys
 from pathlib import Path
 
 import datasets
 import numpy as np
-import torch
-from transformers import AutoFeatureExtractor
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.corpora.builder import recorded_corpus_facts
-from training.model.decode_settings import model_decode_settings
-from training.model.exact_forward import make_batch_independent
-from training.model.short_clips import too_short
-from training.model.trained_classifier import load_trained_classifier
+from training.inference.classifier import EmotionClassifier
 from training.reports.corpus_card import cross_corpus_markdown
 from training.reports.per_file_results import file_columns
 from training.reports.scores import load_metric
@@ -45,6 +41,8 @@ logger = logging.getLogger(__name__)
 CROSS_CORPUS_DIR = "cross_corpus"
 PREDICTIONS_FILE = "test_predictions.csv"
 RESULTS_FILE = "results.json"
+# Clips read from the dataset per call of the classifier: batches of one length order.
+CHUNK_BATCHES = 32
 
 
 def corpus_name(dataset: datasets.Dataset, dataset_dir: str | Path) -> str:
@@ -64,34 +62,26 @@ def load_eval_dataset(dataset_dir: str | Path) -> datasets.Dataset:
     return dataset
 
 
-@torch.inference_mode()
 def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, list[str], list]:
     """(probabilities of the scored rows, the model's labels, the rows too short to score).
-    Clips in length order, batch-independent (each clip's answer is its `pipeline` answer)."""
-    extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-    model = load_trained_classifier(model_dir).eval()
-    make_batch_independent(model)
+    Every clip whole, through EmotionClassifier.probabilities (each clip's answer is its
+    `pipeline` answer), read in length order a chunk at a time so memory stays bounded."""
+    classifier = EmotionClassifier.from_pretrained(model_dir, batch_size=batch_size)
     recorded = recorded_decode_settings(dataset)
-    if recorded is not None and recorded != model_decode_settings(extractor):
+    if recorded is not None and recorded != classifier.decode_settings:
         logger.warning("the dataset was decoded with other settings than the model's training data")
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    labels = classifier.labels
     lengths = np.asarray(dataset["length"])
-    short = [i for i, n in enumerate(lengths) if too_short(model, int(n))]
-    kept = np.array([i for i in np.argsort(lengths, kind="stable") if i not in set(short)])
+    short = [i for i, n in enumerate(lengths) if classifier.too_short(int(n))]
+    dropped = set(short)
+    kept = np.array([i for i in np.argsort(lengths, kind="stable") if i not in dropped], dtype=int)
     probabilities = np.zeros((len(dataset), len(labels)), dtype=np.float32)
     view = dataset.with_format("numpy", columns=["audio"])
-    for start in range(0, len(kept), batch_size):
-        rows = kept[start : start + batch_size]
+    chunk = batch_size * CHUNK_BATCHES
+    for start in range(0, len(kept), chunk):
+        rows = kept[start : start + chunk]
         arrays = [view[int(i)]["audio"]["array"] for i in rows]
-        inputs = extractor(
-            arrays,
-            sampling_rate=extractor.sampling_rate,
-            padding=True,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
-        logits = model(**inputs).logits
-        probabilities[rows] = torch.softmax(logits.float(), dim=-1).numpy()
+        probabilities[rows] = classifier.probabilities(arrays)
     return probabilities, labels, short
 
 
@@ -214,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def main(argv: list[str] | None = None) -> int:
     debug, argv = pop_debug_flag(argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -235,8 +225,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             f"classes, {100 * result['unrestricted']['uar']:.1f} % unrestricted "
             f"({result['scored_files']} files)"
         )
-    return results
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -331,7 +331,7 @@ def run_cross_validation(
     return results
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     debug, argv = pop_debug_flag(argv)  # a bare --debug: tracebacks of errors
     try:
         model_args, data_args, training_args = parse_arguments(argv)
@@ -352,14 +352,15 @@ def main(argv: list[str] | None = None) -> dict:
         lock = claim_output_dir(training_args, is_main=training_args.process_index == 0)
         try:
             if data_args.cv_folds:
-                return run_cross_validation(model_args, data_args, training_args, argv)
-            results = run_training(model_args, data_args, training_args, argv)
+                run_cross_validation(model_args, data_args, training_args, argv)
+                return 0
+            run_training(model_args, data_args, training_args, argv)
         finally:
             if lock is not None:
                 lock.release()
         if model_args.push_to_dir and training_args.process_index == 0:
             push_to_dir(training_args.output_dir, model_args.push_to_dir)
-        return results
+        return 0
     except USER_ERRORS as error:
         if isinstance(error, pickle.UnpicklingError):
             error = ValueError(refusal_message("a checkpoint file", error))
@@ -369,4 +370,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

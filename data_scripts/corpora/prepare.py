@@ -12,6 +12,7 @@ goes through `data_scripts.corpora.builder`.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from data_scripts.common.arrow_cache import run_prepare
@@ -97,13 +98,15 @@ def prepare(args: argparse.Namespace):
     return dataset
 
 
-def main(argv: list[str] | None = None):
+def main(argv: list[str] | None = None) -> int:
+    """0 once the dataset is saved (a console script exits with what main returns)."""
     debug, argv = pop_debug_flag(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     check_combination(parser, args)
-    return run_prepare(lambda: prepare(args), args.output_dir, debug)
+    run_prepare(lambda: prepare(args), args.output_dir, debug)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -216,7 +216,7 @@ Next, with real data (see README.md):
   python -m training.inference.export runs/small exported/small --onnx --quantize int8""")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     run_demo(Path(args.output_dir), args.epochs)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -31,8 +31,13 @@ from training.inference.audio_io import ArraySource, samples_at_rate
 from training.inference.file_answer import file_result
 from training.inference.onnx_backend import OnnxScorer
 from training.inference.scoring import DTYPES, Scorer
-from training.inference.timeline import segments, smoothed_labels, whole_file_probabilities
-from training.inference.vad import make_vad
+from training.inference.timeline import (
+    segments,
+    smoothed_labels,
+    whole_file_probabilities,
+    window_row,
+)
+from training.inference.vad import MIN_SPEECH_FRACTION, make_vad
 from training.inference.windows import score_partly_spoken, score_windows, window_probabilities
 from training.model.window_facts import HOP_FRACTION, default_windows, trained_clip_seconds
 
@@ -166,18 +171,32 @@ class EmotionClassifier:
         clip without asking the voice-activity detector."""
         single = not isinstance(audio, (list, tuple))
         arrays = [audio] if single else list(audio)
+        names = ["the clip"] if single else [f"clip {i}" for i in range(len(arrays))]
         sources = [
-            ArraySource(samples_at_rate(a, sampling_rate, self.decode_settings, f"clip {i}"))
-            for i, a in enumerate(arrays)
+            ArraySource(samples_at_rate(a, sampling_rate, self.decode_settings, name), name)
+            for a, name in zip(arrays, names, strict=True)
         ]
         results = self._answers(sources, [None] * len(sources), vad)
         return results[0] if single else results
 
-    def classify_file(self, path: str | Path, *, vad: str = "silero") -> dict:
+    def classify_file(
+        self,
+        path: str | Path,
+        *,
+        vad: str = "silero",
+        window_seconds: float | None = None,
+        hop_seconds: float | None = None,
+        progress: tqdm | None = None,
+    ) -> dict:
         """The answer for an audio file (any format libsndfile reads), decoded with the settings
-        saved with the model. ValueError naming the file when it cannot be decoded or scored."""
+        saved with the model; a recording longer than the training clips is averaged over
+        windows (default `window_seconds`/`hop_seconds`). ValueError naming the file when it
+        cannot be decoded or scored. `progress`: a tqdm bar counting seconds of audio."""
+        window_seconds, hop_seconds = self._window_lengths(window_seconds, hop_seconds, 1)
+        options = dict(window_seconds=window_seconds, hop_seconds=hop_seconds, progress=progress)
+        name = str(path)
         with SpanDecoder(path, self.decode_settings) as decoder:
-            return _named(path, lambda: self._answers([decoder], [str(path)], vad)[0])
+            return _named(name, lambda: self._answers([decoder], [name], vad, **options)[0])
 
     def timeline(
         self,
@@ -203,8 +222,8 @@ class EmotionClassifier:
                 return _named(name, lambda: self._answers([decoder], [name], vad, **options)[0])
         if sampling_rate is None:
             raise ValueError("timeline of an array: give its sampling_rate")
-        samples = samples_at_rate(path_or_array, sampling_rate, self.decode_settings)
-        return self._answers([ArraySource(samples)], [None], vad, **options)[0]
+        samples = samples_at_rate(path_or_array, sampling_rate, self.decode_settings, "the clip")
+        return self._answers([ArraySource(samples, "the clip")], [None], vad, **options)[0]
 
     def _window_lengths(self, window_seconds, hop_seconds, smooth) -> tuple[float, float]:
         if smooth < 1 or smooth % 2 == 0:
@@ -220,6 +239,12 @@ class EmotionClassifier:
                 f"window {window_seconds}"
             )
         return float(window_seconds), float(hop_seconds)
+
+    def prepare_vad(self, vad: str = "silero") -> None:
+        """Load the voice-activity detector now rather than at the first clip: a ValueError
+        (a detector that cannot run at the model's rate; an unknown choice) comes before any
+        audio is read, and a server's first request is not slower than the rest."""
+        self._detector(vad)
 
     def _detector(self, vad: str):
         if vad not in self._detectors:
@@ -245,69 +270,84 @@ class EmotionClassifier:
         window, hop = round(window_seconds * rate), round(hop_seconds * rate)
         longest_whole = round(max(self.trained_seconds or 0.0, window_seconds) * rate)
         detector = self._detector(vad)
-        plans: list[dict] = []
+        plans = []
         for source in sources:
             base = progress.n if progress is not None else 0.0
-            plan = {"duration": source.length / rate, "scores": None, "whole": None}
             if source.length <= longest_whole:
-                if self.too_short(source.length):
-                    raise ValueError(
-                        f"too short for the model ({source.length} samples at {rate} Hz)"
-                    )
-                samples = source.read(0, source.length)
-                plan["share"] = _speech_share(detector, samples)
-                plan["whole"] = samples if plan["share"] != 0 else None
-                plan["scored"] = "whole"
+                plan = self._plan_whole(source, detector, window, with_timeline)
             else:
-                plan["scored"] = "windows"
-            if with_timeline or plan["scored"] == "windows":
+                plan = {"scored": "windows", "whole": None, "share": None}
+            # A clip no longer than one window is its own only window: scored once, above.
+            if plan["scored"] == "windows" or (with_timeline and not plan.get("one_window")):
                 scores = score_windows(source, self._scorer, detector, window, hop,
                                        self.batch_size, progress)  # fmt: skip
                 if plan["scored"] == "windows":
                     plan["share"] = scores.speech_share
-                    if whole_file_probabilities(scores.rows, self.labels) is None and (
-                        scores.heard_frames
-                    ):
+                    rows = scores.rows
+                    if whole_file_probabilities(rows, self.labels) is None and scores.heard_frames:
                         score_partly_spoken(source, self._scorer, scores, window)
-                plan["scores"] = scores
+                plan["rows"] = scores.rows
+            plan["duration"] = source.length / rate
             if progress is not None:
                 progress.total = max(progress.total or 0, base + plan["duration"])
                 progress.n = base + plan["duration"]
                 progress.refresh()
             plans.append(plan)
         spoken = [i for i, plan in enumerate(plans) if plan["whole"] is not None]
-        whole = self.probabilities([plans[i]["whole"] for i in spoken]) if spoken else []
-        answers = dict(zip(spoken, whole, strict=True))
-        results = []
-        for index, (plan, name) in enumerate(zip(plans, names, strict=True)):
-            rows = plan["scores"].rows if plan["scores"] is not None else None
-            if plan["scored"] == "whole":
-                probabilities = answers.get(index)
-                averaged, silent = (1, 0) if probabilities is not None else (0, 1)
-            else:
-                probabilities = whole_file_probabilities(rows, self.labels)
-                averaged = sum(1 for row in rows if row["probabilities"] is not None)
-                silent = len(rows) - averaged
-            result = file_result(name, self.labels, probabilities, plan["duration"],
-                                 plan["scored"], averaged, silent, plan["share"])  # fmt: skip
-            if with_timeline:
-                labels = smoothed_labels(rows, self.labels, smooth)
-                result["timeline"] = {
-                    "window_seconds": window_seconds,
-                    "hop_seconds": hop_seconds,
-                    "smooth": smooth,
-                    "windows": rows,
-                    "segments": segments(rows, labels, plan["duration"]),
-                }
-            results.append(result)
-        return results
+        scored = self.probabilities([plans[i]["whole"] for i in spoken]) if spoken else []
+        for index, probabilities in zip(spoken, scored, strict=True):
+            plans[index]["probabilities"] = probabilities
+        return [
+            self._result(plan, name, window_seconds, hop_seconds, smooth, with_timeline)
+            for plan, name in zip(plans, names, strict=True)
+        ]
+
+    def _plan_whole(self, source, detector, window: int, with_timeline: bool) -> dict:
+        """A clip scored whole: its samples (None when the detector hears nothing) and share."""
+        if self.too_short(source.length):
+            raise ValueError(
+                f"{source.name}: too short for the model ({source.length} samples at "
+                f"{self.sampling_rate} Hz)"
+            )
+        samples = source.read(0, source.length)
+        share = _speech_share(detector, samples)
+        plan = {"scored": "whole", "whole": samples if share != 0 else None, "share": share}
+        plan["one_window"] = with_timeline and source.length <= window
+        return plan
+
+    def _result(self, plan, name, window_seconds, hop_seconds, smooth, with_timeline) -> dict:
+        probabilities = plan.get("probabilities")
+        rows = plan.get("rows")
+        if plan["scored"] == "whole":
+            averaged, silent = (1, 0) if probabilities is not None else (0, 1)
+            if plan.get("one_window"):  # the timeline's only window: the clip, as the VAD says
+                heard = plan["share"] is None or plan["share"] >= MIN_SPEECH_FRACTION
+                window = probabilities if heard else None
+                rows = [window_row(0.0, plan["duration"], self.labels, window)]
+        else:
+            probabilities = whole_file_probabilities(rows, self.labels)
+            averaged = sum(1 for row in rows if row["probabilities"] is not None)
+            silent = len(rows) - averaged
+        result = file_result(name, self.labels, probabilities, plan["duration"], plan["scored"],
+                             averaged, silent, plan["share"])  # fmt: skip
+        if with_timeline:
+            result["timeline"] = {
+                "window_seconds": window_seconds,
+                "hop_seconds": hop_seconds,
+                "smooth": smooth,
+                "windows": rows,
+                "segments": segments(
+                    rows, smoothed_labels(rows, self.labels, smooth), plan["duration"]
+                ),
+            }
+        return result
 
 
 def _speech_share(detector, samples: np.ndarray) -> float | None:
-    """The share of the clip's frames the detector hears as speech; None without a detector."""
-    if not hasattr(detector, "speech_frames"):
-        return None
-    return float(np.mean(detector.speech_frames(samples)))
+    """The share of the clip's frames (by their middles) the detector hears as speech, as a
+    window's share is measured (vad.SileroVad.speech_fractions); None without a detector."""
+    fractions, frames = detector.speech_fractions(samples, [0], len(samples))
+    return None if frames is None else float(fractions[0])
 
 
 def _named(name, work):

@@ -13,7 +13,12 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoFeatureExtractor
 
-from training.inference.onnx_export import ONNX_FILE, onnx_session, receptive_field, softmax
+from training.inference.onnx_export import (
+    ONNX_FILE,
+    onnx_session,
+    receptive_field,
+    session_probabilities,
+)
 from training.model.decode_settings import model_decode_settings
 
 
@@ -57,10 +62,5 @@ class OnnxScorer:
         on CPU faster per clip than batches (BENCHMARKS.md, long recordings)."""
         rows = np.zeros((len(arrays), len(self.labels)), dtype=np.float32)
         for index, array in enumerate(arrays):
-            inputs = self.feature_extractor(
-                array, sampling_rate=self.sampling_rate, return_tensors="np"
-            )
-            values = np.asarray(inputs["input_values"], dtype=np.float32)
-            (logits,) = self.session.run(["logits"], {"input_values": values})
-            rows[index] = softmax(logits.astype(np.float64))[0]
+            rows[index] = session_probabilities(self.session, self.feature_extractor, array)
         return rows

@@ -96,12 +96,14 @@ def predict_files(
     smooth: int = 1,
     backend: str = "pytorch",
     onnx_file: str | None = None,
+    timeline: bool = True,
 ) -> tuple[list[dict], list[tuple[Path, str]]]:
     """Classify every audio file in `paths` (files or folders) with the model in `model_dir`
-    (EmotionClassifier.timeline, one file at a time).
+    (EmotionClassifier, one file at a time).
 
     Returns (results, failures). Each result holds the fields of
-    training.inference.file_answer.file_result and the `timeline` (windows and segments).
+    training.inference.file_answer.file_result and, with `timeline`, the `timeline` (windows
+    and segments; without it a clip scored whole is not also scored window by window).
     failures: (path, reason) for files that are missing, undecodable, empty or unscorable.
     Raises ValueError when no audio file is found, an argument is out of range, or the model
     cannot be loaded (ClassifierLoadError).
@@ -121,6 +123,7 @@ def predict_files(
         model_dir, backend=backend, onnx_file=onnx_file, device=device, dtype=dtype,
         batch_size=batch_size,
     )  # fmt: skip
+    classifier.prepare_vad(vad)  # a detector that cannot run is a usage error, not per file
     source = "--window_seconds"
     if window_seconds is None:
         window_seconds, source = classifier.window_seconds, classifier.window_source
@@ -136,8 +139,14 @@ def predict_files(
     with tqdm(desc="scoring", unit="s audio", total=0) as progress:
         for path in files:
             try:
-                result = classifier.timeline(path, window_seconds, hop_seconds, vad=vad,
-                                             smooth=smooth, progress=progress)  # fmt: skip
+                if timeline:
+                    result = classifier.timeline(path, window_seconds, hop_seconds, vad=vad,
+                                                 smooth=smooth, progress=progress)  # fmt: skip
+                else:
+                    result = classifier.classify_file(
+                        path, vad=vad, window_seconds=window_seconds, hop_seconds=hop_seconds,
+                        progress=progress,
+                    )  # fmt: skip
             except ValueError as error:
                 failures.append((path, str(error).removeprefix(f"{path}: ")))
                 continue
@@ -235,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             smooth=args.smooth,
             backend=args.backend,
             onnx_file=args.onnx_file,
+            timeline=bool(args.timeline or args.csv_timeline or args.timeline_png),
         )
     except (ValueError, OSError) as error:
         if debug:

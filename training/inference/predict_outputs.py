@@ -62,7 +62,7 @@ def _labels(results: list[dict]) -> list[str]:
     for r in results:
         if r["probabilities"]:
             return list(r["probabilities"])
-        for row in r["timeline"]["windows"]:
+        for row in r.get("timeline", {}).get("windows", []):
             if row["probabilities"]:
                 return list(row["probabilities"])
     return []

@@ -1,6 +1,6 @@
 """Fetch RAVDESS's two audio-only archives, extract them, and map every file to its labels.
 
-The download command (`ravdess-download`):
+The download command (`ser-download`):
 
     python data_scripts/download_and_map_emotion_data.py --data_dir data
     python -m data_scripts.download_and_map_emotion_data --archive_dir ~/Downloads
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> MappingSummary:
+def main(argv: list[str] | None = None) -> int:
     debug, argv = pop_debug_flag(argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> MappingSummary:
     except (DownloadError, *USER_ERRORS) as error:
         fail(error, debug)
     print(summary.format())
-    return summary
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The RAVDESS prepare command (`ravdess-prepare`, `python -m data_scripts.ravdess`).
+"""The RAVDESS prepare command (`python -m data_scripts.ravdess`; installed as `ser-prepare`).
 
     python -m data_scripts.ravdess --data_dir data --output_dir data/prepared
 
@@ -10,6 +10,7 @@ RAVDESS and every other corpus kind.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import datasets
@@ -46,11 +47,13 @@ def prepare(args: argparse.Namespace) -> datasets.Dataset:
     return dataset
 
 
-def main(argv: list[str] | None = None) -> datasets.Dataset:
+def main(argv: list[str] | None = None) -> int:
+    """0 once the dataset is saved (a console script exits with what main returns)."""
     debug, argv = pop_debug_flag(argv)
     args = build_parser().parse_args(argv)
-    return run_prepare(lambda: prepare(args), args.output_dir, debug)
+    run_prepare(lambda: prepare(args), args.output_dir, debug)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
