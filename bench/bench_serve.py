@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,13 @@ from training.inference.classifier import EmotionClassifier  # noqa: E402
 RATE = 16_000
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc): unlike wall time, it
+    barely moves when other jobs share the cores."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
@@ -49,17 +57,20 @@ def floor(model: Path, files: list[Path], requests_count: int) -> dict:
     classifier = EmotionClassifier.from_pretrained(model, device="cpu")
     classifier.classify_file(files[0])  # warm-up
     latencies = []
-    started = time.monotonic()
+    started, cpu = time.monotonic(), process_cpu_seconds(os.getpid())
     for index in range(requests_count):
         begin = time.monotonic()
         classifier.classify_file(files[index % len(files)])
         latencies.append(time.monotonic() - begin)
     elapsed = time.monotonic() - started
+    cpu = process_cpu_seconds(os.getpid()) - cpu
     return {"per_second": requests_count / elapsed, "p50": percentile(latencies, 50),
-            "p95": percentile(latencies, 95)}  # fmt: skip
+            "p95": percentile(latencies, 95),
+            "cpu_s_per_request": cpu / requests_count}  # fmt: skip
 
 
-def server_load(url: str, files: list[Path], clients: int, requests_count: int) -> dict:
+def server_load(server, files: list[Path], clients: int, requests_count: int) -> dict:
+    url = server.url
     bodies = [f.read_bytes() for f in files]
     requests.post(f"{url}/v1/classify", data=bodies[0], timeout=600).raise_for_status()
 
@@ -70,12 +81,14 @@ def server_load(url: str, files: list[Path], clients: int, requests_count: int) 
         response.raise_for_status()
         return time.monotonic() - begin
 
-    started = time.monotonic()
+    started, cpu = time.monotonic(), process_cpu_seconds(server.process.pid)
     with ThreadPoolExecutor(clients) as pool:
         latencies = list(pool.map(one, range(requests_count)))
     elapsed = time.monotonic() - started
+    cpu = process_cpu_seconds(server.process.pid) - cpu
     return {"clients": clients, "per_second": requests_count / elapsed,
-            "p50": percentile(latencies, 50), "p95": percentile(latencies, 95)}  # fmt: skip
+            "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
+            "cpu_s_per_request": cpu / requests_count}  # fmt: skip
 
 
 def stream_delay(model: Path, pcm: np.ndarray, backend: list[str], paced: bool) -> dict:
@@ -131,11 +144,18 @@ def main(argv: list[str] | None = None) -> dict:
             soundfile.write(files[-1], clip, RATE, subtype="PCM_16")
         before = floor(model, files, args.requests)
         with serve(model, root) as server:
-            loads = [server_load(server.url, files, c, args.requests) for c in (1, 4, 16)]
+            loads = [server_load(server, files, c, args.requests) for c in (1, 4, 16)]
         after = floor(model, files, args.requests)
         floor_rate = (before["per_second"] + after["per_second"]) / 2
         report["floor"] = {"before": before, "after": after, "per_second": floor_rate}
-        report["server"] = [dict(load, ratio=load["per_second"] / floor_rate) for load in loads]
+        floor_cpu = (before["cpu_s_per_request"] + after["cpu_s_per_request"]) / 2
+        report["server"] = [
+            dict(load, ratio=load["per_second"] / floor_rate,
+                 cpu_ratio=load["cpu_s_per_request"] / floor_cpu)
+            for load in loads
+        ]  # fmt: skip
+        # Each part as it is measured: a shared machine may stop a long run midway.
+        print(json.dumps({"floor": report["floor"], "server": report["server"]}), flush=True)
         pcm = np.round(speech_with_pauses(args.stream_seconds) * 0.8 * 32767).astype("<i2")
         backends = {"pytorch": []}
         if not args.skip_onnx:
@@ -147,6 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
                 **stream_delay(model, pcm, options, paced=True),
                 **stream_delay(model, pcm, options, paced=False),
             }
+            print(json.dumps({"stream": {name: report["stream"][name]}}), flush=True)
     print(json.dumps(report, indent=1))
     return report
 

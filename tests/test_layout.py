@@ -5,7 +5,7 @@ data_scripts.common <- data_scripts.corpora.ravdess <- data_scripts.corpora (the
 other corpora, the builder, ser-prepare) <- the old command paths at data_scripts/'s root (shims
 only). training imports the first three, never a shim: training.model <- training.reports <-
 training.run_folder and training.inference <- the training run (its cross-corpus evaluation
-scores with inference's classifier) <- training.serving (server, stream), training.demo and
+scores with inference's classifier), training.serving (server, stream) <- training.demo and
 bench/.
 Checked from the source (every import, also those inside functions), so a wrong-way import fails
 here before it becomes a cycle.

@@ -19,10 +19,17 @@ def add_model_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def load_classifier(
-    model_dir: str | Path, backend: str, onnx_file: str | None, device: str = "auto"
+    model_dir: str | Path,
+    backend: str,
+    onnx_file: str | None,
+    device: str = "auto",
+    vad: str = "silero",
 ) -> EmotionClassifier:
-    """The classifier, loaded once; ClassifierLoadError (a ValueError) in one line naming the
+    """The classifier and its voice-activity detector, loaded once (the first request or window
+    is then no slower than the rest); ClassifierLoadError (a ValueError) in one line naming the
     folder and what to do when it cannot be."""
-    return EmotionClassifier.from_pretrained(
+    classifier = EmotionClassifier.from_pretrained(
         model_dir, backend=backend, onnx_file=onnx_file, device=device
     )
+    classifier.prepare_vad(vad)
+    return classifier

@@ -139,7 +139,9 @@ def _print(row: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    classifier = load_classifier(args.model_dir, args.backend, args.onnx_file, args.device)
+    classifier = load_classifier(
+        args.model_dir, args.backend, args.onnx_file, args.device, args.vad
+    )
     rate = classifier.sampling_rate
     window, hop = _windows(args, classifier)
     live = LiveWindows(classifier, make_vad(args.vad, rate), window, hop)
