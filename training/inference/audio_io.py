@@ -21,7 +21,7 @@ from data_scripts.common.audio_decoding import (
     DecodeSettings,
     _mono,
     decode_audio,
-    refuse_non_finite,
+    refuse_impossible_samples,
     resample,
 )
 
@@ -94,7 +94,7 @@ def samples_at_rate(
     if array.shape[0] == 0:
         raise AudioDecodeError(f"{name}: holds no audio samples")
     mono = _mono(np.ascontiguousarray(array, dtype=np.float32))
-    refuse_non_finite(mono, name, 0, int(sampling_rate))
+    refuse_impossible_samples(mono, name, 0, int(sampling_rate))
     if int(sampling_rate) != settings.target_sampling_rate:
         with torch.inference_mode():
             mono = resample(torch.from_numpy(mono), int(sampling_rate), settings).numpy()

@@ -24,7 +24,7 @@ from data_scripts.common.audio_decoding import (
     DecodeSettings,
     _mono,
     _pcm16_mono,
-    refuse_non_finite,
+    refuse_impossible_samples,
     resample,
 )
 
@@ -113,7 +113,7 @@ class PcmDecoder:
             mono = _pcm16_mono(frames.astype(np.int16))
         else:
             mono = _mono(frames.astype(np.float32))
-            refuse_non_finite(mono, self.name, self._frames, self.rate)
+            refuse_impossible_samples(mono, self.name, self._frames, self.rate)
         self._frames += len(frames)
         return self._resampler.push(mono)
 
@@ -144,7 +144,7 @@ def file_pieces(path: str, settings: DecodeSettings, block_seconds: float = 1.0)
                 mono = _pcm16_mono(sound.read(block, dtype="int16", always_2d=True))
             else:
                 mono = _mono(sound.read(block, dtype="float32", always_2d=True))
-                refuse_non_finite(mono, path, first, sound.samplerate)
+                refuse_impossible_samples(mono, path, first, sound.samplerate)
             if not len(mono):
                 break
             first += len(mono)
