@@ -49,7 +49,10 @@ def input_fingerprint(sources: Iterable, extra_files: list[Path]) -> list:
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: listed in the mapping but missing") from None
         stats.append((path, status.st_size, status.st_mtime_ns))
-    hashes = [(str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in extra_files]
+    hashes = []
+    for extra in extra_files:
+        with open(extra, "rb") as handle:
+            hashes.append((str(extra), hashlib.file_digest(handle, "sha256").hexdigest()))
     return [stats, hashes]
 
 

@@ -1,8 +1,9 @@
 """Save a dataset folder safely: replace only a folder this tool wrote, stage under a unique name.
 
 The folder is written into `.<name>.<pid>.incomplete` beside the target, so two builds never
-share a staging folder; the swap into place holds a lock on the parent folder, so the last
-build to finish wins with a complete folder. A folder that is not a saved dataset (the data
+share a staging folder; the swap into place holds a lock (`filelock`, an flock the kernel
+releases if the process dies) on `.<name>.lock` beside the target, so the last build to finish
+wins with a complete folder. A folder that is not a saved dataset (the data
 folder, a user's files) is never deleted.
 
 A dataset read straight from the build cache is saved as hard links to the cache's Arrow files
@@ -15,15 +16,14 @@ as it is.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import datasets
+import filelock
 from datasets.utils.py_utils import asdict  # save_to_disk's own (it knows Features)
 
 from data_scripts.common.orphans import pid_alive
@@ -74,15 +74,11 @@ def _remove_stale_staging(output_dir: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-@contextmanager
-def _folder_lock(folder: Path):
-    """An exclusive flock on the folder itself: released by the kernel if the process dies."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)
+def _swap_lock(output_dir: Path) -> filelock.FileLock:
+    """The lock two builds of one target take to swap it into place (waits for the other)."""
+    return filelock.FileLock(
+        output_dir.with_name(f".{output_dir.name}.lock"), fallback_to_soft=False
+    )
 
 
 def holds_dataset(folder: Path, dataset: datasets.Dataset) -> bool:
@@ -143,7 +139,7 @@ def save_dataset(dataset: datasets.Dataset, output_dir: str | Path, inputs: tupl
     try:
         if not _link_cache_files(dataset, staging):
             dataset.save_to_disk(str(staging))
-        with _folder_lock(output_dir.parent):
+        with _swap_lock(output_dir):
             # Checked again under the lock: something may have appeared while we saved.
             check_dataset_output(output_dir, inputs)
             if output_dir.exists():

@@ -9,30 +9,14 @@ Windows the voice-activity detector hears no speech in are left unscored (`silen
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-
 import numpy as np
 from tqdm.auto import tqdm
 
 from data_scripts.common.audio_spans import SpanDecoder
 from training.inference.timeline import window_row
 from training.inference.vad import WARMUP_SECONDS
+from training.model.freed_memory import release_freed_memory
 
-
-def _libc_trim():
-    """glibc's malloc_trim, or a no-op elsewhere. Each batch allocates and frees tens of MB of
-    activations in torch's worker threads; glibc keeps freed heap pages per thread arena, so
-    without trimming, the process grows slowly with the file's length (measured in
-    BENCHMARKS.md)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return lambda: libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        return lambda: None
-
-
-_release_freed_memory = _libc_trim()
 # Windows read and examined for speech together (about 2 minutes at RAVDESS's 3.7 s windows):
 # silero's parallel lanes make one long stretch 3x cheaper than eight windows at a time
 # (BENCHMARKS.md, long recordings); the speech windows are then scored `batch_size` at a time.
@@ -94,7 +78,7 @@ def score_file(
                 rows.append(window_row(start / rate, (start + size) / rate, scorer.labels,
                                        probabilities))  # fmt: skip
             del stretch
-            _release_freed_memory()
+            release_freed_memory()  # else the process grows with the file's length
             progress.n = min(base + (group[-1] + size) / rate, progress.total)
             progress.refresh()
     return rows, length / rate
