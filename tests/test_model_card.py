@@ -10,6 +10,7 @@ import datasets
 import numpy as np
 import soundfile
 import yaml
+from huggingface_hub import ModelCard
 from model_helpers import save_tiny_classifier
 
 from data_scripts.corpora.ravdess.facts import EMOTIONS
@@ -69,6 +70,31 @@ def test_model_card_front_matter_parses_with_license_and_task(tmp_path):
     assert metadata["base_model"] == "facebook/wav2vec2-base-960h"
     values = {m["type"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}
     assert values == {"accuracy": 0.7123, "recall": 0.7015, "f1": 0.6954}
+
+
+def test_model_card_model_index_parses_with_huggingface_hub_and_keeps_its_values(tmp_path):
+    """What the Hub reads: huggingface_hub's own parser gives back every metric, the dataset
+    and the split protocol, and the card's title as the model's name."""
+    path = write_model_card(tmp_path / "run", _full_info())
+    card = ModelCard.load(path)
+    assert card.data.model_name == "run"
+    assert card.data.license == "cc-by-nc-sa-4.0" and card.data.datasets == ["ravdess"]
+    found = {(r.metric_type, r.metric_name): r.metric_value for r in card.data.eval_results}
+    assert found == {
+        ("accuracy", "Accuracy"): 0.7123,
+        ("recall", "UAR (unweighted average recall)"): 0.7015,
+        ("f1", "Macro-F1"): 0.6954,
+    }
+    for result in card.data.eval_results:
+        assert (result.task_type, result.task_name) == (
+            "audio-classification",
+            "Emotion recognition",
+        )
+        assert (result.dataset_type, result.dataset_name, result.dataset_split) == (
+            "ravdess",
+            "RAVDESS (speaker split)",
+            "test",
+        )
 
 
 def test_model_card_lists_actors_metrics_license_and_citation(tmp_path):

@@ -4,6 +4,7 @@ front matter's metadata, and the limits and license sections."""
 from __future__ import annotations
 
 import numpy as np
+from huggingface_hub import EvalResult, ModelCardData
 
 DATA_LICENSE = "cc-by-nc-sa-4.0"
 HEADLINE_METRICS = {
@@ -29,6 +30,15 @@ CARD_METADATA = {
     "datasets": ["ravdess"],
     "metrics": ["accuracy", "recall", "f1"],
 }
+
+
+def front_matter(
+    metadata: dict, model_name: str | None = None, eval_results: list[EvalResult] | None = None
+) -> str:
+    """The card's YAML front matter, written by huggingface_hub's `ModelCardData` so the Hub
+    (and `ModelCard.load`) read its metadata and model-index as it does every other card's."""
+    data = ModelCardData(model_name=model_name, eval_results=eval_results or None, **metadata)
+    return "---\n" + data.to_yaml() + "\n---\n"
 
 
 def is_number(value) -> bool:

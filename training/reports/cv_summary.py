@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from data_scripts.common.atomic_write import write_text_atomic
 from training.reports import corpus_card
@@ -18,6 +17,7 @@ from training.reports.card_text import (
     DATA_LICENSE,
     HEADLINE_METRICS,
     LIMITS_SECTION,
+    front_matter,
     is_number,
     license_section,
     percent,
@@ -130,7 +130,7 @@ def write_cv_summary_card(
         limits, terms = LIMITS_SECTION, license_section()
     text = "\n\n".join(
         [
-            "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---",
+            front_matter(metadata).removesuffix("\n"),
             f"# Cross-validation on {corpus} ({title})",
             f"Speaker-independent cross-validation: each fold's test {speakers} were never "
             "seen in its training or validation data. Each fold's model is in `fold_<k>/` with "

@@ -33,7 +33,7 @@ import json
 import re
 from pathlib import Path
 
-import yaml
+from huggingface_hub import EvalResult
 
 from data_scripts.common.atomic_write import write_text_atomic
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
@@ -45,6 +45,7 @@ from training.reports.card_text import (
     DATA_LICENSE,
     HEADLINE_METRICS,
     LIMITS_SECTION,
+    front_matter,
     is_number,
     license_section,
     percent,
@@ -99,34 +100,26 @@ def _front_matter(info: dict, model_type: str | None, title: str) -> str:
     if isinstance(base, str) and HUB_ID.match(base) and not Path(base).exists():
         metadata["base_model"] = base
     test = info.get("test_metrics") or {}
+    split = (info.get("split") or {}).get("protocol", "test")
     results = [
-        {"type": t, "name": name, "value": round(float(test[key]), 4)}
-        for key, t, name in (
+        EvalResult(
+            task_type="audio-classification",
+            task_name="Emotion recognition",
+            dataset_type=facts["name"] if facts else "ravdess",
+            dataset_name=f"{facts['title'] if facts else 'RAVDESS'} ({split} split)",
+            dataset_split="test",
+            metric_type=metric_type,
+            metric_name=name,
+            metric_value=round(float(test[key]), 4),
+        )
+        for key, metric_type, name in (
             ("test_accuracy", "accuracy", "Accuracy"),
             ("test_uar", "recall", "UAR (unweighted average recall)"),
             ("test_macro_f1", "f1", "Macro-F1"),
         )
         if is_number(test.get(key))
     ]
-    if results:
-        split = (info.get("split") or {}).get("protocol", "test")
-        metadata["model-index"] = [
-            {
-                "name": title,
-                "results": [
-                    {
-                        "task": {"type": "audio-classification", "name": "Emotion recognition"},
-                        "dataset": {
-                            "type": facts["name"] if facts else "ravdess",
-                            "name": f"{facts['title'] if facts else 'RAVDESS'} ({split} split)",
-                            "split": "test",
-                        },
-                        "metrics": results,
-                    }
-                ],
-            }
-        ]
-    return "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n"
+    return front_matter(metadata, title if results else None, results)
 
 
 def _model_section(info: dict, config: dict) -> str:
