@@ -3,6 +3,7 @@ literal file names, the audio at 16 kHz, and refusals that name the file."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import datasets
@@ -198,13 +199,21 @@ def test_label_folders_refusals_name_the_folder_or_file(tmp_path, capsys):
     assert f"{damaged}: holds NaN or infinite samples (the first at 0.250 s)" in error
 
 
-def test_ravdess_through_ser_prepare_keeps_its_columns(sample_data_dir, tmp_path):
+def test_ravdess_through_ser_prepare_has_the_shared_schema_and_keeps_its_columns(
+    sample_data_dir, tmp_path
+):
     dataset = _prepare(tmp_path, "--data_dir", str(sample_data_dir), "--config", "speech")
     assert dataset.column_names == [
-        "audio", "label", "vocal_channel", "intensity", "statement", "repetition", "actor",
-        "gender", "length", "file",
+        "audio", "label", "speaker", "gender", "length", "file", "corpus",
+        "vocal_channel", "intensity", "statement", "repetition", "actor",
     ]  # fmt: skip
-    assert dataset.features["label"].names[0:2] == ["neutral", "calm"]
+    # RAVDESS's own label order (code - 1), the id2label of every model trained on it.
+    assert dataset.features["label"].names == [
+        "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+    ]  # fmt: skip
+    assert [dataset.features[c].dtype for c in ("statement", "repetition", "actor")] == [
+        "int32", "int32", "int32",
+    ]  # fmt: skip
     row = next(
         r for r in dataset.remove_columns("audio") if r["file"] == "03-01-05-02-01-01-02.wav"
     )
@@ -214,6 +223,13 @@ def test_ravdess_through_ser_prepare_keeps_its_columns(sample_data_dir, tmp_path
         2,
         "female",
     )
+    assert (row["speaker"], row["corpus"], row["vocal_channel"]) == ("02", "ravdess", "speech")
+    record = json.loads((tmp_path / "prepared" / "corpus.json").read_text())
+    assert record["facts"]["name"] == "ravdess"
+    assert record["facts"]["label_names"] == dataset.features["label"].names
+    assert list(record["facts"]["protocols"]["emobox"]["folds"]) == ["1", "2", "3", "4", "5", "6"]
+    # Every actor of both channels: the speaker split's universe even for a speech-only build.
+    assert record["speakers"] == {"01": "male", "02": "female", "03": "male", "04": "female"}
 
 
 @pytest.mark.parametrize(

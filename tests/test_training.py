@@ -223,8 +223,8 @@ def test_trainer_evaluation_does_not_depend_on_the_batch(trained, sample_data_di
     from training.trainer import EmotionTrainer
 
     data_args = DataArguments(data_dir=str(sample_data_dir), cache_dir=str(train_cache))
-    dataset, actors = load_prepared_dataset(data_args)
-    test = split_for_training(dataset, data_args, actors)[0]["test"]
+    dataset, record = load_prepared_dataset(data_args)
+    test = split_for_training(dataset, data_args, record)[0]["test"]
     extractor, _ = build_feature_extractor(str(trained))
     _, rows = predictions_table(trained)
     assert [row["file"] for row in rows] == test["file"]

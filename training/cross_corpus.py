@@ -20,10 +20,8 @@ import argparse
 import csv
 import io
 import logging
-import re
 from pathlib import Path
 
-import datasets
 import numpy as np
 import torch
 from transformers import AutoFeatureExtractor
@@ -31,7 +29,7 @@ from transformers import AutoFeatureExtractor
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.corpora.builder import recorded_corpus_facts
+from data_scripts.corpora.corpus_record import corpus_name, load_saved_corpus
 from training.model.decode_settings import model_decode_settings
 from training.model.exact_forward import make_batch_independent
 from training.model.short_clips import too_short
@@ -45,23 +43,6 @@ logger = logging.getLogger(__name__)
 CROSS_CORPUS_DIR = "cross_corpus"
 PREDICTIONS_FILE = "test_predictions.csv"
 RESULTS_FILE = "results.json"
-
-
-def corpus_name(dataset: datasets.Dataset, dataset_dir: str | Path) -> str:
-    """The corpus's recorded name (crema_d, tess, ...), RAVDESS's, or the folder's name."""
-    facts = recorded_corpus_facts(dataset)
-    if facts:
-        return re.sub(r"[^\w.-]", "_", facts["name"])
-    if "actor" in dataset.column_names:
-        return "ravdess"
-    return re.sub(r"[^\w.-]", "_", Path(dataset_dir).resolve().name)
-
-
-def load_eval_dataset(dataset_dir: str | Path) -> datasets.Dataset:
-    dataset = datasets.load_from_disk(str(dataset_dir))
-    if isinstance(dataset, datasets.DatasetDict):
-        dataset = datasets.concatenate_datasets(list(dataset.values()))
-    return dataset
 
 
 @torch.inference_mode()
@@ -157,8 +138,8 @@ def predictions_table(dataset, probabilities, model_labels, shared, short) -> st
 
 def evaluate_corpus(model_dir, dataset_dir, output_dir, batch_size: int = 8) -> dict:
     """Score the saved model on one prepared corpus and write its three files; the results."""
-    dataset = load_eval_dataset(dataset_dir)
-    name = corpus_name(dataset, dataset_dir)
+    dataset, record = load_saved_corpus(dataset_dir)
+    name = corpus_name(record, dataset_dir)
     probabilities, model_labels, short = score_dataset(model_dir, dataset, batch_size)
     names = dataset.features["label"].names
     keep = [i for i in range(len(dataset)) if i not in set(short)]
@@ -186,7 +167,7 @@ def check_eval_datasets(dataset_dirs, model_labels) -> None:
     for dataset_dir in dataset_dirs or ():
         if not Path(dataset_dir).is_dir():
             raise ValueError(f"--eval_dataset_dir {dataset_dir}: no such folder")
-        names = load_eval_dataset(dataset_dir).features["label"].names
+        names = load_saved_corpus(dataset_dir)[0].features["label"].names
         if not set(names) & set(model_labels):
             raise ValueError(
                 f"--eval_dataset_dir {dataset_dir}: its classes ({', '.join(names)}) share no "
