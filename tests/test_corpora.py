@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import datasets
 import numpy as np
@@ -248,3 +249,29 @@ def test_flags_that_do_not_go_with_the_corpus_are_usage_errors(argv, message, tm
     with pytest.raises(SystemExit) as stopped:
         prepare([*argv, "--output_dir", str(tmp_path / "out")])
     assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_dataset_saved_by_the_previous_layout_is_refused_in_one_line(tmp_path):
+    """A folder our builders wrote before corpus.json (RAVDESS's old schema: actor, no speaker;
+    the decoding line in its description) must not load half-understood: one line says to
+    prepare it again, for training and for ser-evaluate alike."""
+    from data_scripts.common.arrow_cache import DECODING_LINE_PREFIX
+    from data_scripts.common.audio_decoding import DEFAULT_SETTINGS
+    from data_scripts.corpora.corpus_record import load_saved_corpus
+    from training.arguments import parse_arguments
+    from training.data import load_prepared_dataset
+
+    old = tmp_path / "old_prepared"
+    info = datasets.DatasetInfo(
+        description="RAVDESS audio-only speech and song, 16000 Hz mono, labels from file names.\n"
+        f"{DECODING_LINE_PREFIX}{json.dumps(DEFAULT_SETTINGS.as_dict(), sort_keys=True)}"
+    )
+    datasets.Dataset.from_dict(
+        {"file": ["03-01-05-01-01-01-01.wav"], "actor": [1], "label": [4]}, info=info
+    ).save_to_disk(str(old))
+    expected = f"{old}: prepared by an earlier version (no corpus.json); run ser-prepare"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_saved_corpus(old)
+    argv = ["--model_path", "m", "--output_dir", str(tmp_path / "run"), "--dataset_dir", str(old)]
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_prepared_dataset(parse_arguments(argv)[1])

@@ -14,7 +14,7 @@ from training_helpers import predictions_table
 from transformers import AutoConfig, pipeline
 
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
-from data_scripts.corpora.ravdess.builder import FEATURES
+from data_scripts.corpora.ravdess_corpus import FEATURES
 from data_scripts.corpora.ravdess.facts import (
     EMOBOX_TEST_ACTORS,
     file_names_for_actor,
@@ -59,6 +59,8 @@ def synthetic_ravdess(actors, seconds=(0.3, 0.5), statements=(1, 2)) -> datasets
             for column in ("vocal_channel", "intensity", "statement", "repetition", "actor"):
                 rows[column].append(getattr(name, column))
             rows["gender"].append(name.gender)
+            rows["speaker"].append(f"{name.actor:02d}")
+            rows["corpus"].append("ravdess")
             rows["file"].append(file_name)
     return datasets.Dataset.from_dict(rows, features=FEATURES)
 

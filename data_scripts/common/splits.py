@@ -95,8 +95,9 @@ def _protocol_sets(entry: dict, genders, seed, fold) -> dict[str, list[str]]:
     """A corpus's own folds: the fold's test speakers; a fifth of the others validate."""
     folds = entry["folds"]
     if str(fold) not in folds:
+        numbers = sorted(int(k) for k in folds)
         raise ValueError(
-            f"--fold {fold}: {entry['title']} folds are numbered {', '.join(sorted(folds))}"
+            f"--fold {fold}: {entry['title']} folds are numbered {numbers[0]} to {numbers[-1]}"
         )
     test = sorted(s for s in folds[str(fold)] if s in genders)
     rest = {s: g for s, g in genders.items() if s not in test}
@@ -309,7 +310,8 @@ def protocol_comparability(splits: datasets.DatasetDict, entry: dict) -> dict:
             else {"unknown"}
         )
         if found != [value]:
-            reasons.append(f"{column} {', '.join(found)} ({entry['title']}: {value} only)")
+            named = column.replace("_", " ")
+            reasons.append(f"{named}s {', '.join(found)} ({entry['title']}: {value} only)")
     test = len(splits["test"])
     train = len(splits["train"]) + len(splits["validation"])
     if files and (test, train) != (files["test"], files["train"]):

@@ -14,6 +14,8 @@ import logging
 from pathlib import Path
 
 from data_scripts.common.arrow_cache import FILES_PER_TABLE
+from data_scripts.common.splits import split_corpus
+from data_scripts.corpora.builder import build_corpus, corpus_features
 from data_scripts.corpora.interface import CorpusFacts, CorpusFile, CorpusScan
 from data_scripts.corpora.ravdess.counts import count_files, describe, shortfalls
 from data_scripts.corpora.ravdess.facts import (
@@ -195,6 +197,33 @@ def build_ravdess(
     num_proc: int | None = None,
 ):
     """Every row of the chosen channels, built once into the datasets cache and reused after."""
-    from data_scripts.corpora.builder import build_corpus
-
     return build_corpus(scan(data_dir, archive_dir, config), cache_dir, num_proc)
+
+
+# RAVDESS's rows as the builder writes them (the shared columns, then its own).
+FEATURES = corpus_features(FACTS)
+
+
+def load_ravdess(
+    data_dir: str | Path | None = None,
+    archive_dir: str | Path | None = None,
+    config: str = "all",
+    protocol: str = "speaker",
+    seed: int = 0,
+    fold: int = 0,
+    num_folds: int = 6,
+    cache_dir: str | Path | None = None,
+):
+    """(train/validation/test splits of the cached data, the split's parameters): see
+    data_scripts.common.splits. The actors of both channels are split, so `speech`, `song` and
+    `all` test the same speakers."""
+    corpus = scan(data_dir, archive_dir, config)
+    return split_corpus(
+        build_corpus(corpus, cache_dir, None),
+        protocol=protocol,
+        seed=seed,
+        fold=fold,
+        num_folds=num_folds,
+        speakers=corpus.speakers,
+        protocols=FACTS.protocols,
+    )
