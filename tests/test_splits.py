@@ -186,7 +186,7 @@ def test_split_summary_refuses_an_actor_in_two_splits(rows):
         }
     )
     parameters = {"protocol": "speaker", "seed": 0, "speaker_independent": True}
-    with pytest.raises(ValueError, match="is in both validation and train"):
+    with pytest.raises(ValueError, match="is in both train and validation"):
         summarize(overlapping, parameters)
 
 

@@ -62,7 +62,7 @@ def test_run_writes_every_result_file(trained):
 
 def test_classifier_learns_on_held_out_speakers(trained):
     split = read_json(trained / "split.json")
-    actors = {name: set(part["actors"]) for name, part in split["splits"].items()}
+    actors = {name: set(part["speakers"]) for name, part in split["splits"].items()}
     assert actors["train"] and actors["validation"] and actors["test"]
     assert not actors["train"] & actors["test"]
     assert not actors["train"] & actors["validation"]

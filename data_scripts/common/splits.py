@@ -350,7 +350,7 @@ def split_summary(
             summary["splits"][name]["corpora"] = dict(sorted(Counter(split["corpus"]).items()))
     if parameters["speaker_independent"]:
         seen: dict[str, str] = {}
-        for name in ("test", "validation", "train"):
+        for name in SPLIT_NAMES:
             for speaker in summary["splits"][name]["speakers"]:
                 if speaker in seen and "validation_note" not in parameters:
                     raise ValueError(f"speaker {speaker} is in both {seen[speaker]} and {name}")

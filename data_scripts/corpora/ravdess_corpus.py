@@ -127,7 +127,8 @@ def speaker_of(actor: int) -> str:
     return f"{int(actor):02d}"
 
 
-def _clip(source: AudioSource) -> CorpusFile:
+def clip_of(source: AudioSource) -> CorpusFile:
+    """One clip's row facts, decoded from its file name."""
     name = parse_file_name(source.file)
     return CorpusFile(
         path=source.path,
@@ -182,7 +183,7 @@ def scan(
     actors = sorted({parse_file_name(source.file).actor for source in every})
     return CorpusScan(
         facts=FACTS,
-        files=_balanced([_clip(source) for source in chosen]),
+        files=_balanced([clip_of(source) for source in chosen]),
         extra_inputs=extra,
         speakers={speaker_of(a): actor_gender(a) for a in actors},
         description=describe(counts, channels),
