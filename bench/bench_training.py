@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
-from data_scripts.corpora.ravdess_corpus import build_ravdess  # noqa: E402
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
+from data_scripts.corpora.ravdess_corpus import build_ravdess  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402

@@ -15,13 +15,13 @@ import datasets
 import pytest
 
 from data_scripts.common.dataset_folder import check_dataset_output
+from data_scripts.corpora.prepare import main as prepare_main
 from data_scripts.corpora.ravdess.archives import check_members, extract_archive, stream_member
-from data_scripts.corpora.ravdess_corpus import build_ravdess
 from data_scripts.corpora.ravdess.download import download_and_map
 from data_scripts.corpora.ravdess.download import main as download_main
 from data_scripts.corpora.ravdess.facts import MAX_MEMBER_BYTES, SONG_ARCHIVE
 from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, map_emotion_data
-from data_scripts.corpora.prepare import main as prepare_main
+from data_scripts.corpora.ravdess_corpus import build_ravdess
 
 REPO = Path(__file__).resolve().parent.parent
 SONG_NAME = "03-02-01-01-01-01-01.wav"  # song, neutral, actor 01

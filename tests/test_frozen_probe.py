@@ -15,13 +15,13 @@ from transformers import AutoConfig, pipeline
 
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
 from data_scripts.corpora.corpus_record import CORPUS_FILE, RECORD_FORMAT, record_text
-from data_scripts.corpora.ravdess_corpus import FACTS, FEATURES
 from data_scripts.corpora.ravdess.facts import (
     EMOBOX_TEST_ACTORS,
     file_names_for_actor,
     parse_file_name,
 )
 from data_scripts.corpora.ravdess.sample_archives import synthesize
+from data_scripts.corpora.ravdess_corpus import FACTS, FEATURES
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 from training.frozen_features import cached_pooled_features
 from training.model.model_builder import build_classifier, build_feature_extractor
