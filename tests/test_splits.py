@@ -39,6 +39,7 @@ def ravdess_rows(actors=ACTORS) -> datasets.Dataset:
             "actor": [n.actor for n in names],
             "speaker": [f"{n.actor:02d}" for n in names],
             "gender": [n.gender for n in names],
+            "vocal_channel": [n.vocal_channel for n in names],
             "label": [n.emotion_code - 1 for n in names],
         },
         features=datasets.Features(
@@ -47,6 +48,7 @@ def ravdess_rows(actors=ACTORS) -> datasets.Dataset:
                 "actor": datasets.Value("int32"),
                 "speaker": datasets.Value("string"),
                 "gender": datasets.Value("string"),
+                "vocal_channel": datasets.Value("string"),
                 "label": datasets.ClassLabel(names=list(EMOTIONS)),
             }
         ),
