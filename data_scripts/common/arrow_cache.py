@@ -3,7 +3,7 @@
 The one builder (data_scripts.corpora.builder, RAVDESS and every other corpus) writes tables of
 `FILES_PER_TABLE` clips, keys its cache on
 `input_fingerprint` (file names, sizes and mtimes; the SHA-256 of small files such as a CSV)
-and the decode settings, and record those settings in the dataset's description on the line
+and the decode settings, and records those settings in the dataset's description on the line
 `recorded_decode_settings` reads back. A worker's failure reaches the prepare command as one
 line (`failure_message`), and the prepare command runs its work through `run_prepare`:
 one-line errors, then `saved_line`.
