@@ -47,10 +47,11 @@ from data_scripts.common.audio_decoding import (
     resample,
 )
 from data_scripts.common.dataset_folder import save_dataset
-from data_scripts.corpora.ravdess.builder import build_ravdess, rows_table
+from data_scripts.corpora.builder import rows_table
 from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, read_mapping
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range
 from data_scripts.corpora.ravdess.sources import AudioSource
+from data_scripts.corpora.ravdess_corpus import FACTS, FEATURES, build_ravdess, clip_of
 from training.data import MODEL_COLUMNS
 
 logger = logging.getLogger("bench_prepare")
@@ -133,8 +134,8 @@ def build_breakdown(paths: list[Path], scratch: Path) -> dict[str, float]:
             start = time.perf_counter()
             waveforms = [decode_audio(path) for path in batch]
             decoded = time.perf_counter()
-            sources = [AudioSource(path.name, str(path)) for path in batch]
-            table = rows_table(sources, waveforms, TARGET_SAMPLING_RATE)
+            clips = [clip_of(AudioSource(path.name, str(path))) for path in batch]
+            table = rows_table(FACTS, clips, waveforms, DEFAULT_SETTINGS, FEATURES)
             tabled = time.perf_counter()
             writer.write_table(table)
             written = time.perf_counter()

@@ -28,8 +28,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_support import cpu_seconds  # noqa: E402
 from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
-from data_scripts.corpora.ravdess.builder import build_ravdess  # noqa: E402
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
+from data_scripts.corpora.ravdess_corpus import build_ravdess  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
 from training.cached_cnn_training import use_cnn_feature_cache  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402

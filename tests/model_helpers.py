@@ -69,12 +69,14 @@ def one_clip_dataset(folder: Path) -> Path:
     """A saved RAVDESS-shaped dataset of one generated clip, as ser-evaluate reads it."""
     import datasets
 
-    from data_scripts.corpora.ravdess.builder import FEATURES
+    from data_scripts.common.audio_hash import audio_sha256
+    from data_scripts.corpora.ravdess_corpus import FEATURES
 
     tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000).astype(np.float32)
     row = {"audio": {"array": tone, "sampling_rate": 16_000}, "label": 4, "length": tone.size,
-           "vocal_channel": 1, "intensity": 1, "statement": 1, "repetition": 1, "actor": 1,
-           "gender": "male", "file": "03-01-05-01-01-01-01.wav"}  # fmt: skip
+           "vocal_channel": "speech", "intensity": "normal", "statement": 1, "repetition": 1,
+           "actor": 1, "speaker": "01", "corpus": "ravdess", "gender": "male",
+           "file": "03-01-05-01-01-01-01.wav", "audio_sha256": audio_sha256(tone)}  # fmt: skip
     rows = {name: [row[name]] for name in FEATURES}
     datasets.Dataset.from_dict(rows, features=FEATURES).save_to_disk(str(folder))
     return folder

@@ -9,10 +9,10 @@ import pytest
 from model_helpers import save_tiny_classifier
 from training_helpers import read_json
 
+from data_scripts.corpora.corpus_record import safe_folder_name
 from data_scripts.corpora.prepare import main as prepare_main
 from data_scripts.corpora.ravdess.sample_archives import write_voice_file
 from training.cross_corpus import main as evaluate_main
-from training.cross_corpus import safe_folder_name
 
 
 def _manifest_corpus(csv_path: Path, cache: Path) -> Path:

@@ -17,7 +17,6 @@ import pytest
 
 from data_scripts.corpora import prepare
 from data_scripts.corpora.ravdess import download as ravdess_download
-from data_scripts.corpora.ravdess import prepare as ravdess_prepare
 from training import cross_corpus
 from training.arguments import parse_arguments
 from training.inference import export, predict
@@ -27,7 +26,7 @@ README = (REPO / "README.md").read_text()
 # Commands users type whose modules moved (issue 17): the old path, a shim, and where it points.
 SHIMS = {
     "data_scripts.download_and_map_emotion_data": "data_scripts.corpora.ravdess.download",
-    "data_scripts.ravdess": "data_scripts.corpora.ravdess.prepare",
+    "data_scripts.ravdess": "data_scripts.corpora.prepare",
     "data_scripts.sample_archives": "data_scripts.corpora.ravdess.sample_archives",
 }
 
@@ -69,7 +68,7 @@ PARSERS = {
     "data_scripts.download_and_map_emotion_data": lambda args: (
         ravdess_download.build_parser().parse_args(args)
     ),
-    "data_scripts.ravdess": lambda args: ravdess_prepare.build_parser().parse_args(args),
+    "data_scripts.ravdess": prepare_arguments,
     "ser-prepare": prepare_arguments,
     "data_scripts.corpora.prepare": prepare_arguments,
     "training.inference.predict": predict.parse_args,

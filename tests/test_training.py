@@ -66,7 +66,7 @@ def test_run_writes_every_result_file(trained):
 
 def test_classifier_learns_on_held_out_speakers(trained):
     split = read_json(trained / "split.json")
-    actors = {name: set(part["actors"]) for name, part in split["splits"].items()}
+    actors = {name: set(part["speakers"]) for name, part in split["splits"].items()}
     assert actors["train"] and actors["validation"] and actors["test"]
     assert not actors["train"] & actors["test"]
     assert not actors["train"] & actors["validation"]
@@ -227,8 +227,8 @@ def test_trainer_evaluation_does_not_depend_on_the_batch(trained, sample_data_di
     from training.trainer import EmotionTrainer
 
     data_args = DataArguments(data_dir=str(sample_data_dir), cache_dir=str(train_cache))
-    dataset, actors = load_prepared_dataset(data_args)
-    test = split_for_training(dataset, data_args, actors)[0]["test"]
+    dataset, record = load_prepared_dataset(data_args)
+    test = split_for_training(dataset, data_args, record)[0]["test"]
     extractor, _ = build_feature_extractor(str(trained))
     _, rows = predictions_table(trained)
     assert [row["file"] for row in rows] == test["file"]

@@ -67,11 +67,11 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
     results = read_json(output_dir / "cv_results.json")
     assert [fold["fold"] for fold in results["folds"]] == [0, 1, 2]
     test_actors = [
-        tuple(read_json(output_dir / f"fold_{k}" / "split.json")["splits"]["test"]["actors"])
+        tuple(read_json(output_dir / f"fold_{k}" / "split.json")["splits"]["test"]["speakers"])
         for k in range(3)
     ]
-    assert sorted(a for actors in test_actors for a in actors) == [1, 2, 3, 4]
-    assert [tuple(fold["test_actors"]) for fold in results["folds"]] == test_actors
+    assert sorted(a for actors in test_actors for a in actors) == ["01", "02", "03", "04"]
+    assert [tuple(fold["test_speakers"]) for fold in results["folds"]] == test_actors
     card = (output_dir / "README.md").read_text()
     for k, actors in enumerate(test_actors):
         assert f"| {k} | {', '.join(map(str, actors))} |" in card

@@ -25,17 +25,15 @@ import csv
 import io
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 
-import datasets
 import numpy as np
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.corpora.builder import recorded_corpus_facts
+from data_scripts.corpora.corpus_record import corpus_name, load_saved_corpus
 from training.inference.classifier import EmotionClassifier
 from training.model.remote_code import refuse_remote_code
 from training.reports.corpus_card import cross_corpus_markdown
@@ -51,23 +49,6 @@ PREDICTIONS_FILE = "test_predictions.csv"
 RESULTS_FILE = "results.json"
 # Clips read from the dataset per call of the classifier: batches of one length order.
 CHUNK_BATCHES = 32
-
-
-def safe_folder_name(text: str) -> str:
-    """`text` as one folder name: letters, digits, `_`, `-` and `.` (anything else becomes
-    `_`), no leading dot, so never a separator, a hidden name, `.` or `..`."""
-    return re.sub(r"[^\w.-]", "_", str(text)).lstrip(".") or "corpus"
-
-
-def corpus_name(dataset: datasets.Dataset, dataset_dir: str | Path) -> str:
-    """The corpus's recorded name (crema_d, tess, ...), RAVDESS's, or the folder's name, as a
-    safe folder name."""
-    facts = recorded_corpus_facts(dataset)
-    if facts:
-        return safe_folder_name(facts["name"])
-    if "actor" in dataset.column_names:
-        return "ravdess"
-    return safe_folder_name(Path(dataset_dir).resolve().name)
 
 
 def _same_path(a, b) -> bool:
@@ -100,13 +81,6 @@ def result_folder(output_dir, name: str, dataset_dir, model_dir, overwrite: bool
                 "--overwrite to replace it (or --output_dir to write elsewhere)"
             )
     raise ValueError(f"{base}: no free folder name for {name}")
-
-
-def load_eval_dataset(dataset_dir: str | Path) -> datasets.Dataset:
-    dataset = datasets.load_from_disk(str(dataset_dir))
-    if isinstance(dataset, datasets.DatasetDict):
-        dataset = datasets.concatenate_datasets(list(dataset.values()))
-    return dataset
 
 
 def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, list[str], list]:
@@ -219,8 +193,8 @@ def evaluate_corpus(
 ) -> dict:
     """Score the saved model on one prepared corpus and write its three files into `folder`
     (chosen by `result_folder`); the results."""
-    dataset = load_eval_dataset(dataset_dir)
-    name = corpus_name(dataset, dataset_dir)
+    dataset, record = load_saved_corpus(dataset_dir)
+    name = corpus_name(record, dataset_dir)
     probabilities, model_labels, short = score_dataset(model_dir, dataset, batch_size)
     names = dataset.features["label"].names
     keep = [i for i in range(len(dataset)) if i not in set(short)]
@@ -255,7 +229,7 @@ def check_eval_datasets(dataset_dirs, model_labels) -> None:
     for dataset_dir in dataset_dirs or ():
         if not Path(dataset_dir).is_dir():
             raise ValueError(f"--eval_dataset_dir {dataset_dir}: no such folder")
-        names = load_eval_dataset(dataset_dir).features["label"].names
+        names = load_saved_corpus(dataset_dir)[0].features["label"].names
         if not set(names) & set(model_labels):
             raise ValueError(
                 f"--eval_dataset_dir {dataset_dir}: its classes ({', '.join(names)}) share no "
@@ -277,7 +251,7 @@ def evaluate_corpora(
     output_dir = output_dir or model_dir
     folders: list[Path] = []
     for dataset_dir in dataset_dirs or ():
-        name = corpus_name(load_eval_dataset(dataset_dir), dataset_dir)
+        name = corpus_name(load_saved_corpus(dataset_dir)[1], dataset_dir)
         folders.append(
             result_folder(output_dir, name, dataset_dir, model_dir, overwrite, tuple(folders))
         )

@@ -27,11 +27,11 @@ from transformers import TrainingArguments, set_seed
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.corpora.ravdess.facts import EMOBOX_METRIC_NAMES
 from training.arguments import (
     DataArguments,
     ModelArguments,
     accelerator_available,
+    corpus_protocol,
     launched_world_size,
     parse_arguments,
 )
@@ -61,8 +61,8 @@ from training.model.window_facts import record_window_facts
 from training.probe import build_probe_trainer
 from training.reports.cv_summary import (
     cv_summary_markdown,
-    emobox_markdown,
     pooled_intervals_markdown,
+    protocol_markdown,
     summarize_folds,
     write_cv_summary_card,
 )
@@ -127,9 +127,9 @@ def _train_and_test(
     """One train/validate/test run; returns the test metrics and the split (split.json)."""
     set_seed(training_args.seed)
     # The main process builds the Arrow cache; the others then find it and only read it.
-    with training_args.main_process_first(desc="prepare RAVDESS"):
-        dataset, actors = load_prepared_dataset(data_args)
-    splits, split_info = split_for_training(dataset, data_args, actors)
+    with training_args.main_process_first(desc="prepare the data"):
+        dataset, record = load_prepared_dataset(data_args)
+    splits, split_info = split_for_training(dataset, data_args, record)
     leakage = audit_split(splits, data_args.allow_duplicates)  # refused before any training
     check_eval_datasets(data_args.eval_dataset_dir, label_names(dataset))  # before training
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
@@ -137,7 +137,7 @@ def _train_and_test(
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
     splits, too_short = drop_too_short(splits, model)
     if too_short:  # the summary describes the rows actually used
-        split_info = describe_split(splits)
+        split_info = describe_split(splits, split_info, record)
     split_info["dropped_too_short"] = too_short
     split_info["leakage"] = leakage
     record_window_facts(feature_extractor, data_args.max_train_seconds, splits["train"]["length"])
@@ -161,7 +161,7 @@ def _train_and_test(
     eval_metrics, validation_logits = evaluate_validation(trainer, views, validation, data_args)
 
     test = splits["test"]
-    logits, details, test_metrics = _test(trainer, views["test"], test, data_args)
+    logits, details, test_metrics = _test(trainer, views["test"], test, record, data_args)
 
     processes = describe_processes(training_args)  # every rank takes part in the gather
     if trainer.is_world_process_zero():
@@ -199,7 +199,7 @@ def _train_and_test(
             Path(training_args.output_dir),
             outcome,
             {
-                **_card_facts(model_args, data_args, training_args, dataset, test),
+                **_card_facts(model_args, data_args, training_args, dataset, test, record),
                 "cross_corpus": cross,
             },
         )
@@ -281,13 +281,16 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
     return trainer, views
 
 
-def _test(trainer, test_view, test, data_args) -> tuple:
+def _test(trainer, test_view, test, record, data_args) -> tuple:
     """Logits, detailed metrics and the `test_*` metrics (saved) of the test split, in order,
     with their intervals and calibration numbers."""
     prediction = trainer.predict_in_order(test_view, test["label"])
     logits = logits_of(prediction.predictions)
     details = detailed_metrics(
-        logits, prediction.label_ids, label_names(test), metric_groups(test, group_columns(test))
+        logits,
+        prediction.label_ids,
+        label_names(test),
+        metric_groups(test, group_columns(test, record)),
     )
     test_metrics = {f"test_{k}": v for k, v in details.items()}
     test_metrics["test_loss"] = prediction.metrics.get("test_loss")
@@ -297,12 +300,12 @@ def _test(trainer, test_view, test, data_args) -> tuple:
     return logits, details, test_metrics
 
 
-def _card_facts(model_args, data_args, training_args, dataset, test) -> dict:
+def _card_facts(model_args, data_args, training_args, dataset, test, record) -> dict:
     """What the model card says about how the run was set up."""
     return {
         "base_model": model_args.model_path,
         "vocal_channel": data_args.vocal_channel,
-        **corpus_card_facts(dataset, data_args.vocal_channel, test),
+        **corpus_card_facts(dataset, data_args.vocal_channel, test, record),
         "pooling": model_args.pooling,
         "split_protocol": data_args.split,
         "training": _training_summary(model_args, data_args, training_args),
@@ -329,23 +332,25 @@ def _training_summary(
     }
 
 
-def emobox_summary(summary: dict) -> dict:
-    """Our cross-validation means and stds under EmoBox's names, in % like its tables."""
+def protocol_summary(summary: dict, metric_names: dict) -> dict:
+    """Our cross-validation means and stds under a protocol's metric names, in % like its
+    tables (EmoBox: UA, WA, macro-F1)."""
     return {
-        name: {k: 100 * v for k, v in summary[ours].items()}
-        for name, ours in EMOBOX_METRIC_NAMES.items()
+        name: {k: 100 * v for k, v in summary[ours].items()} for name, ours in metric_names.items()
     }
 
 
-def _emobox_results(notes: list[dict], summary: dict) -> dict:
-    """The EmoBox view of a cross-validation: its names, % units, and whether it is comparable
-    (every fold's split says so: speech only, EmoBox's file counts)."""
+def _protocol_results(entry: dict, notes: list[dict], summary: dict) -> dict:
+    """The view of a cross-validation over a corpus protocol's folds: its names, % units, and
+    whether it is comparable (every fold's split says so: its rows, its file counts)."""
     return {
-        "protocol": "EmoBox RAVDESS folds 1-6 (Ma et al., Interspeech 2024)",
+        "protocol": entry.get("description", entry["title"]),
+        "title": entry["title"],
         "comparable": all(note["comparable"] for note in notes),
+        "comparable_note": entry.get("comparable_note", ""),
         "note": notes[0]["note"],
-        "metrics_percent": emobox_summary(summary),
-        "names": dict(EMOBOX_METRIC_NAMES),
+        "metrics_percent": protocol_summary(summary, entry.get("metric_names") or {}),
+        "names": dict(entry.get("metric_names") or {}),
     }
 
 
@@ -357,7 +362,7 @@ def run_cross_validation(
 ) -> dict:
     """Speaker-independent cross-validation: one run per fold, then mean and std."""
     root = Path(training_args.output_dir)
-    folds, emobox_notes = [], []
+    folds, protocol_notes = [], []
     fold_settings = cross_validation_folds(data_args)
     for number, (fold, fold_data) in enumerate(fold_settings, start=1):
         fold_training = copy.deepcopy(training_args)
@@ -365,26 +370,27 @@ def run_cross_validation(
         logger.info("cross-validation fold %d of %d", number, len(fold_settings))
         metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
         test = split_info["splits"]["test"]
-        test_actors = test.get("actors", test.get("speakers"))  # RAVDESS's actors, or speakers
-        folds.append({"fold": fold, "test_actors": test_actors, **metrics})
-        if "emobox" in split_info:
-            emobox_notes.append(split_info["emobox"])
+        folds.append({"fold": fold, "test_speakers": test["speakers"], **metrics})
+        if "protocol_check" in split_info:
+            protocol_notes.append(split_info["protocol_check"])
     summary = summarize_folds(folds)
     results = {"folds": folds, "summary": summary}
-    if data_args.cv_folds == "emobox":
-        results["emobox"] = _emobox_results(emobox_notes, summary)
+    protocol = corpus_protocol(data_args)
+    corpora = corpus_facts(data_args)
+    if protocol:  # results under the protocol's name (cv_results.json's "emobox")
+        entry = corpora[0]["protocols"][protocol]
+        results[protocol] = _protocol_results(entry, protocol_notes, summary)
     if training_args.process_index == 0:
         # Every fold's test table pooled: one interval over every speaker.
         results["pooled_intervals"] = pooled_fold_intervals(root, folds, data_args)
         write_json_atomic(root / "cv_results.json", results)
-        corpora = corpus_facts(data_args)
-        markdown = cv_summary_markdown(folds, summary, "speakers" if corpora else "actors")
+        markdown = cv_summary_markdown(folds, summary, "speakers")
         markdown += "\n" + pooled_intervals_markdown(results["pooled_intervals"]) + "\n"
-        if "emobox" in results:
-            markdown = emobox_markdown(results["emobox"]) + "\n\n" + markdown
+        if protocol:
+            markdown = protocol_markdown(results[protocol]) + "\n\n" + markdown
         write_text_atomic(root / "cv_summary.md", markdown)
         write_cv_summary_card(
-            root, folds, summary, results.get("emobox"), corpora, results["pooled_intervals"]
+            root, folds, summary, results.get(protocol), corpora, results["pooled_intervals"]
         )
     return results
 

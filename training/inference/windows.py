@@ -9,8 +9,6 @@ Windows the voice-activity detector hears no speech in are left unscored (`silen
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,21 +17,8 @@ from tqdm.auto import tqdm
 from data_scripts.common.audio_spans import SpanDecoder
 from training.inference.timeline import window_row
 from training.inference.vad import MIN_SPEECH_FRACTION, WARMUP_SECONDS
+from training.model.freed_memory import release_freed_memory
 
-
-def _libc_trim():
-    """glibc's malloc_trim, or a no-op elsewhere. Each batch allocates and frees tens of MB of
-    activations in torch's worker threads; glibc keeps freed heap pages per thread arena, so
-    without trimming, the process grows slowly with the file's length (measured in
-    BENCHMARKS.md)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return lambda: libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        return lambda: None
-
-
-_release_freed_memory = _libc_trim()
 # Windows read and examined for speech together (about 2 minutes at RAVDESS's 3.7 s windows):
 # silero's parallel lanes make one long stretch 3x cheaper than eight windows at a time
 # (BENCHMARKS.md, long recordings); the speech windows are then scored `batch_size` at a time.
@@ -134,7 +119,7 @@ def score_windows(
                                           probabilities))  # fmt: skip
         scores.speech_fractions.extend(float(f) for f in fractions)
         del stretch
-        _release_freed_memory()
+        release_freed_memory()  # else the process grows with the file's length
         _advance(progress, base + (group[-1] + size) / rate)
     return scores
 

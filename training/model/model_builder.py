@@ -29,7 +29,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
-from data_scripts.corpora.ravdess.facts import EMOTIONS
+from data_scripts.corpora.registry import DOWNLOAD_LABELS
 from training.model.checkpoint_refusal import damaged_message, refusal_message
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def load_checkpoint_config(model_path: str, config_path: str | None = None) -> P
 def build_classifier(
     model_path: str,
     config_path: str | None = None,
-    labels: tuple[str, ...] = EMOTIONS,
+    labels: tuple[str, ...] = DOWNLOAD_LABELS,
     pooling: str = "mean",
     classifier_proj_size: int = 256,
     attn_implementation: str | None = None,

@@ -1,18 +1,21 @@
-"""The model card's text for a corpus other than RAVDESS: its front matter, data, split rows,
-limits and license sections, all from the facts the builder recorded (data_scripts.corpora)."""
+"""The model card's text about the corpus: its front matter, data, split rows, limits and license
+sections, all from the facts in the dataset's corpus.json (data_scripts.corpora), whichever
+corpus it is."""
 
 from __future__ import annotations
 
+from data_scripts.corpora.registry import DOWNLOAD_FACTS
 from training.reports.card_text import table
 
 # Hub license identifiers of the corpora whose licence has one; others are "other".
-HUB_LICENSES = {"crema_d": "odbl", "tess": "cc-by-nc-nd-4.0"}
+HUB_LICENSES = {"ravdess": "cc-by-nc-sa-4.0", "crema_d": "odbl", "tess": "cc-by-nc-nd-4.0"}
 
 
-def other_corpus(info: dict) -> dict | None:
-    """The corpus facts of a run on a corpus other than RAVDESS, else None."""
+def corpus_of(info: dict) -> dict:
+    """The run's corpus facts (corpus.json's); a card written without any says what a run on
+    the download folder's corpus would."""
     facts = info.get("dataset")
-    return facts if isinstance(facts, dict) and facts.get("name") != "ravdess" else None
+    return facts if isinstance(facts, dict) and facts else DOWNLOAD_FACTS.as_dict()
 
 
 def front_matter_fields(facts: dict) -> dict:
@@ -21,6 +24,7 @@ def front_matter_fields(facts: dict) -> dict:
         "license": HUB_LICENSES.get(name, "other"),
         "tags": ["audio-classification", "speech-emotion-recognition", name],
         "datasets": [name],
+        "metrics": ["accuracy", "recall", "f1"],
     }
 
 
@@ -67,6 +71,8 @@ def split_table(parts: dict, split_names) -> str:
 
 
 def limits_section(facts: dict) -> str:
+    if facts.get("limits"):
+        return f"## Intended use and limits\n\n{facts['limits']}"
     return f"""## Intended use and limits
 
 For research on speech emotion recognition. Not for decisions about people: the emotions in
@@ -76,14 +82,15 @@ A corpus with few speakers gives numbers with several points of uncertainty."""
 
 
 def license_section(facts: dict) -> str:
-    lines = [
-        "## License and citation",
-        "",
+    terms = facts.get("terms") or (
         f"The weights were trained on {facts.get('title', 'the corpus')}, licensed as: "
-        f"{facts.get('license', 'unknown')}. Check its terms before you use or share them.",
-    ]
+        f"{facts.get('license', 'unknown')}. Check its terms before you use or share them."
+    )
+    lines = ["## License and citation", "", terms]
     if facts.get("citation"):
         lines += ["", f"Please cite: {facts['citation']}."]
+    if facts.get("bibtex"):
+        lines += ["", "```bibtex", facts["bibtex"], "```"]
     return "\n".join(lines)
 
 

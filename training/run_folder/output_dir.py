@@ -20,7 +20,7 @@ from transformers import TrainingArguments
 from transformers.trainer_pt_utils import safe_globals
 
 from data_scripts.common.writable import check_writable
-from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME
+from data_scripts.corpora.registry import DOWNLOAD_INDEX
 from training.model.checkpoint_refusal import refusal_message
 from training.model.remote_code import refuse_remote_code
 from training.run_folder.checkpoints import check_resumable, newest_complete_checkpoint
@@ -82,10 +82,10 @@ def check_inputs(model_args: ModelArguments, data_args: DataArguments) -> None:
     if model_args.config_path:
         refuse_remote_code(model_args.config_path, "--config_path")
     if data_args.data_dir:
-        csv_path = Path(data_args.data_dir) / MAPPING_FILE_NAME
+        csv_path = Path(data_args.data_dir) / DOWNLOAD_INDEX
         if not csv_path.is_file():
             raise ValueError(
-                f"--data_dir {data_args.data_dir}: no {MAPPING_FILE_NAME}; run "
+                f"--data_dir {data_args.data_dir}: no {DOWNLOAD_INDEX}; run "
                 "data_scripts/download_and_map_emotion_data.py first"
             )
     if data_args.dataset_dir and not Path(data_args.dataset_dir).is_dir():
