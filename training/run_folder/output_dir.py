@@ -23,7 +23,11 @@ from data_scripts.common.writable import check_writable
 from data_scripts.corpora.registry import DOWNLOAD_INDEX
 from training.model.checkpoint_refusal import refusal_message
 from training.model.remote_code import refuse_remote_code
-from training.run_folder.checkpoints import check_resumable, newest_complete_checkpoint
+from training.run_folder.checkpoints import (
+    check_resumable,
+    checkpoints,
+    newest_complete_checkpoint,
+)
 from training.run_folder.run_lock import RunLock
 
 if TYPE_CHECKING:  # the training run's arguments; this room does not import the run
@@ -217,6 +221,10 @@ def claim_output_dir(
         raise ValueError(f"--output_dir {output_dir}: is a file, not a folder")
     check_apart_from_data(output_dir, data_args)
     check_writable(output_dir, "--output_dir")
+    if training_args.resume_from_checkpoint in ("true", "True", True):
+        # Every checkpoint a resume may pick from, the incomplete ones too: no code runs.
+        for candidate in checkpoints(output_dir):
+            check_checkpoint_pickles(candidate)
     resume = resume_target(training_args)
     if resume is not None:
         check_checkpoint_pickles(resume)
