@@ -54,6 +54,7 @@ RUN_OUTPUT_NAMES = frozenset(
         "train_results.json", "eval_results.json", "test_results.json", "test_predictions.csv",
         "split.json", "run_info.json", "confusion_matrix.png", "training_curves.png",
         "cv_results.json", "cv_summary.md", "cross_corpus", "runs", ".training.lock",
+        "validation_predictions.csv", "calibration.json", "reliability_diagram.png",
     }
 )  # fmt: skip
 # Checkpoints, cross-validation folds, and the hidden temporary files of atomic writes.
