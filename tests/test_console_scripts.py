@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 COMMANDS = {
     "ser-download", "ser-prepare", "ser-sample-archives", "ser-train", "ser-evaluate",
-    "ser-predict", "ser-export", "ser-demo",
+    "ser-predict", "ser-export", "ser-demo", "ser-compare", "ser-serve", "ser-stream",
 }  # fmt: skip
 
 

@@ -56,8 +56,9 @@ def test_a_corpus_named_dot_dot_never_writes_over_the_model_folder(model_dir, tm
     prepared = _manifest_corpus(tmp_path / "clips" / "...csv", tmp_path / "cache")
     before = _snapshot(model_dir)
     out = tmp_path / "out"
-    (result,) = evaluate_main(["--model_dir", str(model_dir), "--dataset_dir", str(prepared),
-                               "--output_dir", str(out)])  # fmt: skip
+    assert evaluate_main(["--model_dir", str(model_dir), "--dataset_dir", str(prepared),
+                          "--output_dir", str(out)]) == 0  # fmt: skip
+    result = read_json(out / "cross_corpus" / "corpus" / "results.json")
     assert result["folder"] == "cross_corpus/corpus"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
         "cross_corpus/corpus/README.md",
@@ -81,8 +82,9 @@ def test_a_second_result_never_silently_replaces_the_first(model_dir, tmp_path, 
     first = _manifest_corpus(tmp_path / "a" / "clips.csv", cache)
     second = _manifest_corpus(tmp_path / "b" / "clips.csv", cache)
     out = tmp_path / "out"
-    results = evaluate_main(["--model_dir", str(model_dir), "--dataset_dir", str(first),
-                             "--dataset_dir", str(second), "--output_dir", str(out)])  # fmt: skip
+    assert evaluate_main(["--model_dir", str(model_dir), "--dataset_dir", str(first),
+                          "--dataset_dir", str(second), "--output_dir", str(out)]) == 0  # fmt: skip
+    results = [read_json(out / "cross_corpus" / n / "results.json") for n in ("clips", "clips-2")]
     assert [r["folder"] for r in results] == ["cross_corpus/clips", "cross_corpus/clips-2"]
     assert read_json(out / "cross_corpus" / "clips" / "results.json")["dataset_dir"] == str(first)
     assert read_json(out / "cross_corpus" / "clips-2" / "results.json")["dataset_dir"] == str(
@@ -100,7 +102,8 @@ def test_a_second_result_never_silently_replaces_the_first(model_dir, tmp_path, 
     ) in error
     assert "Traceback" not in error
     assert _snapshot(out) == before
-    (again,) = evaluate_main(["--model_dir", str(model_dir), "--dataset_dir", str(first),
-                              "--output_dir", str(out), "--overwrite"])  # fmt: skip
+    assert evaluate_main(["--model_dir", str(model_dir), "--dataset_dir", str(first),
+                          "--output_dir", str(out), "--overwrite"]) == 0  # fmt: skip
+    again = read_json(out / "cross_corpus" / "clips" / "results.json")
     assert again["folder"] == "cross_corpus/clips"
     assert sorted(p.name for p in (out / "cross_corpus").iterdir()) == ["clips", "clips-2"]

@@ -14,6 +14,7 @@ from training_helpers import predictions_table
 from transformers import AutoConfig, pipeline
 
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
+from data_scripts.common.audio_hash import audio_sha256
 from data_scripts.corpora.corpus_record import CORPUS_FILE, RECORD_FORMAT, record_text
 from data_scripts.corpora.ravdess.facts import (
     EMOBOX_TEST_ACTORS,
@@ -63,6 +64,7 @@ def synthetic_ravdess(actors, seconds=(0.3, 0.5), statements=(1, 2)) -> datasets
             rows["speaker"].append(f"{name.actor:02d}")
             rows["corpus"].append("ravdess")
             rows["file"].append(file_name)
+            rows["audio_sha256"].append(audio_sha256(audio))
     return datasets.Dataset.from_dict(rows, features=FEATURES)
 
 

@@ -78,7 +78,7 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
         # Each fold keeps its per-file table, one row per test file of its actors.
         _, rows = predictions_table(output_dir / f"fold_{k}")
         assert len(rows) == results["folds"][k]["test_samples"]
-        assert {int(row["actor"]) for row in rows} == set(actors)
+        assert {f"{int(row['actor']):02d}" for row in rows} == set(actors)
     accuracies = [fold["test_accuracy"] for fold in results["folds"]]
     assert results["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
     assert results["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))

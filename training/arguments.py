@@ -173,7 +173,7 @@ class DataArguments:
     )
     bootstrap_resamples: int = field(
         default=1000,
-        metadata={"help": "Speaker-clustered bootstrap resamples behind every 95 % interval."},
+        metadata={"help": "Speaker-clustered bootstrap resamples behind every 95 %% interval."},
     )
     bootstrap_seed: int = field(default=0, metadata={"help": "Seed of the bootstrap resamples."})
 

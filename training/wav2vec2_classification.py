@@ -10,7 +10,6 @@ The output directory loads with `pipeline("audio-classification", model=output_d
 
 from __future__ import annotations
 
-import copy
 import logging
 import pickle
 import sys
@@ -25,13 +24,11 @@ import transformers
 from transformers import TrainingArguments, set_seed
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
-from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from training.arguments import (
     DataArguments,
     ModelArguments,
     accelerator_available,
-    corpus_protocol,
     launched_world_size,
     parse_arguments,
 )
@@ -39,7 +36,7 @@ from training.cached_cnn_training import use_cnn_feature_cache
 from training.class_weights import class_weighting, loss_function
 from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
 from training.cross_corpus import check_eval_datasets, evaluate_corpora
-from training.cv_folds import corpus_facts, cross_validation_folds
+from training.cross_validation import run_cross_validation
 from training.data import (
     AudioClassificationCollator,
     describe_split,
@@ -59,16 +56,8 @@ from training.model.model_builder import (
 from training.model.short_clips import drop_too_short
 from training.model.window_facts import record_window_facts
 from training.probe import build_probe_trainer
-from training.reports.cv_summary import (
-    cv_summary_markdown,
-    pooled_intervals_markdown,
-    protocol_markdown,
-    summarize_folds,
-    write_cv_summary_card,
-)
 from training.reports.run_report import RunOutcome, write_run_report
 from training.reports.scores import detailed_metrics, logits_of, make_compute_metrics
-from training.reports.table_intervals import pooled_fold_intervals
 from training.run_evaluation import (
     bootstrap_settings,
     calibrate,
@@ -332,69 +321,6 @@ def _training_summary(
     }
 
 
-def protocol_summary(summary: dict, metric_names: dict) -> dict:
-    """Our cross-validation means and stds under a protocol's metric names, in % like its
-    tables (EmoBox: UA, WA, macro-F1)."""
-    return {
-        name: {k: 100 * v for k, v in summary[ours].items()} for name, ours in metric_names.items()
-    }
-
-
-def _protocol_results(entry: dict, notes: list[dict], summary: dict) -> dict:
-    """The view of a cross-validation over a corpus protocol's folds: its names, % units, and
-    whether it is comparable (every fold's split says so: its rows, its file counts)."""
-    return {
-        "protocol": entry.get("description", entry["title"]),
-        "title": entry["title"],
-        "comparable": all(note["comparable"] for note in notes),
-        "comparable_note": entry.get("comparable_note", ""),
-        "note": notes[0]["note"],
-        "metrics_percent": protocol_summary(summary, entry.get("metric_names") or {}),
-        "names": dict(entry.get("metric_names") or {}),
-    }
-
-
-def run_cross_validation(
-    model_args: ModelArguments,
-    data_args: DataArguments,
-    training_args: TrainingArguments,
-    argv: list[str] | None = None,
-) -> dict:
-    """Speaker-independent cross-validation: one run per fold, then mean and std."""
-    root = Path(training_args.output_dir)
-    folds, protocol_notes = [], []
-    fold_settings = cross_validation_folds(data_args)
-    for number, (fold, fold_data) in enumerate(fold_settings, start=1):
-        fold_training = copy.deepcopy(training_args)
-        fold_training.output_dir = str(root / f"fold_{fold}")
-        logger.info("cross-validation fold %d of %d", number, len(fold_settings))
-        metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
-        test = split_info["splits"]["test"]
-        folds.append({"fold": fold, "test_speakers": test["speakers"], **metrics})
-        if "protocol_check" in split_info:
-            protocol_notes.append(split_info["protocol_check"])
-    summary = summarize_folds(folds)
-    results = {"folds": folds, "summary": summary}
-    protocol = corpus_protocol(data_args)
-    corpora = corpus_facts(data_args)
-    if protocol:  # results under the protocol's name (cv_results.json's "emobox")
-        entry = corpora[0]["protocols"][protocol]
-        results[protocol] = _protocol_results(entry, protocol_notes, summary)
-    if training_args.process_index == 0:
-        # Every fold's test table pooled: one interval over every speaker.
-        results["pooled_intervals"] = pooled_fold_intervals(root, folds, data_args)
-        write_json_atomic(root / "cv_results.json", results)
-        markdown = cv_summary_markdown(folds, summary, "speakers")
-        markdown += "\n" + pooled_intervals_markdown(results["pooled_intervals"]) + "\n"
-        if protocol:
-            markdown = protocol_markdown(results[protocol]) + "\n\n" + markdown
-        write_text_atomic(root / "cv_summary.md", markdown)
-        write_cv_summary_card(
-            root, folds, summary, results.get(protocol), corpora, results["pooled_intervals"]
-        )
-    return results
-
-
 def main(argv: list[str] | None = None) -> int:
     debug, argv = pop_debug_flag(argv)  # a bare --debug: tracebacks of errors
     try:
@@ -416,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         lock = claim_output_dir(training_args, training_args.process_index == 0, data_args)
         try:
             if data_args.cv_folds:
-                run_cross_validation(model_args, data_args, training_args, argv)
+                run_cross_validation(model_args, data_args, training_args, argv, _train_and_test)
                 return 0
             run_training(model_args, data_args, training_args, argv)
         finally:

@@ -2,9 +2,9 @@
 
 The folder is written into `.<name>.<pid>.incomplete` beside the target, so two builds never
 share a staging folder; the swap into place holds a lock (`filelock`, an flock the kernel
-releases if the process dies) on `.<name>.lock` beside the target, so the last build to finish
-wins with a complete folder. A folder that is not a saved dataset (the data
-folder, a user's files) is never deleted.
+releases if the process dies) on a file in the temporary folder named by the target's path, so
+the last build to finish wins with a complete folder and nothing is left beside it. A folder
+that is not a saved dataset (the data folder, a user's files) is never deleted.
 
 A dataset read straight from the build cache is saved as hard links to the cache's Arrow files
 plus the two JSON files `save_to_disk` writes (the same folder, checked by
@@ -16,10 +16,12 @@ as it is.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import datasets
@@ -77,9 +79,12 @@ def _remove_stale_staging(output_dir: Path) -> None:
 
 
 def _swap_lock(output_dir: Path) -> filelock.FileLock:
-    """The lock two builds of one target take to swap it into place (waits for the other)."""
+    """The lock two builds of one target take to swap it into place (waits for the other). It
+    lives in the temporary folder, keyed by the target's path, so nothing is left beside the
+    user's folder."""
+    key = hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:16]
     return filelock.FileLock(
-        output_dir.with_name(f".{output_dir.name}.lock"), fallback_to_soft=False
+        Path(tempfile.gettempdir()) / f"ser-prepare-{key}.lock", fallback_to_soft=False
     )
 
 

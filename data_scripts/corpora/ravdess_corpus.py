@@ -20,6 +20,7 @@ from data_scripts.corpora.interface import CorpusFacts, CorpusFile, CorpusScan
 from data_scripts.corpora.ravdess.counts import count_files, describe, shortfalls
 from data_scripts.corpora.ravdess.facts import (
     ACTORS,
+    ARCHIVE_BY_TYPE,
     EMOBOX_FILES,
     EMOBOX_METRIC_NAMES,
     EMOBOX_TEST_ACTORS,
@@ -170,7 +171,14 @@ def scan(
         extra = [folder / MAPPING_FILE_NAME]
     else:
         folder = Path(archive_dir).resolve()
-        every = sources_from_archives(folder, VOCAL_CHANNELS)
+        # The chosen channels' archives first (a damaged one is named before any other is
+        # read); the other channel's, when it is there, only adds its actors to the universe.
+        wanted = CONFIG_CHANNELS[config]
+        others = tuple(
+            c for c in VOCAL_CHANNELS
+            if c not in wanted and (folder / ARCHIVE_BY_TYPE[c].file_name).is_file()
+        )  # fmt: skip
+        every = sources_from_archives(folder, wanted) + sources_from_archives(folder, others)
         extra = []
     channels = CONFIG_CHANNELS[config]
     chosen = [s for s in every if parse_file_name(s.file).vocal_channel in channels]

@@ -1,7 +1,5 @@
-"""Ship a trained classifier: a clean model directory, verified, optionally with ONNX and int8.
-
-    python -m training.inference.export SOURCE DEST [--fold K] [--onnx] [--quantize int8]
-    python -m training.inference.export --check DEST
+"""Ship a trained classifier: a clean model directory, verified, optionally with ONNX and int8
+(`ser-export SOURCE DEST [--fold K] [--onnx] [--quantize int8]`, `ser-export --check DEST`).
 
 SOURCE is a finished training run, one fold of a cross-validation (`--fold K`), or any
 `save_pretrained` audio-classification directory. DEST gets the model, its card, the run's
