@@ -3,7 +3,7 @@
     python bench/bench_learning.py [--seeds 0,1,2] [--epochs 8] [--jobs 2] [--repo DIR]
         [--archive_dir DIR]   # any RAVDESS-format archives instead of the generated corpus
 
-The recipe of issue 19 on a generated RAVDESS-size corpus (24 actors, speech only, 1,440 files,
+The learning recipe on a generated RAVDESS-size corpus (24 actors, speech only, 1,440 files,
 48 kHz): a random `Wav2Vec2ForCTC` (hidden 96, 3 layers, conv 64 x 5) saved as
 pytorch_model.bin + config.json, trained by the training command exactly as a user runs it (a
 subprocess), once per seed. Each saved model is then scored by `bench/pipeline_judge.py` in a
@@ -47,7 +47,7 @@ from training.reports.paired_comparison import smallest_resolvable_difference  #
 ACTORS = list(range(1, 25))
 SECONDS = (1.0, 1.6)  # the sample archives' default clip lengths
 METRICS = ("accuracy", "uar", "macro_f1")
-# Issue 19's checkpoint: a small random wav2vec2 with a group-normalised CNN (wav2vec2-base's).
+# The recipe's checkpoint: a small random wav2vec2 with a group-normalised CNN (wav2vec2-base's).
 CHECKPOINT_CONFIG = dict(
     hidden_size=96,
     num_hidden_layers=3,

@@ -1,4 +1,4 @@
-"""Benchmark of the RAVDESS data preparation on a RAVDESS-size synthetic corpus (issue 2, sec. 6).
+"""Benchmark of the RAVDESS data preparation on a RAVDESS-size synthetic corpus.
 
 In one run: the builder's preparation with one process and with worker processes, each followed
 by save_to_disk as the prepare command does (repeated, medians reported); the floor it is
@@ -56,8 +56,8 @@ from training.data import MODEL_COLUMNS
 
 logger = logging.getLogger("bench_prepare")
 
-# Targets from issue 2, section 6 (2-core machine).
-MAX_PREPARE_TO_PLAIN_LOOP = 0.6  # issue 10: one process, against the honest floor
+# Targets of the prepare command (2-core machine).
+MAX_PREPARE_TO_PLAIN_LOOP = 0.6  # one process, against the honest floor
 MAX_PEAK_RSS_GB = 2.0
 MAX_CACHE_HIT_SECONDS = 1.0
 MIN_READ_SPEEDUP = 30.0

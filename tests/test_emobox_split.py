@@ -11,7 +11,7 @@ from data_scripts.corpora.ravdess.facts import ACTORS, EMOBOX_TEST_ACTORS, actor
 from data_scripts.corpora.ravdess_corpus import FACTS
 from training.data import resolve_channel
 
-# Written out from emo-box/EmoBox data/ravdess/fold_k/ravdess_test_fold_k.jsonl (issue 8).
+# Written out from emo-box/EmoBox data/ravdess/fold_k/ravdess_test_fold_k.jsonl.
 EMOBOX_TABLE = {
     1: {1, 11, 20, 21},
     2: {4, 10, 12, 14},

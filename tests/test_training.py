@@ -79,9 +79,9 @@ def test_classifier_learns_on_held_out_speakers(trained):
 
 
 # What the seeded `trained` run reaches, judged by `pipeline` one held-out clip at a time
-# (measured on the fixed code, issue 19). The bounds are 0.8x of it: a run that learns 25 % less
-# fails, and so do the drops issue 19 was about (0.61 -> 0.40 accuracy). Measured, never derived
-# from the code under test.
+# (measured on the fixed code). The bounds are 0.8x of it: a run that learns 25 % less
+# fails, and so do the drops batch-dependent training once caused (0.61 -> 0.40 accuracy).
+# Measured, never derived from the code under test.
 MEASURED_PIPELINE_ACCURACY = 0.606  # 63 of 104 clips, speech and song
 MEASURED_PIPELINE_UAR = 0.547
 
