@@ -373,7 +373,9 @@ class EmotionClassifier:
                 "smooth": smooth,
                 "windows": rows,
                 "segments": segments(
-                    rows, smoothed_labels(rows, self.labels, smooth), plan["duration"],
+                    rows,
+                    smoothed_labels(rows, self.labels, smooth),
+                    plan["duration"],
                     self.targets,
                 ),  # fmt: skip
             }

@@ -65,6 +65,15 @@ class OnnxScorer:
         """True when the CNN yields no frame for this many samples (predict reports the clip)."""
         return num_samples < self._shortest
 
+    @property
+    def labels(self) -> list[str]:
+        """The class names (none for a regression model)."""
+        return list(self.layout.classes)
+
+    def probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities (float32, one row per array): the class part of `scores`."""
+        return self.scores(arrays)[:, self.layout.class_slice]
+
     def scores(self, arrays: list[np.ndarray]) -> np.ndarray:
         """Score rows (float32, one per array: class probabilities, then target values), one
         clip per run: no padding, and on CPU faster per clip than batches (BENCHMARKS.md, long

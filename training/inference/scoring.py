@@ -89,6 +89,15 @@ class Scorer:
         """
         return too_short(self.model, num_samples)
 
+    @property
+    def labels(self) -> list[str]:
+        """The class names (none for a regression model)."""
+        return list(self.layout.classes)
+
+    def probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities (float32, one row per array): the class part of `scores`."""
+        return self.scores(arrays)[:, self.layout.class_slice]
+
     @torch.inference_mode()
     def scores(self, arrays: list[np.ndarray]) -> np.ndarray:
         """Score rows (float32, one per array: class probabilities, then target values),

@@ -108,9 +108,7 @@ def score_windows(
         spoken = [o for o, is_speech in zip(offsets, speech, strict=True) if is_speech]
         for batch_first in range(0, len(spoken), batch_size):
             batch = spoken[batch_first : batch_first + batch_size]
-            scored.extend(
-                window_scores(scorer, np.stack([stretch[o : o + size] for o in batch]))
-            )
+            scored.extend(window_scores(scorer, np.stack([stretch[o : o + size] for o in batch])))
             _advance(progress, base + (origin + batch[-1] + size) / rate)
         answers = iter(scored)
         for start, is_speech in zip(group, speech, strict=True):
