@@ -14,12 +14,12 @@ so it gets the answer test_predictions.csv holds; only a longer recording is cut
 whose probabilities are averaged. The voice-activity detector never overrules the model on a
 clip scored whole: such a clip is `no speech` only when the detector hears nothing in it.
 Every answer is a plain dict (training.inference.file_answer), the fields ser-predict --json
-writes.
+writes. A regression or multitask model (training.model.task_outputs) is scored the same way:
+its answers and windows add their target `values` (training.inference.output_scores).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +31,7 @@ from data_scripts.common.audio_spans import SpanDecoder
 from training.inference.audio_io import ArraySource, samples_at_rate
 from training.inference.file_answer import file_result
 from training.inference.onnx_backend import OnnxScorer
-from training.inference.output_scores import is_speech
+from training.inference.output_scores import is_speech, target_ranges
 from training.inference.scoring import DTYPES, Scorer
 from training.inference.timeline import (
     segments,
@@ -98,7 +98,7 @@ class EmotionClassifier:
         self.labels: list[str] = list(self.layout.classes)
         self.targets: list[str] = list(self.layout.targets)
         self.task: str = self.layout.task
-        self.target_ranges: dict[str, list[float]] = _target_ranges(model_dir, self.targets)
+        self.target_ranges: dict[str, list[float]] = target_ranges(model_dir, self.targets)
         self.sampling_rate: int = int(scorer.sampling_rate)
         self.decode_settings = scorer.decode_settings
         windows = default_windows(model_dir)
@@ -380,15 +380,6 @@ class EmotionClassifier:
                 ),  # fmt: skip
             }
         return result
-
-
-def _target_ranges(model_dir: Path, targets: list[str]) -> dict[str, list[float]]:
-    """The targets' ranges in the training corpus as the config records them ({} if not)."""
-    if not targets:
-        return {}
-    config = json.loads((model_dir / "config.json").read_text())
-    ranges = config.get("ser_target_ranges") or {}
-    return {name: [float(x) for x in ranges[name]] for name in targets if name in ranges}
 
 
 def _speech_share(detector, samples: np.ndarray) -> float | None:

@@ -16,6 +16,9 @@ Windows are averaged and smoothed as score rows; answers show them as fields:
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -76,3 +79,13 @@ def row_scores(row: dict, layout: OutputLayout, values_key: str = VALUES) -> np.
 def is_speech(row: dict) -> bool:
     """True for a window or answer the model scored (it has probabilities or values)."""
     return row.get("probabilities") is not None or row.get(VALUES) is not None
+
+
+def target_ranges(model_dir: str | Path, targets: list[str]) -> dict[str, list[float]]:
+    """The targets' ranges in the training corpus, as the config records them ({} if not):
+    for display (the page's bars) and the int8 report."""
+    if not targets:
+        return {}
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    ranges = config.get("ser_target_ranges") or {}
+    return {name: [float(x) for x in ranges[name]] for name in targets if name in ranges}
