@@ -43,6 +43,9 @@ from training.model.model_file import MODEL_WEIGHTS, sha256_of
 from training.model.remote_code import refuse_remote_code
 
 logger = logging.getLogger(__name__)
+# The ONNX forms and their checks live with the other layout-aware comparisons; this name is
+# the one the export has always called (its tests call it too).
+_onnx_forms = onnx_forms
 
 # training.reports.per_file_results writes it (that module loads `datasets`; inference does not).
 PREDICTIONS_FILE = "test_predictions.csv"
@@ -274,7 +277,7 @@ def _build(source, staging, scratch, is_run, options, with_onnx) -> dict:
     verification = {}
     if with_onnx:
         logger.info("exporting ONNX and checking it on %d clips", len(clips))
-        verification.update(onnx_forms(staging, arrays, names, options.quantize))
+        verification.update(_onnx_forms(staging, arrays, names, options.quantize))
     logger.info("checking %d clips with pipeline in a fresh process", len(clips))
     answers = pipeline_scores(pipeline_answers(staging, clips), layout)
     checked = compare(answers, references, "pipeline on the export", classes_checked(layout))
