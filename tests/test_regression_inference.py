@@ -170,7 +170,7 @@ def test_timeline_windows_hold_each_windows_own_values_and_their_moving_average(
 
 @pytest.mark.parametrize(("task", "height"), [("regression", 450), ("multitask", 700)])
 def test_the_timeline_picture_draws_values_as_curves_in_their_own_panel(workspace, task, height):
-    picture = imread(workspace["runs"][task]["out"] / "png" / "long.png")
+    picture = imread(workspace["runs"][task]["out"] / "png" / "long.wav.timeline.png")
     # A regression model: values and the speech band; multitask: probabilities above them.
     assert picture.shape[0] == height
 
