@@ -1,0 +1,94 @@
+"""Comparing two code versions over seeds: the detectable difference and Welch's interval,
+against values worked out by hand from printed t tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training.reports.seed_comparison import compare_seed_scores, detectable_difference
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_detectable_difference_matches_the_t_table():
+    # t(0.975, 4) = 2.776 and t(0.80, 4) = 0.941 (printed tables): 3 seeds each, std 0.071.
+    expected = (2.776 + 0.941) * 0.071 * math.sqrt(2 / 3)
+    assert detectable_difference(0.071, 3) == pytest.approx(expected, rel=1e-3)
+    # 5 seeds: t(0.975, 8) = 2.306, t(0.80, 8) = 0.889.
+    assert detectable_difference(0.05, 5) == pytest.approx(
+        (2.306 + 0.889) * 0.05 * math.sqrt(2 / 5), rel=1e-3
+    )
+
+
+def test_one_seed_has_no_detectable_difference():
+    assert detectable_difference(0.1, 1) is None
+
+
+def test_welch_on_two_seeds_each_matches_the_closed_form():
+    # Equal variances 0.02, two seeds each: Welch's freedom is 2, t = 0.1 / sqrt(0.02) and the
+    # t(2) distribution's two-sided p is 1 - t / sqrt(2 + t^2); t(0.975, 2) = 4.303.
+    result = compare_seed_scores([0.5, 0.7], [0.6, 0.8])
+    t = 0.1 / math.sqrt(0.02)
+    assert result["difference"] == pytest.approx(0.1)
+    assert result["p_value"] == pytest.approx(1 - t / math.sqrt(2 + t * t), rel=1e-6)
+    assert result["low"] == pytest.approx(0.1 - 4.303 * math.sqrt(0.02), abs=1e-3)
+    assert result["high"] == pytest.approx(0.1 + 4.303 * math.sqrt(0.02), abs=1e-3)
+
+
+def test_a_clear_drop_is_an_interval_below_zero():
+    # std 0.01 each over 3 seeds: standard error sqrt(2 * 0.0001 / 3), freedom 4, t(0.975, 4).
+    result = compare_seed_scores([0.60, 0.61, 0.62], [0.50, 0.51, 0.52])
+    half = 2.776 * math.sqrt(2 * 0.0001 / 3)
+    assert result["difference"] == pytest.approx(-0.1)
+    assert result["low"] == pytest.approx(-0.1 - half, abs=1e-4)
+    assert result["high"] == pytest.approx(-0.1 + half, abs=1e-4)
+    assert result["p_value"] < 0.001
+
+
+def test_fewer_than_two_seeds_is_refused():
+    with pytest.raises(ValueError, match="two seeds"):
+        compare_seed_scores([0.5], [0.6, 0.7])
+
+
+def _bench_result(path: Path, commit: str, accuracies: list[float]) -> Path:
+    runs = [
+        {"seed": seed, "accuracy": accuracy, "uar": accuracy, "macro_f1": accuracy}
+        for seed, accuracy in enumerate(accuracies)
+    ]
+    mean = sum(accuracies) / len(accuracies)
+    std = math.sqrt(sum((a - mean) ** 2 for a in accuracies) / (len(accuracies) - 1))
+    summary = {m: {"mean": mean, "std": std} for m in ("accuracy", "uar", "macro_f1")}
+    result = {"commit": commit, "epochs": 1, "extra": "", "runs": runs, "summary": summary}
+    path.write_text(json.dumps(result))
+    return path
+
+
+def test_compare_learning_reports_a_drop_with_its_interval(tmp_path):
+    old = _bench_result(tmp_path / "old.json", "old", [0.60, 0.61, 0.62])
+    new = _bench_result(tmp_path / "new.json", "new", [0.50, 0.51, 0.52])
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "compare_learning.py"), str(old), str(new)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "new - old: -0.100 [-0.123, -0.077]" in done.stdout
+    assert "new scores lower than old" in done.stdout
+
+
+def test_compare_learning_refuses_different_settings(tmp_path):
+    old = _bench_result(tmp_path / "old.json", "old", [0.60, 0.61, 0.62])
+    new = _bench_result(tmp_path / "new.json", "new", [0.50, 0.51, 0.52])
+    changed = json.loads(new.read_text())
+    changed["epochs"] = 3
+    new.write_text(json.dumps(changed))
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "compare_learning.py"), str(old), str(new)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "different settings" in done.stderr
