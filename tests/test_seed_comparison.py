@@ -56,39 +56,79 @@ def test_fewer_than_two_seeds_is_refused():
         compare_seed_scores([0.5], [0.6, 0.7])
 
 
-def _bench_result(path: Path, commit: str, accuracies: list[float]) -> Path:
+def _bench_result(path: Path, commit: str, accuracies: list[float], **settings) -> Path:
     runs = [
         {"seed": seed, "accuracy": accuracy, "uar": accuracy, "macro_f1": accuracy}
         for seed, accuracy in enumerate(accuracies)
     ]
-    mean = sum(accuracies) / len(accuracies)
-    std = math.sqrt(sum((a - mean) ** 2 for a in accuracies) / (len(accuracies) - 1))
-    summary = {m: {"mean": mean, "std": std} for m in ("accuracy", "uar", "macro_f1")}
-    result = {"commit": commit, "epochs": 1, "extra": "", "runs": runs, "summary": summary}
-    path.write_text(json.dumps(result))
+    result = {"commit": commit, "epochs": 1, "extra": "", "voices": "hard", "runs": runs}
+    path.write_text(json.dumps({**result, **settings}))
     return path
+
+
+def _compare(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "bench" / "compare_learning.py"), *args],
+        capture_output=True, text=True,
+    )  # fmt: skip
 
 
 def test_compare_learning_reports_a_drop_with_its_interval(tmp_path):
     old = _bench_result(tmp_path / "old.json", "old", [0.60, 0.61, 0.62])
     new = _bench_result(tmp_path / "new.json", "new", [0.50, 0.51, 0.52])
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "compare_learning.py"), str(old), str(new)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    done = _compare("--a", str(old), "--b", str(new))
+    assert done.returncode == 0, done.stderr
     assert "new - old: -0.100 [-0.123, -0.077]" in done.stdout
     assert "new scores lower than old" in done.stdout
 
 
+def test_compare_learning_pools_seeds_run_one_at_a_time(tmp_path):
+    # Seeds 0 and 1 of the old version in two files: the same answer as one file of both.
+    first = _bench_result(tmp_path / "old0.json", "old", [0.60])
+    second = json.loads(_bench_result(tmp_path / "old1.json", "old", [0.0, 0.62]).read_text())
+    second["runs"] = second["runs"][1:]
+    (tmp_path / "old1.json").write_text(json.dumps(second))
+    new = _bench_result(tmp_path / "new.json", "new", [0.50, 0.52])
+    done = _compare("--a", str(first), str(tmp_path / "old1.json"), "--b", str(new))
+    assert done.returncode == 0, done.stderr
+    assert "new - old: -0.100" in done.stdout
+
+
+def test_compare_learning_pairs_one_seed_file_by_file(tmp_path):
+    # 4 speakers x 10 files; A right on all, B wrong on speaker 01's 10 files: paired
+    # difference -0.25; McNemar: 10 discordant files all one way, p = 2 / 2^10.
+    files = {f"f{i:02d}.wav": f"{i // 10 + 1:02d}" for i in range(40)}
+    answers_a = {f: {"true": "sad", "predicted": "sad", "actor": a} for f, a in files.items()}
+    answers_b = {
+        f: {"true": "sad", "predicted": "angry" if a == "01" else "sad", "actor": a}
+        for f, a in files.items()
+    }
+    for name, answers, accuracies in (
+        ("old", answers_a, [1.0, 0.9]),
+        ("new", answers_b, [0.75, 0.8]),
+    ):
+        path = _bench_result(tmp_path / f"{name}.json", name, accuracies)
+        result = json.loads(path.read_text())
+        result["runs"][0]["answers"] = answers
+        path.write_text(json.dumps(result))
+    done = _compare("--a", str(tmp_path / "old.json"), "--b", str(tmp_path / "new.json"))
+    assert done.returncode == 0, done.stderr
+    seed_row = next(line for line in done.stdout.splitlines() if line.startswith("| 0 |"))
+    assert "-0.250 [" in seed_row
+    assert seed_row.rstrip(" |").endswith(f"{2 / 2**10:.3f}")
+
+
 def test_compare_learning_refuses_different_settings(tmp_path):
     old = _bench_result(tmp_path / "old.json", "old", [0.60, 0.61, 0.62])
-    new = _bench_result(tmp_path / "new.json", "new", [0.50, 0.51, 0.52])
-    changed = json.loads(new.read_text())
-    changed["epochs"] = 3
-    new.write_text(json.dumps(changed))
-    done = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "compare_learning.py"), str(old), str(new)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+    new = _bench_result(tmp_path / "new.json", "new", [0.50, 0.51, 0.52], epochs=3)
+    done = _compare("--a", str(old), "--b", str(new))
     assert done.returncode == 2
-    assert done.stderr.strip().count("\n") == 0 and "different settings" in done.stderr
+    assert done.stderr.count("\n") == 1 and "epochs" in done.stderr and str(new) in done.stderr
+
+
+def test_compare_learning_refuses_a_seed_given_twice(tmp_path):
+    one = _bench_result(tmp_path / "one.json", "old", [0.60, 0.61])
+    two = _bench_result(tmp_path / "two.json", "old", [0.62])
+    new = _bench_result(tmp_path / "new.json", "new", [0.50, 0.51])
+    done = _compare("--a", str(one), str(two), "--b", str(new))
+    assert done.returncode == 2 and "seed 0" in done.stderr
