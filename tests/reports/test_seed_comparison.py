@@ -13,7 +13,7 @@ import pytest
 
 from training.reports.seed_comparison import compare_seed_scores, detectable_difference
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_detectable_difference_matches_the_t_table():
