@@ -120,6 +120,8 @@ def report(name_a: str, runs_a: dict, name_b: str, runs_b: dict, metric: str) ->
         lines.append(f"| {seed} | {_cell(run_a, metric)} | {_cell(run_b, metric)} | {pair} | {p} |")
     scores_a = [run[metric] for _, run in sorted(runs_a.items())]
     scores_b = [run[metric] for _, run in sorted(runs_b.items())]
+    if min(len(scores_a), len(scores_b)) < 2:  # the per-seed pairs above still stand
+        return [*lines, "", "over seeds: no verdict below two seeds of each version"]
     comparison = compare_seed_scores(scores_a, scores_b)
     lines += [
         f"| mean ± std | {np.mean(scores_a):.3f} ± {np.std(scores_a, ddof=1):.3f} "

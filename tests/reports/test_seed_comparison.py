@@ -132,3 +132,12 @@ def test_compare_learning_refuses_a_seed_given_twice(tmp_path):
     new = _bench_result(tmp_path / "new.json", "new", [0.50, 0.51])
     done = _compare("--a", str(one), str(two), "--b", str(new))
     assert done.returncode == 2 and "seed 0" in done.stderr
+
+
+def test_compare_learning_with_one_seed_each_pairs_it_and_gives_no_verdict(tmp_path):
+    old = _bench_result(tmp_path / "old.json", "old", [0.60])
+    new = _bench_result(tmp_path / "new.json", "new", [0.50])
+    done = _compare("--a", str(old), "--b", str(new))
+    assert done.returncode == 0, done.stderr
+    assert "| 0 | 0.600 | 0.500 |" in done.stdout
+    assert "no verdict below two seeds" in done.stdout and "Welch" not in done.stdout
