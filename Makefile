@@ -29,8 +29,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 # Two workers: most tests wait on subprocesses, servers and files, so 2 cores serve 2 workers.
+# --dist loadfile keeps each test file on one worker, so a module's fixtures (a training run,
+# a server) are made once, not once per worker that happens to get some of its tests.
 test: install
-	$(PY) -m pytest -q -n 2 -m "not faults" tests
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not faults" tests
 
 # Slow fault tests: killed builders, concurrent builds and trainings (docs/reliability.md).
 test-faults: install

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
-from training_helpers import TINY_CONFIG
+from filelock import FileLock
+from training_helpers import TINY_CONFIG, run_command, train_command
 
 from data_scripts.corpora.ravdess.sample_archives import write_sample_archives
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint
@@ -44,3 +47,34 @@ def checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def train_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def one_epoch_run(checkpoint, sample_data_dir, train_cache, tmp_path_factory) -> tuple[Path, Path]:
+    """(run, pushed): one barely trained run (one epoch on the speech files, the presets' group
+    norm and weighted layers; its answers are close calls) pushed with --push_to_dir. The export
+    tests and the predict-equals-evaluation tests read it and never change it.
+
+    A training run is the slowest thing a test does, so it is made once for the whole session,
+    also across pytest-xdist's workers: the first one trains under a file lock in their shared
+    temporary folder, the other finds the finished run there."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    root = shared / "one_epoch_run"
+    run, pushed, done = root / "run", root / "pushed", root / "finished"
+    with FileLock(str(shared / "one_epoch_run.lock")):
+        if not done.is_file():
+            shutil.rmtree(root, ignore_errors=True)  # a failed attempt's leftovers
+            root.mkdir()
+            run_command(
+                train_command(
+                    checkpoint, run,
+                    "--data_dir", str(sample_data_dir), "--cache_dir", str(train_cache),
+                    "--vocal_channel", "speech", "--num_train_epochs", "1",
+                    "--pooling", "weighted_layers", "--push_to_dir", str(pushed),
+                ),
+                timeout=1800,  # one epoch takes seconds alone, minutes on a shared 2-core machine
+            )  # fmt: skip
+            done.touch()
+    return run, pushed

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from training_helpers import predictions_table, run_command, train_command
+from training_helpers import predictions_table
 
 from training.inference import EmotionClassifier
 from training.inference.audio_io import load_audio
@@ -30,18 +30,10 @@ TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="module")
-def run(checkpoint, sample_data_dir, train_cache, tmp_path_factory) -> Path:
+def run(one_epoch_run) -> Path:
     """A barely trained run (one epoch): its answers are close calls, where windows flipped
-    labels."""
-    output = tmp_path_factory.mktemp("evaluated") / "run"
-    run_command(
-        train_command(
-            checkpoint, output, "--data_dir", str(sample_data_dir), "--cache_dir",
-            str(train_cache), "--num_train_epochs", "1", "--vocal_channel", "speech",
-        ),
-        timeout=1800,  # one epoch takes seconds alone, minutes on a shared 2-core machine
-    )  # fmt: skip
-    return output
+    labels (conftest's session run, shared with the export tests)."""
+    return one_epoch_run[0]
 
 
 @pytest.fixture(scope="module")

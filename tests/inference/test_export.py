@@ -13,7 +13,7 @@ import sys
 import time
 
 import pytest
-from training_helpers import REPO, predictions_table, read_json, run_command, run_env, train_command
+from training_helpers import REPO, predictions_table, read_json, run_env, train_command
 
 from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.inference.export import main
@@ -39,25 +39,16 @@ def _export(capsys, *args: str) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def run_and_push(checkpoint, sample_data_dir, train_cache, tmp_path_factory):
-    """A finished run (the presets' group norm and weighted layers) pushed with --push_to_dir."""
-    root = tmp_path_factory.mktemp("export")
-    run, pushed = root / "run", root / "pushed"
-    run_command(
-        train_command(
-            checkpoint, run,
-            "--data_dir", str(sample_data_dir), "--cache_dir", str(train_cache),
-            "--vocal_channel", "speech", "--num_train_epochs", "1",
-            "--pooling", "weighted_layers", "--push_to_dir", str(pushed),
-        )
-    )  # fmt: skip
-    return run, pushed
+def run_and_push(one_epoch_run):
+    """A finished run (the presets' group norm and weighted layers) pushed with --push_to_dir
+    (conftest's session run, shared with the predict-equals-evaluation tests)."""
+    return one_epoch_run
 
 
 @pytest.fixture(scope="module")
-def onnx_export(run_and_push):
+def onnx_export(run_and_push, tmp_path_factory):
     run, _ = run_and_push
-    dest = run.parent / "with_onnx"
+    dest = tmp_path_factory.mktemp("onnx") / "with_onnx"
     assert main([str(run), str(dest), "--onnx", "--quantize", "int8"]) == 0
     return dest
 
