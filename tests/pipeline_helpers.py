@@ -27,11 +27,10 @@ print(json.dumps(answers))
 """
 
 
-def pipeline_probabilities(model_dir: Path, files: list[Path]) -> dict[str, dict[str, float]]:
-    """{file path: {label: probability}} from `pipeline`, one clip per call, no PYTHONPATH."""
+def _pipeline_answers(script: str, model_dir: Path, files: list[Path]) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, str(model_dir)],
+        [sys.executable, "-c", script, str(model_dir)],
         input=json.dumps([str(f) for f in files]),
         cwd=Path(model_dir).parent,
         env=env,
@@ -42,3 +41,17 @@ def pipeline_probabilities(model_dir: Path, files: list[Path]) -> dict[str, dict
     if result.returncode != 0:
         raise AssertionError(f"pipeline subprocess failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def pipeline_probabilities(model_dir: Path, files: list[Path]) -> dict[str, dict[str, float]]:
+    """{file path: {label: probability}} from `pipeline`, one clip per call, no PYTHONPATH."""
+    return _pipeline_answers(_SCRIPT, model_dir, files)
+
+
+def pipeline_values(model_dir: Path, files: list[Path]) -> dict[str, dict[str, float]]:
+    """{file path: {output name: value}} from `pipeline(..., function_to_apply="none")`: the raw
+    outputs of a regression or multitask model (its targets in the ratings' units), one clip
+    per call, in a process that imports nothing of this project."""
+    script = _SCRIPT.replace("top_k=None)", 'top_k=None, function_to_apply="none")')
+    assert script != _SCRIPT
+    return _pipeline_answers(script, model_dir, files)

@@ -15,6 +15,7 @@ from data_scripts.corpora.builder import build_corpus
 from data_scripts.corpora.corpus_record import corpus_record, facts_of, read_corpus_record
 from data_scripts.corpora.registry import DOWNLOAD_CORPUS, scan_corpus
 from training.arguments import DataArguments, corpus_protocol
+from training.model.batch_labels import CLASS_LABELS, BatchLabels
 from training.multi_corpus import combine_corpora
 
 logger = logging.getLogger(__name__)
@@ -129,8 +130,10 @@ def describe_split(splits: datasets.DatasetDict, summary: dict, record: dict | N
     return split_summary(splits, parameters, facts_of(record).get("protocols"))
 
 
-def model_view(dataset: datasets.Dataset) -> datasets.Dataset:
-    return dataset.with_format("numpy", columns=MODEL_COLUMNS)
+def model_view(dataset: datasets.Dataset, labels: BatchLabels = CLASS_LABELS) -> datasets.Dataset:
+    """The columns the collator reads: audio, length and what `labels` builds the labels of."""
+    columns = MODEL_COLUMNS + [c for c in labels.columns if c not in MODEL_COLUMNS]
+    return dataset.with_format("numpy", columns=columns)
 
 
 def normalised_batch(feature_extractor: Wav2Vec2FeatureExtractor, waveforms: list) -> dict:
@@ -155,9 +158,11 @@ class AudioClassificationCollator:
         feature_extractor: Wav2Vec2FeatureExtractor,
         max_seconds: float | None = None,
         random_crop: bool = False,
+        labels: BatchLabels = CLASS_LABELS,
     ):
         self.feature_extractor = feature_extractor
         self.random_crop = random_crop
+        self.labels_of = labels
         rate = feature_extractor.sampling_rate
         self.max_samples = int(max_seconds * rate) if max_seconds else None
 
@@ -172,5 +177,5 @@ class AudioClassificationCollator:
             self._crop(np.asarray(row["audio"]["array"], dtype=np.float32)) for row in rows
         ]
         batch = normalised_batch(self.feature_extractor, waveforms)
-        batch["labels"] = torch.tensor([int(row["label"]) for row in rows], dtype=torch.long)
+        batch["labels"] = self.labels_of(rows)
         return batch
