@@ -164,3 +164,26 @@ def test_each_task_selects_its_best_checkpoint_by_its_own_metric(tmp_path):
     _, _, chosen = _parse(tmp_path, "--task", "regression", "--targets", "a",
                           "--metric_for_best_model", "ccc_a")  # fmt: skip
     assert chosen.metric_for_best_model == "ccc_a"
+
+
+def test_a_cached_frozen_probe_is_refused_for_targets(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _parse(tmp_path, "--task", "regression", "--targets", "a", "--freeze_encoder", "true")
+    assert "add --cache_frozen_features false" in capsys.readouterr().err
+
+
+def test_classes_are_refused_on_a_corpus_of_targets_only():
+    import datasets
+
+    from training.task_training import task_layout
+
+    features = datasets.Features(
+        {"label": datasets.ClassLabel(names=[]), "arousal": datasets.Value("float32")}
+    )
+    rows = datasets.Dataset.from_dict({"label": [-1, -1], "arousal": [1.0, 2.0]}, features)
+    assert task_layout("regression", "arousal", rows, "d") == OutputLayout(
+        "regression", (), ("arousal",)
+    )
+    for task in ("classification", "multitask"):
+        with pytest.raises(ValueError, match=f"--task {task}: d holds no labels"):
+            task_layout(task, "arousal", rows, "d")
