@@ -91,3 +91,46 @@ def regression_intervals(
         **resampling_facts(clusters, num_clusters, len(truth), resamples, seed),
         "metrics": metrics,
     }
+
+
+def paired_target_bootstrap(
+    truth, predicted_a, predicted_b, clusters, names, resamples: int = 1000, seed: int = 0
+) -> dict:
+    """Per target and metric (and the mean CCC): A, B, B - A, the 95 % paired interval of the
+    difference and its two-sided p-value, both systems scored on the same resampled speakers
+    (as training.reports.paired_comparison does for the classes' metrics)."""
+    truth = np.asarray(truth, dtype=np.float64).reshape(len(truth), -1)
+    sides = [
+        np.asarray(side, dtype=np.float64).reshape(len(truth), -1)
+        for side in (predicted_a, predicted_b)
+    ]
+    if clusters is None:
+        ids = np.arange(len(truth))
+    else:
+        _, ids = np.unique(np.asarray(clusters).astype(str), return_inverse=True)
+    num_clusters = int(ids.max()) + 1 if len(ids) else 0
+    weights = np.vstack(
+        [np.ones(len(truth)), resample_counts(num_clusters, resamples, seed)[:, ids]]
+    )
+    scored = [
+        {f"{metric}_{name}": values for i, name in enumerate(names)
+         for metric, values in _weighted(side[:, i], truth[:, i], weights).items()}
+        for side in sides
+    ]  # fmt: skip
+    for side in scored:
+        side["ccc"] = np.mean([side[f"ccc_{name}"] for name in names], axis=0)
+    metrics = {}
+    for key in ["ccc", *(k for k in scored[0] if k != "ccc")]:
+        a, b = scored[0][key], scored[1][key]
+        difference = float(b[0] - a[0])
+        spread = (b - a)[1:]
+        spread = spread[~np.isnan(spread)]
+        low, high = _interval(spread)
+        extreme = np.abs(spread - difference) >= abs(difference) - 1e-12
+        metrics[key] = {"a": float(a[0]), "b": float(b[0]), "difference": difference,
+                        "low": low, "high": high,
+                        "p_value": float((1 + extreme.sum()) / (1 + len(spread)))}  # fmt: skip
+    return {
+        **resampling_facts(clusters, num_clusters, len(truth), resamples, seed),
+        "metrics": metrics,
+    }
