@@ -12,11 +12,11 @@ import sys
 
 import numpy as np
 import pytest
-from dimension_corpus import write_dimension_corpus
 from huggingface_hub import ModelCard
 from pipeline_helpers import pipeline_values
 from training_helpers import predictions_table, read_json, run_command, run_env, train_command
 
+from bench.dimension_corpus import write_dimension_corpus
 from training.model.task_outputs import OutputLayout
 
 TARGETS = ("arousal", "valence")

@@ -1,5 +1,5 @@
-"""A generated corpus whose continuous targets are known functions of the audio, for training
-tests of regression and multitask heads.
+"""A generated corpus whose continuous targets are known functions of the audio, for the
+regression learning benchmark and the tests of regression and multitask heads.
 
 Each clip is a harmonic voice with syllable-like bursts over a fixed noise floor:
 - arousal (1..5) raises the pitch (a third of an octave per step above the speaker's own) and
