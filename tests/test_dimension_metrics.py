@@ -148,6 +148,8 @@ def _parse(tmp_path, *flags):
          "--class_weighting balanced weighs classes and --task regression has none"),
         (("--task", "multitask", "--targets", "a", "--loss_weights", "1"), "--loss_weights 1"),
         (("--loss_weights", "1,1"), "--loss_weights is for --task multitask"),
+        (("--task", "regression", "--targets", "a", "--eval_dataset_dir", "x"),
+         "--eval_dataset_dir scores classes"),
     ],
 )  # fmt: skip
 def test_task_flags_that_do_not_fit_are_refused_in_one_line(tmp_path, capsys, flags, message):

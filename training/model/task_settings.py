@@ -55,6 +55,11 @@ def resolve_task(model_args, data_args, training_args) -> str | None:
             f"--class_weighting {data_args.class_weighting} weighs classes and --task "
             "regression has none; leave it out"
         )
+    if data_args.eval_dataset_dir:
+        return (
+            f"--eval_dataset_dir scores classes; --task {task} runs score their targets on their "
+            "own test split only: leave it out"
+        )
     if task == "regression" and model_args.loss_weights:
         return "--loss_weights is for --task multitask (regression has one loss)"
     try:
