@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from training.evaluation.run_evaluation import split_speakers
 from training.reports.intervals import bootstrap_intervals
 from training.reports.metrics.regression_metrics import regression_intervals
 from training.reports.scores import logits_of
-from training.run_evaluation import split_speakers
 from training.task_training import TargetTask
 
 

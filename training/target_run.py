@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.class_weights import class_weighting
 from training.reports.target_report import write_target_report
 from training.run_folder.run_info import collect_run_info, describe_processes
 from training.target_evaluation import score_split
 from training.task_training import TargetTask, fold_before_saving
+from training.trainer.class_weights import class_weighting
 
 
 def finish_target_run(trainer, views, splits, task: TargetTask, arguments, run: dict) -> dict:

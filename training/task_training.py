@@ -15,8 +15,7 @@ import numpy as np
 from transformers import EvalPrediction
 
 from data_scripts.corpora.corpus_record import facts_of
-from training.class_weights import class_weighting
-from training.model.batch_labels import CLASS_LABELS, BatchLabels
+from training.data.batch_labels import CLASS_LABELS, BatchLabels
 from training.model.regression_loss import task_loss
 from training.model.target_scaling import TargetScaling, fold_scaling
 from training.model.task_outputs import OutputLayout
@@ -25,6 +24,7 @@ from training.model.temperature import fold_temperature
 from training.reports.calibration import fit_temperature
 from training.reports.metrics.regression_metrics import regression_metrics
 from training.reports.scores import load_metric, logits_of
+from training.trainer.class_weights import class_weighting
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class TargetTask:
 
     @classmethod
     def of(cls, layout: OutputLayout, train, loss_weights: str | None) -> TargetTask:
-        labels = BatchLabels(layout)
+        labels = BatchLabels(layout.targets, layout.has_classes)
         values = np.stack([np.asarray(train[name], np.float64) for name in layout.targets], 1)
         ranges = {
             name: [float(values[:, i].min()), float(values[:, i].max())]
@@ -113,7 +113,7 @@ class TargetTask:
         return self.scores(logits_of(prediction.predictions), prediction.label_ids)
 
 
-def batch_labels(task: TargetTask | None) -> BatchLabels:
+def labels_for_task(task: TargetTask | None) -> BatchLabels:
     return CLASS_LABELS if task is None else task.labels
 
 

@@ -9,7 +9,7 @@ training split's scaling, target_scaling.py), so no target outweighs another by 
 A multitask loss adds the class part's cross-entropy: w_classes x CE + w_targets x regression
 loss (`--loss_weights w_classes,w_targets`).
 
-Batch labels (training.model.batch_labels): (B, T) raw target values for regression; (B, 1 + T)
+Batch labels (training.data.batch_labels): (B, T) raw target values for regression; (B, 1 + T)
 with the class id first for multitask.
 """
 
