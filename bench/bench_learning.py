@@ -14,6 +14,12 @@ accuracy difference its test set resolves, their mean and std, minutes per run, 
 learning_bench.json to --output_dir. Mean ± std over seeds says how much a rerun moves; the
 interval says how much the test speakers alone could move one run.
 
+`--task regression` learns continuous targets instead: the generated corpus of
+bench/dimension_corpus.py (24 speakers, 30 clips each; arousal and valence known functions of the
+audio) prepared with `ser-prepare --target_columns`, trained with `--task regression`, and judged
+by bench/dimension_judge.py (`pipeline(..., function_to_apply="none")`, one clip at a time):
+per-target CCC and their mean.
+
 `--repo` runs another checkout's training command on the same corpus and checkpoint (e.g. a git
 worktree of an older commit), so two commits are compared on identical inputs. `--jobs` runs
 seeds side by side, each with cores/jobs threads: on a 2-core CPU two single-thread runs finish
@@ -39,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bench_support import make_corpus  # noqa: E402
+from bench.dimension_corpus import write_dimension_corpus  # noqa: E402
 from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
 from data_scripts.corpora.ravdess.download import download_and_map  # noqa: E402
 from data_scripts.corpora.ravdess.facts import ARCHIVES  # noqa: E402
@@ -50,6 +57,8 @@ from training.reports.seed_comparison import detectable_difference  # noqa: E402
 ACTORS = list(range(1, 25))
 SECONDS = (1.0, 1.6)  # the sample archives' default clip lengths
 METRICS = ("accuracy", "uar", "macro_f1")
+TARGETS = ("arousal", "valence")
+TARGET_METRICS = ("ccc", *(f"ccc_{t}" for t in TARGETS))
 # The recipe's checkpoint: a small random wav2vec2 with a group-normalised CNN (wav2vec2-base's).
 CHECKPOINT_CONFIG = dict(
     hidden_size=96,
@@ -79,6 +88,23 @@ def corpus_from(
     return data_dir
 
 
+def dimension_corpus(repo: Path, output_dir: Path) -> tuple[Path, Path]:
+    """The generated corpus of continuous targets, prepared by the checkout's ser-prepare:
+    (prepared folder, manifest); reused if there."""
+    manifest = output_dir / "dimensions" / "manifest.csv"
+    if not manifest.is_file():
+        write_dimension_corpus(manifest.parent, speakers=24, clips=30)
+    prepared = output_dir / f"dimensions_prepared_{repo.name}"
+    if not prepared.is_dir():
+        subprocess.run(
+            [sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "manifest",
+             "--manifest", str(manifest), "--target_columns", ",".join(TARGETS),
+             "--output_dir", str(prepared), "--cache_dir", str(output_dir / f"cache_{repo.name}")],
+            cwd=repo, env=environment(repo, os.cpu_count() or 1), check=True,
+        )  # fmt: skip
+    return prepared, manifest
+
+
 def write_checkpoint(directory: Path) -> Path:
     """The random CTC checkpoint (torch.manual_seed(0)); reused if there."""
     if not (directory / "pytorch_model.bin").is_file():
@@ -98,7 +124,10 @@ def train_command(repo: Path, checkpoint: Path, data_dir: Path, run_dir: Path, s
         sys.executable, str(repo / "training" / "wav2vec2_classification.py"),
         "--config_path", str(checkpoint / "config.json"),
         "--model_path", str(checkpoint / "pytorch_model.bin"),
-        "--data_dir", str(data_dir), "--vocal_channel", "speech", "--split", "speaker",
+        *(["--dataset_dir", str(data_dir), "--task", "regression", "--targets", ",".join(TARGETS)]
+          if args.task == "regression"
+          else ["--data_dir", str(data_dir), "--vocal_channel", "speech"]),
+        "--split", "speaker",
         "--num_train_epochs", str(args.epochs), "--learning_rate", "1e-3",
         "--per_device_train_batch_size", "16", "--freeze_feature_encoder", "false",
         "--seed", str(seed), "--output_dir", str(run_dir),
@@ -126,6 +155,20 @@ def run_seed(seed: int, repo: Path, checkpoint: Path, data_dir: Path, args, thre
     train_minutes = (time.perf_counter() - started) / 60
     judge_env = environment(repo, threads)
     judge_env.pop("PYTHONPATH")  # the judge must not see the project
+    if args.task == "regression":
+        judged = subprocess.run(
+            [sys.executable, str(REPO / "bench" / "dimension_judge.py"), str(run_dir),
+             str(args.manifest)],
+            cwd=args.output_dir, env=judge_env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        reported = json.loads((run_dir / "test_results.json").read_text())
+        return {
+            "seed": seed,
+            **json.loads(judged.stdout.strip().splitlines()[-1]),
+            "reported_ccc": reported.get("test_ccc"),
+            "train_minutes": train_minutes,
+            "minutes": (time.perf_counter() - started) / 60,
+        }
     judged = subprocess.run(
         [sys.executable, str(REPO / "bench" / "pipeline_judge.py"), str(run_dir), str(data_dir)],
         cwd=args.output_dir, env=judge_env, capture_output=True, text=True, check=True,
@@ -166,16 +209,16 @@ def judged_uncertainty(judged: dict) -> dict:
     }
 
 
-def summarize(runs: list[dict]) -> dict:
+def summarize(runs: list[dict], metrics=METRICS) -> dict:
     summary = {
         name: {
             "mean": float(np.mean([run[name] for run in runs])),
             "std": float(np.std([run[name] for run in runs], ddof=1)) if len(runs) > 1 else 0.0,
             "min": float(np.min([run[name] for run in runs])),
         }
-        for name in (*METRICS, "minutes")
+        for name in (*metrics, "minutes")
     }
-    for name in METRICS:  # what this many seeds can tell apart between two code versions
+    for name in metrics:  # what this many seeds can tell apart between two code versions
         summary[name]["detectable_difference"] = detectable_difference(
             summary[name]["std"], len(runs)
         )
@@ -209,6 +252,21 @@ def check_checkout(repo: Path) -> str | None:
             "without an editable install of another checkout"
         )
     return None
+
+
+def target_table(runs: list[dict], summary: dict) -> str:
+    """The regression benchmark's table: the judge's CCC per target and their mean."""
+    lines = ["| seed | " + " | ".join(TARGET_METRICS) + " | reported ccc | minutes |",
+             "|---:|" + "---:|" * (len(TARGET_METRICS) + 2)]  # fmt: skip
+    for run in runs:
+        values = " | ".join(f"{run[m]:.3f}" for m in TARGET_METRICS)
+        lines.append(f"| {run['seed']} | {values} | {run['reported_ccc']:.3f} | "
+                     f"{run['minutes']:.1f} |")  # fmt: skip
+    means = " | ".join(
+        f"{summary[m]['mean']:.3f} ± {summary[m]['std']:.3f}" for m in TARGET_METRICS
+    )
+    lines.append(f"| mean ± std | {means} | | {summary['minutes']['mean']:.1f} |")
+    return "\n".join(lines)
 
 
 def table(runs: list[dict], summary: dict) -> str:
@@ -257,6 +315,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose training runs")
     parser.add_argument("--extra", default="", help="extra training flags (one string)")
     parser.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        default="classification",
+        help="regression: continuous targets on the generated dimension corpus",
+    )
+    parser.add_argument(
         "--archive_dir",
         type=Path,
         help="RAVDESS-format archives (Audio_Speech_Actors_01-24.zip, ...) to learn on instead "
@@ -288,14 +352,17 @@ def main(argv: list[str] | None = None) -> dict:
     seeds = [int(seed) for seed in args.seeds.split(",")]
 
     started = time.perf_counter()
-    data_dir = corpus_from(args.archive_dir, args.output_dir, args.voices, args.seconds)
+    if args.task == "regression":
+        data_dir, args.manifest = dimension_corpus(repo, args.output_dir)
+    else:
+        data_dir = corpus_from(args.archive_dir, args.output_dir, args.voices, args.seconds)
     checkpoint = write_checkpoint(args.output_dir / "checkpoint")
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
         runs = list(
             pool.map(lambda s: run_seed(s, repo, checkpoint, data_dir, args, threads), seeds)
         )
-    summary = summarize(runs)
+    summary = summarize(runs, TARGET_METRICS if args.task == "regression" else METRICS)
     commit = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
@@ -304,6 +371,7 @@ def main(argv: list[str] | None = None) -> dict:
         "repo": str(repo),
         "epochs": args.epochs,
         "extra": args.extra,
+        "task": args.task,
         "archive_dir": str(args.archive_dir) if args.archive_dir else None,
         "voices": None if args.archive_dir else args.voices,
         "seconds": None if args.archive_dir else list(args.seconds),
@@ -315,7 +383,7 @@ def main(argv: list[str] | None = None) -> dict:
         "total_minutes": (time.perf_counter() - started) / 60,
     }
     print(f"learning benchmark, commit {commit}, {args.epochs:g} epochs, seeds {seeds}")
-    print(table(runs, summary))
+    print(target_table(runs, summary) if args.task == "regression" else table(runs, summary))
     print(f"total {result['total_minutes']:.1f} min ({args.jobs} jobs x {threads} threads)")
     write_json_atomic(args.output_dir / f"learning_bench_{repo.name}.json", result)
     return result

@@ -51,3 +51,10 @@ def pipeline_probabilities(
     if result.returncode != 0:
         raise AssertionError(f"pipeline subprocess failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def pipeline_values(model_dir: Path, files: list[Path]) -> dict[str, dict[str, float]]:
+    """{file path: {output name: value}} from `pipeline(..., function_to_apply="none")`: the raw
+    outputs of a regression or multitask model (its targets in the ratings' units), one clip
+    per call, in a process that imports nothing of this project."""
+    return pipeline_probabilities(model_dir, files, function_to_apply="none")

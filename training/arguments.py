@@ -22,6 +22,7 @@ from transformers import HfArgumentParser, TrainingArguments
 from data_scripts.common.splits import PROTOCOLS
 from training.data.protocol import uses_corpus_protocol
 from training.model.model_builder import POOLING_CHOICES
+from training.model.task_settings import resolve_task
 
 
 @dataclass
@@ -84,6 +85,35 @@ class ModelArguments:
             "help": "temperature: fit a temperature on the validation set (log loss) and fold it "
             "into the classifier's last layer, so every saved and exported form of the model "
             "answers with calibrated probabilities (labels unchanged). none: leave them as trained."
+        },
+    )
+    task: Literal["classification", "regression", "multitask"] = field(
+        default="classification",
+        metadata={
+            "help": "classification: the corpus's labels. regression: continuous --targets "
+            "(docs/dimensions.md). multitask: both heads on one encoder (--loss_weights)."
+        },
+    )
+    targets: str | None = field(
+        default=None,
+        metadata={
+            "help": "--task regression|multitask: comma-separated target columns of the "
+            "prepared corpus (ser-prepare --target_columns), e.g. arousal,valence,dominance."
+        },
+    )
+    regression_loss: Literal["ccc", "mse"] = field(
+        default="ccc",
+        metadata={
+            "help": "ccc: 1 - concordance correlation per target, averaged (MSP-Podcast's "
+            "convention). mse: mean squared error of the standardised targets."
+        },
+    )
+    loss_weights: str | None = field(
+        default=None,
+        metadata={
+            "help": "--task multitask: W_CLASSES,W_TARGETS, the weights of the cross-entropy "
+            "and the regression loss (default 1,1); they also weigh UAR and mean CCC in the "
+            "`combined` metric that selects the best checkpoint."
         },
     )
     push_to_dir: str | None = field(
@@ -308,7 +338,7 @@ def parse_arguments(
         parser.error("give exactly one of --data_dir and --dataset_dir")
     if not training_args.output_dir:
         parser.error("--output_dir is required")
-    error = resolve_protocol(data_args)
+    error = resolve_protocol(data_args) or resolve_task(model_args, data_args, training_args)
     if error:
         parser.error(error)
     return model_args, data_args, training_args

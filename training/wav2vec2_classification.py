@@ -65,6 +65,8 @@ from training.run_folder.output_dir import (
 )
 from training.run_folder.push_to_dir import check_push_target, push_to_dir
 from training.run_folder.run_info import collect_run_info, describe_processes
+from training.target_run import finish_target_run
+from training.task_training import TargetTask, labels_for_task, record_layout, task_layout
 from training.trainer.cached_cnn_training import use_cnn_feature_cache
 from training.trainer.class_weights import class_weighting, loss_function
 from training.trainer.divergence import StopWhenWeightsAreNotFinite
@@ -113,11 +115,19 @@ def _train_and_test(
     # The main process builds the Arrow cache; the others then find it and only read it.
     with training_args.main_process_first(desc="prepare the data"):
         dataset, record = load_prepared_dataset(data_args)
+    source = data_args.dataset_dir or data_args.data_dir
+    layout = task_layout(model_args.task, model_args.targets, dataset, source)
     splits, split_info = split_for_training(dataset, data_args, record)
     leakage = audit_split(splits, data_args.allow_duplicates)  # refused before any training
     check_eval_datasets(data_args.eval_dataset_dir, label_names(dataset))  # before training
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
-    model, transfer, feature_extractor, extractor_source = _build_model(model_args, dataset)
+    model, transfer, feature_extractor, extractor_source = _build_model(
+        model_args, dataset, layout.classes + layout.targets
+    )
+    task = None
+    if layout.has_targets:  # the head's outputs: classes (if any), then the targets
+        task = TargetTask.of(layout, splits["train"], model_args.loss_weights)
+        record_layout(model, task, record)
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
     splits, too_short = drop_too_short(splits, model)
     if too_short:  # the summary describes the rows actually used
@@ -126,7 +136,7 @@ def _train_and_test(
     split_info["leakage"] = leakage
     record_window_facts(feature_extractor, data_args.max_train_seconds, splits["train"]["length"])
     trainer, views = _build_trainer(
-        model, feature_extractor, dataset, splits, model_args, data_args, training_args
+        model, feature_extractor, dataset, splits, model_args, data_args, training_args, task
     )
     trainer.add_callback(StopWhenWeightsAreNotFinite())  # a NaN run stops, named, not finished
 
@@ -134,6 +144,16 @@ def _train_and_test(
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
     trained = time.perf_counter()
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
+    if task is not None:  # regression or multitask: its own fold, scores and report
+        card = _card_facts(model_args, data_args, training_args, dataset, splits["test"], record)
+        extractor = feature_extractor_settings(feature_extractor, extractor_source)
+        test_metrics = finish_target_run(
+            trainer, views, splits, task, (model_args, data_args, training_args),
+            {"train_result": train_result, "training_history": training_history,
+             "split_info": split_info, "card_facts": card,
+             "run_info": (transfer, sys.argv[1:] if argv is None else argv, extractor)},
+        )  # fmt: skip
+        return test_metrics, split_info
     # T goes into the weights before they are saved: every number below is the calibrated model's.
     validation = splits["validation"]
     calibration = calibrate(trainer, model, views["validation"], validation, model_args.calibration)
@@ -196,13 +216,14 @@ def _train_and_test(
     return test_metrics, split_info
 
 
-def _build_model(model_args: ModelArguments, dataset):
+def _build_model(model_args: ModelArguments, dataset, outputs: tuple[str, ...]):
     """The classifier on the checkpoint, its transfer report, and the feature extractor (which
-    records how `dataset` was decoded, so predict decodes files the same way)."""
+    records how `dataset` was decoded, so predict decodes files the same way). `outputs`: the
+    head's output names (classes, then continuous targets)."""
     model, transfer = build_classifier(
         model_args.model_path,
         model_args.config_path,
-        labels=tuple(label_names(dataset)),
+        labels=outputs,
         pooling=model_args.pooling,
         classifier_proj_size=model_args.classifier_proj_size,
         attn_implementation=model_args.attn_implementation,
@@ -219,10 +240,20 @@ def _build_model(model_args: ModelArguments, dataset):
     return model, transfer, feature_extractor, extractor_source
 
 
-def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_args, training_args):
+def _build_trainer(
+    model, feature_extractor, dataset, splits, model_args, data_args, training_args, task=None
+):
     """The Trainer and the splits as it reads them: the probe on cached frozen features, or the
-    full model with random crops in training."""
+    full model with random crops in training. `task`: a regression or multitask run's labels,
+    loss and metrics (training.task_training)."""
     names = label_names(dataset)
+    labels = labels_for_task(task)
+    if task is None:
+        compute_metrics = make_compute_metrics(names)
+        loss = loss_function(data_args.class_weighting, splits["train"])
+    else:
+        compute_metrics = task.compute_metrics
+        loss = task.loss(model_args.regression_loss, data_args.class_weighting, splits["train"])
     if model_args.freeze_encoder and model_args.cache_frozen_features:
         # The encoder never changes: compute it once per clip, train the head on cached means.
         return build_probe_trainer(
@@ -235,19 +266,19 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
             make_compute_metrics(names),
             compute_loss_func=loss_function(data_args.class_weighting, splits["train"]),
         )
-    views = {name: model_view(split) for name, split in splits.items()}
+    views = {name: model_view(split, labels) for name, split in splits.items()}
     trainer = EmotionTrainer(
         model=model,
         args=training_args,
         data_collator=AudioClassificationCollator(
-            feature_extractor, data_args.max_train_seconds, random_crop=True
+            feature_extractor, data_args.max_train_seconds, random_crop=True, labels=labels
         ),
-        eval_data_collator=AudioClassificationCollator(feature_extractor),
+        eval_data_collator=AudioClassificationCollator(feature_extractor, labels=labels),
         train_dataset=views["train"],
         eval_dataset=views["validation"],
         processing_class=feature_extractor,
-        compute_metrics=make_compute_metrics(names),
-        compute_loss_func=loss_function(data_args.class_weighting, splits["train"]),
+        compute_metrics=compute_metrics,
+        compute_loss_func=loss,
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
     frozen_cnn = model_args.freeze_feature_encoder or model_args.freeze_encoder

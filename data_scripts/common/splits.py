@@ -338,7 +338,10 @@ def split_summary(
     summary = dict(parameters, splits={})
     for name, split in splits.items():
         genders = speaker_genders(split)
-        labels = Counter(split.features["label"].int2str(int(i)) for i in split["label"])
+        # A corpus of continuous targets only has no label (-1): no label counts.
+        labels = Counter(
+            split.features["label"].int2str(int(i)) for i in split["label"] if int(i) >= 0
+        )
         summary["splits"][name] = {
             "count": len(split),
             "speakers": sorted(genders),

@@ -230,7 +230,8 @@ def rows_table(facts, files, waveforms, settings: DecodeSettings, features) -> p
     label_ids = {name: index for index, name in enumerate(facts.label_names)}
     columns = {
         "audio": audio,
-        "label": pa.array([label_ids[f.label] for f in files], pa.int64()),
+        # -1 (datasets' "no label") for a corpus of continuous targets without a label column.
+        "label": pa.array([label_ids.get(f.label, -1) for f in files], pa.int64()),
         "speaker": pa.array([f.speaker for f in files], pa.string()),
         "gender": pa.array([f.gender for f in files], pa.string()),
         "length": pa.array(lengths),

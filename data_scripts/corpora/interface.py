@@ -26,7 +26,7 @@ class CorpusFile:
     label: str  # an English emotion name (or a manifest's own label)
     speaker: str = UNKNOWN
     gender: str = UNKNOWN
-    fields: tuple[tuple[str, str | int], ...] = ()  # the corpus's own fields, FACTS' order
+    fields: tuple[tuple[str, str | int | float], ...] = ()  # the corpus's own fields, FACTS' order
     member: str | None = None  # the member name when `path` is a zip archive holding the clip
 
 
@@ -55,6 +55,8 @@ class CorpusFacts:
     # Protocols of the corpus's own besides the shared ones (data_scripts.common.splits), e.g.
     # RAVDESS's EmoBox folds: {name: {"folds": {fold: [test speakers]}, ...}}.
     protocols: dict = field(default_factory=dict, compare=False)
+    # Continuous targets among field_names, (name, min, max) over the corpus (targets.py).
+    target_ranges: tuple[tuple[str, float, float], ...] = ()
     notes: list[str] = field(default_factory=list, compare=False)
 
     def as_dict(self) -> dict:
@@ -75,6 +77,12 @@ class CorpusFacts:
             "terms": self.terms,
             "bibtex": self.bibtex,
             "protocols": self.protocols,
+            # Only where a corpus has targets: the facts (and caches) of the others are unchanged.
+            **(
+                {"targets": {n: [lo, hi] for n, lo, hi in self.target_ranges}}
+                if self.target_ranges
+                else {}
+            ),
         }
 
 

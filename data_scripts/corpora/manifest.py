@@ -1,5 +1,7 @@
 """Your own audio listed in a CSV: `path` and `label` columns, optional `speaker` and `gender`,
-and any other columns (kept as string metadata).
+and any other columns (kept as string metadata). With `--target_columns` the named columns are
+continuous targets (numbers, data_scripts.corpora.targets) and `label` becomes optional: a
+corpus may hold a label, targets, or both.
 
 Relative paths are resolved against the CSV's folder. Every row is checked before anything is
 decoded; a bad row stops the build with one line naming the CSV, the line and the reason: a
@@ -10,7 +12,6 @@ other than male/female, a speaker with two genders.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import soundfile as sf
@@ -18,6 +19,13 @@ import soundfile as sf
 from data_scripts.corpora.emotions import in_shared_order
 from data_scripts.corpora.folder import label_of
 from data_scripts.corpora.interface import UNKNOWN, CorpusFacts, CorpusFile
+from data_scripts.corpora.targets import (
+    TARGET_DTYPE,
+    check_target_columns,
+    read_table,
+    target_ranges,
+    target_values,
+)
 
 REQUIRED = ("path", "label")
 # Columns every prepared dataset has; a manifest may not use them for its own metadata.
@@ -27,15 +35,10 @@ RESERVED = (
 GENDER_SPELLINGS = {"male": "male", "m": "male", "female": "female", "f": "female", "": UNKNOWN}
 
 
-def _read_rows(manifest: Path) -> tuple[list[str], list[dict]]:
-    try:
-        with open(manifest, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip() for c in reader.fieldnames or ()]
-            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise ValueError(f"--manifest {manifest}: cannot read the CSV ({error})") from error
-    missing = [c for c in REQUIRED if c not in columns]
+def _read_rows(manifest: Path, targets: tuple[str, ...] = ()) -> tuple[list[str], list[dict]]:
+    columns, rows = read_table(manifest, "--manifest")
+    # With targets, a label is optional: the corpus may hold targets only.
+    missing = [c for c in REQUIRED if c not in columns and not (targets and c == "label")]
     if missing:
         raise ValueError(
             f"--manifest {manifest}: no {' and no '.join(missing)} column (found: "
@@ -43,6 +46,7 @@ def _read_rows(manifest: Path) -> tuple[list[str], list[dict]]:
         )
     if not rows:
         raise ValueError(f"--manifest {manifest}: no rows below the header")
+    check_target_columns(targets, columns, f"--manifest {manifest}")
     return columns, rows
 
 
@@ -66,13 +70,20 @@ def _audio_path(base: Path, text: str, allow_outside: bool, where: str) -> Path:
 
 
 def scan(
-    manifest: str | Path, labels: tuple[str, ...] = (), allow_outside: bool = False
+    manifest: str | Path,
+    labels: tuple[str, ...] = (),
+    allow_outside: bool = False,
+    targets: tuple[str, ...] = (),
 ) -> tuple[CorpusFacts, list[CorpusFile]]:
     manifest = Path(manifest).absolute()
-    columns, rows = _read_rows(manifest)
+    columns, rows = _read_rows(manifest, targets)
     base = manifest.parent
-    extra = tuple(c for c in columns if c not in RESERVED)
-    files, seen, genders = [], {}, {}
+    reserved = [name for name in targets if name in RESERVED]
+    if reserved:
+        raise ValueError(f"--target_columns: {', '.join(reserved)} is a column every dataset has")
+    extra = tuple(c for c in columns if c not in RESERVED and c not in targets)
+    labelled = "label" in columns
+    files, seen, genders, values = [], {}, {}, []
     for line, row in enumerate(rows, start=2):
         where = f"{manifest}, line {line}"
         path = _audio_path(base, row["path"], allow_outside, where)
@@ -90,22 +101,25 @@ def scan(
                     f"{where}: speaker {speaker} is {gender} here but {earlier[0]} on line "
                     f"{earlier[1]}; a speaker has one gender"
                 )
+        values.append(target_values(row, targets, where))
         files.append(
             CorpusFile(
                 path=str(path),
                 file=row["path"],
-                label=label_of(row["label"], labels, where),
+                label=label_of(row["label"], labels, where) if labelled else "",
                 speaker=speaker,
                 gender=gender,
-                fields=tuple((name, row.get(name, "")) for name in extra),
+                fields=tuple((name, row.get(name, "")) for name in extra) + values[-1],
             )
         )
     facts = CorpusFacts(
         name=manifest.stem,
         title=f"manifest {manifest.name}",
-        label_names=in_shared_order(f.label for f in files),
-        field_names=extra,
+        label_names=in_shared_order(f.label for f in files) if labelled else (),
+        field_names=extra + targets,
+        field_types=tuple((name, TARGET_DTYPE) for name in targets),
         description=f"Audio listed in {manifest}.",
+        target_ranges=target_ranges(targets, values, f"--manifest {manifest}") if targets else (),
     )
     return facts, files
 

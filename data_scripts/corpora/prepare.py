@@ -24,6 +24,7 @@ from data_scripts.corpora.builder import build_corpus
 from data_scripts.corpora.corpus_record import CORPUS_FILE, corpus_record, record_text
 from data_scripts.corpora.ravdess_corpus import CONFIG_CHANNELS
 from data_scripts.corpora.registry import CORPUS_CHOICES, scan_corpus
+from data_scripts.corpora.targets import parse_target_columns
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="--corpus manifest: accept paths outside the CSV's folder",
     )
+    parser.add_argument(
+        "--target_columns",
+        default="",
+        help="--corpus manifest or folder: comma-separated columns of continuous targets "
+        "(e.g. arousal,valence,dominance; any names, any range); the label becomes optional",
+    )
+    parser.add_argument(
+        "--targets_file",
+        help="--corpus folder with --target_columns: a CSV of path (relative to --data_dir) "
+        "and the target columns",
+    )
     parser.add_argument("--output_dir", required=True, help="where save_to_disk writes the rows")
     parser.add_argument("--config", default="all", choices=sorted(CONFIG_CHANNELS))
     parser.add_argument("--cache_dir", default=None, help="datasets cache (default: HF's)")
@@ -70,6 +82,8 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error(f"--manifest needs --corpus manifest, not --corpus {args.corpus}")
     elif args.corpus != "ravdess" and not args.data_dir:
         parser.error(f"--corpus {args.corpus}: give --data_dir")
+    if args.targets_file and args.corpus != "folder":
+        parser.error("--targets_file is for --corpus folder (a manifest holds its own targets)")
     if args.speaker_pattern and args.corpus != "folder":
         parser.error("--speaker_pattern is for --corpus folder")
 
@@ -81,6 +95,7 @@ def prepare(args: argparse.Namespace):
         for x in (args.data_dir, args.archive_dir, args.manifest)
         if x
     )
+    targets = parse_target_columns(args.target_columns)
     check_dataset_output(args.output_dir, inputs)  # before any work
     labels = tuple(label.strip() for label in args.labels.split(",") if label.strip())
     scan = scan_corpus(
@@ -92,6 +107,8 @@ def prepare(args: argparse.Namespace):
         args.allow_outside,
         args.archive_dir,
         args.config,
+        targets,
+        args.targets_file,
     )
     dataset = build_corpus(scan, args.cache_dir, args.num_proc)
     beside = {CORPUS_FILE: record_text(corpus_record(scan))}

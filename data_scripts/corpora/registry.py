@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data_scripts.corpora import crema_d, emodb, folder, manifest, ravdess_corpus, savee, tess
+from data_scripts.corpora import (
+    crema_d,
+    emodb,
+    folder,
+    folder_targets,
+    manifest,
+    ravdess_corpus,
+    savee,
+    tess,
+)
 from data_scripts.corpora.interface import CorpusScan
 
 NAMED_CORPORA = {module.FACTS.name: module for module in (crema_d, tess, savee, emodb)}
@@ -28,14 +37,21 @@ def scan_corpus(
     allow_outside: bool = False,
     archive_dir: str | Path | None = None,
     config: str = "all",
+    targets: tuple[str, ...] = (),
+    targets_file: str | Path | None = None,
 ) -> CorpusScan:
-    """The facts, files and other inputs of one corpus, for the builder."""
+    """The facts, files and other inputs of one corpus, for the builder. `targets`: continuous
+    target columns of a manifest, or of `targets_file` beside label folders."""
+    if targets and corpus not in ("manifest", "folder"):
+        raise ValueError(f"--target_columns is for --corpus manifest or folder, not {corpus}")
     if corpus == "ravdess":
         return ravdess_corpus.scan(data_dir, archive_dir, config)
     if corpus == "manifest":
-        facts, files = manifest.scan(manifest_path, labels, allow_outside)
+        facts, files = manifest.scan(manifest_path, labels, allow_outside, targets)
         return CorpusScan(facts, files, manifest.extra_inputs(manifest_path))
     if corpus == "folder":
+        if targets or targets_file:
+            return folder_targets.scan(data_dir, speaker_pattern, labels, targets, targets_file)
         return CorpusScan(*folder.scan(data_dir, speaker_pattern, labels))
     if corpus not in NAMED_CORPORA:
         raise ValueError(f"--corpus {corpus!r} is not one of {', '.join(CORPUS_CHOICES)}")

@@ -8,13 +8,17 @@ import numpy as np
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
+from training.data.batch_labels import CLASS_LABELS, BatchLabels
+
 # Columns the collator reads; numpy format hands each row's waveform over without copying
 # it into a Python list.
 MODEL_COLUMNS = ["audio", "label", "length"]
 
 
-def model_view(dataset: datasets.Dataset) -> datasets.Dataset:
-    return dataset.with_format("numpy", columns=MODEL_COLUMNS)
+def model_view(dataset: datasets.Dataset, labels: BatchLabels = CLASS_LABELS) -> datasets.Dataset:
+    """The columns the collator reads: audio, length and what `labels` builds the labels of."""
+    columns = MODEL_COLUMNS + [c for c in labels.columns if c not in MODEL_COLUMNS]
+    return dataset.with_format("numpy", columns=columns)
 
 
 def normalised_batch(feature_extractor: Wav2Vec2FeatureExtractor, waveforms: list) -> dict:
@@ -39,9 +43,11 @@ class AudioClassificationCollator:
         feature_extractor: Wav2Vec2FeatureExtractor,
         max_seconds: float | None = None,
         random_crop: bool = False,
+        labels: BatchLabels = CLASS_LABELS,
     ):
         self.feature_extractor = feature_extractor
         self.random_crop = random_crop
+        self.labels_of = labels
         rate = feature_extractor.sampling_rate
         self.max_samples = int(max_seconds * rate) if max_seconds else None
 
@@ -56,5 +62,5 @@ class AudioClassificationCollator:
             self._crop(np.asarray(row["audio"]["array"], dtype=np.float32)) for row in rows
         ]
         batch = normalised_batch(self.feature_extractor, waveforms)
-        batch["labels"] = torch.tensor([int(row["label"]) for row in rows], dtype=torch.long)
+        batch["labels"] = self.labels_of(rows)
         return batch

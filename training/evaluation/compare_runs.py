@@ -20,8 +20,13 @@ import numpy as np
 
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from training.reports.intervals import DEFAULT_RESAMPLES, DEFAULT_SEED, speakers_of
+from training.reports.metrics.regression_metrics import paired_target_bootstrap
 from training.reports.paired_comparison import mcnemar_exact, paired_bootstrap
-from training.reports.per_file_results import PREDICTIONS_FILE, read_predictions_table
+from training.reports.per_file_results import (
+    PREDICTIONS_FILE,
+    read_predictions_table,
+    target_names,
+)
 from training.reports.table_intervals import class_ids, pooled_columns, table_label_names
 
 HEADLINE = ("accuracy", "uar", "macro_f1")
@@ -64,8 +69,17 @@ def aligned(a: dict, b: dict, name_a: str, name_b: str) -> np.ndarray:
             f"({len(only_a)} files only in {name_a}, {len(only_b)} only in {name_b})"
         )
     order = np.array([position[file] for file in a["file"]])
+    if target_names(a) != target_names(b):
+        raise ValueError(f"{name_a} and {name_b} predict different targets or classes")
+    truths = [c for c in a if c.startswith("true_")]
     for row, other in enumerate(order):
-        if a["true_emotion"][row] != b["true_emotion"][other]:
+        differs = [c for c in truths if a[c][row] != b[c][other]]
+        if differs and differs[0] != "true_emotion":
+            raise ValueError(
+                f"{a['file'][row]}: {differs[0]} {a[differs[0]][row]} in {name_a} but "
+                f"{b[differs[0]][other]} in {name_b}"
+            )
+        if differs:
             raise ValueError(
                 f"{a['file'][row]}: true label {a['true_emotion'][row]} in {name_a} but "
                 f"{b['true_emotion'][other]} in {name_b}"
@@ -79,6 +93,9 @@ def compare(folder_a, folder_b, resamples: int = DEFAULT_RESAMPLES, seed: int = 
     """The comparison as a dict (what --json prints)."""
     a, b = load_tables(folder_a), load_tables(folder_b)
     order = aligned(a, b, str(folder_a), str(folder_b))
+    targets = target_names(a)
+    if targets and "true_emotion" not in a:  # continuous targets only
+        return compare_targets(a, b, order, targets, (folder_a, folder_b), resamples, seed)
     names = table_label_names(a)
     truth = class_ids(a["true_emotion"], names, folder_a)
     predicted_a = class_ids(a["predicted_emotion"], names, folder_a)
@@ -87,6 +104,32 @@ def compare(folder_a, folder_b, resamples: int = DEFAULT_RESAMPLES, seed: int = 
     result = paired_bootstrap(truth, predicted_a, predicted_b, speakers, names, resamples, seed)
     result["mcnemar"] = mcnemar_exact(predicted_a == truth, predicted_b == truth)
     result.update(a=str(folder_a), b=str(folder_b), verdict=verdict(result))
+    return result
+
+
+def compare_targets(a, b, order, targets, folders, resamples: int, seed: int) -> dict:
+    """The comparison of two regression runs: each target's CCC, Pearson r and MAE and the mean
+    CCC, paired over resampled speakers; the verdict follows the mean CCC."""
+
+    def stacked(table, prefix, rows=None):
+        columns = [np.asarray(table[prefix + t], np.float64) for t in targets]
+        values = np.stack(columns, axis=1)
+        return values if rows is None else values[rows]
+
+    truth = stacked(a, "true_")
+    result = paired_target_bootstrap(
+        truth, stacked(a, "predicted_"), stacked(b, "predicted_", order), speakers_of(a),
+        targets, resamples, seed,
+    )  # fmt: skip
+    entry = result["metrics"]["ccc"]
+    interval = f"[{entry['low']:+.3f}, {entry['high']:+.3f}]"
+    if entry["low"] > 0 or entry["high"] < 0:
+        better = "B" if entry["difference"] > 0 else "A"
+        text = f"{better} has the higher mean CCC: B - A = {entry['difference']:+.3f} {interval}"
+    else:
+        text = f"No resolved difference: B - A = {entry['difference']:+.3f} {interval} includes 0"
+    result.update(a=str(folders[0]), b=str(folders[1]), mcnemar=None,
+                  verdict=f"{text}, p = {entry['p_value']:.3f} (speakers).")  # fmt: skip
     return result
 
 
@@ -118,18 +161,23 @@ def report_text(result: dict) -> str:
         "",
         f"{'metric':<22}{'A (%)':>8}{'B (%)':>8}{'B - A':>8}  {'95 % interval':<16}{'p':>7}",
     ]
+    # Classes' metrics in percent; continuous targets' (CCC, Pearson r, MAE) as they are.
+    scale = 100 if result["mcnemar"] is not None else 1
+    if scale == 1:
+        lines[-1] = lines[-1].replace("A (%)", "    A").replace("B (%)", "    B")
     for name, entry in result["metrics"].items():
-        interval = f"[{100 * entry['low']:+.1f}, {100 * entry['high']:+.1f}]"
+        interval = f"[{scale * entry['low']:+.3g}, {scale * entry['high']:+.3g}]"
         lines.append(
-            f"{name:<22}{100 * entry['a']:>8.1f}{100 * entry['b']:>8.1f}"
-            f"{100 * entry['difference']:>+8.1f}  {interval:<16}{entry['p_value']:>7.3f}"
+            f"{name:<22}{scale * entry['a']:>8.3g}{scale * entry['b']:>8.3g}"
+            f"{scale * entry['difference']:>+8.3g}  {interval:<16}{entry['p_value']:>7.3f}"
         )
     mcnemar = result["mcnemar"]
-    lines += [
-        "",
-        f"McNemar exact (accuracy): only A right on {mcnemar['only_a_right']} files, only B on "
-        f"{mcnemar['only_b_right']}, p = {mcnemar['p_value']:.4f}.",
-    ]
+    if mcnemar is not None:
+        lines += [
+            "",
+            f"McNemar exact (accuracy): only A right on {mcnemar['only_a_right']} files, only B "
+            f"on {mcnemar['only_b_right']}, p = {mcnemar['p_value']:.4f}.",
+        ]
     if result.get("note"):
         lines.append(f"Note: {result['note']}.")
     lines.append(f"Verdict: {result['verdict']}")

@@ -23,11 +23,13 @@ def last_linear_layer(model: nn.Module) -> nn.Linear:
 
 
 @torch.no_grad()
-def fold_temperature(model: nn.Module, temperature: float) -> None:
-    """Divide the last layer's weight and bias by `temperature` (in place)."""
+def fold_temperature(model: nn.Module, temperature: float, rows: slice | None = None) -> None:
+    """Divide the last layer's weight and bias by `temperature` (in place); `rows`: only those
+    outputs (a multitask head's class logits, not its target values)."""
     if not temperature > 0:
         raise ValueError(f"temperature {temperature}: must be positive")
     layer = last_linear_layer(model)
-    layer.weight.div_(temperature)
+    rows = slice(None) if rows is None else rows
+    layer.weight[rows].div_(temperature)
     if layer.bias is not None:
-        layer.bias.div_(temperature)
+        layer.bias[rows].div_(temperature)

@@ -22,6 +22,24 @@ from training.reports.card_text import (
 from training.reports.model_card import MODEL_CARD_NAME
 
 RECALL_PREFIX = "recall_"
+# Scores of continuous targets (shown as numbers, not percent): the mean CCC, then per target.
+TARGET_PREFIXES = ("ccc_", "pearson_", "mae_")
+
+
+def _target_names(folds: list[dict]) -> list[str]:
+    keys = dict.fromkeys(key.removeprefix("test_") for fold in folds for key in fold)
+    scored = [k for k in keys if k.startswith(TARGET_PREFIXES) and is_number(folds[0].get(
+        f"test_{k}"))]  # fmt: skip
+    return (
+        (["ccc"] if "ccc" in keys else []) + scored + (["combined"] if "combined" in keys else [])
+    )
+
+
+def _shown(name: str, value) -> str:
+    """Classes' metrics in percent, targets' as numbers (CCC 0.912, MAE in the ratings' units)."""
+    if name in ("ccc", "combined") or name.startswith(TARGET_PREFIXES):
+        return f"{float(value):.3f}" if is_number(value) else ""
+    return percent(value)
 
 
 def summarize_folds(folds: list[dict]) -> dict[str, dict[str, float]]:
@@ -35,15 +53,15 @@ def summarize_folds(folds: list[dict]) -> dict[str, dict[str, float]]:
         if key.startswith(f"test_{RECALL_PREFIX}")
     )
     summary = {}
-    for name in (*HEADLINE_METRICS, *recalls):
+    for name in (*HEADLINE_METRICS, *recalls, *_target_names(folds)):
         values = [fold[f"test_{name}"] for fold in folds if is_number(fold.get(f"test_{name}"))]
         if values:
             summary[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
     return summary
 
 
-def _mean_std(entry: dict) -> str:
-    return f"{percent(entry['mean'])} ± {percent(entry['std'])}"
+def _mean_std(entry: dict, name: str = "") -> str:
+    return f"{_shown(name, entry['mean'])} ± {_shown(name, entry['std'])}"
 
 
 def cv_summary_markdown(folds: list[dict], summary: dict, speakers: str = "speakers") -> str:
@@ -51,16 +69,19 @@ def cv_summary_markdown(folds: list[dict], summary: dict, speakers: str = "speak
     then the per-class recall over folds; `speakers` names the test column's people."""
     names = [name for name in HEADLINE_METRICS if name in summary]
     labels = [HEADLINE_METRICS[name].split(" (")[0] + " (%)" for name in names]
+    targets = [name for name in summary if name in ("ccc", "combined") or
+               name.startswith(TARGET_PREFIXES)]  # fmt: skip
+    names, labels = names + targets, labels + targets
     rows = [
         [
             str(fold["fold"]),
             ", ".join(str(a) for a in sorted(fold.get("test_speakers") or [])),
             str(fold.get("test_samples", "")),
         ]
-        + [percent(fold.get(f"test_{name}")) for name in names]
+        + [_shown(name, fold.get(f"test_{name}")) for name in names]
         for fold in folds
     ]
-    rows.append(["**mean ± std**", "", ""] + [_mean_std(summary[name]) for name in names])
+    rows.append(["**mean ± std**", "", ""] + [_mean_std(summary[name], name) for name in names])
     lines = [table(["fold", f"test {speakers}", "test clips", *labels], rows)]
     recall_rows = [
         [name.removeprefix(RECALL_PREFIX), _mean_std(value)]
@@ -83,8 +104,14 @@ def pooled_intervals_markdown(pooled: dict | None) -> str:
         return ""
     rows = [
         [
-            HEADLINE_METRICS.get(name, "Recall: " + name.removeprefix(RECALL_PREFIX)),
-            f"{percent(entry['value'])} [{percent(entry['low'])}, {percent(entry['high'])}]",
+            HEADLINE_METRICS.get(name)
+            or (
+                "Recall: " + name.removeprefix(RECALL_PREFIX)
+                if name.startswith(RECALL_PREFIX)
+                else name
+            ),
+            f"{_shown(name, entry['value'])} [{_shown(name, entry['low'])}, "
+            f"{_shown(name, entry['high'])}]",
         ]
         for name, entry in pooled["metrics"].items()
     ]
@@ -95,7 +122,7 @@ def pooled_intervals_markdown(pooled: dict | None) -> str:
         f"seed {pooled['seed']}. Each file is scored by the fold model that never heard its "
         "speaker; these are the intervals to quote.",
         "",
-        table(["metric", "pooled (%) [95 % interval]"], rows),
+        table(["metric", "pooled [95 % interval] (classes' in %)"], rows),
     ]
     if pooled.get("note"):
         lines += ["", f"Note: {pooled['note']}."]

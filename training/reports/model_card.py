@@ -49,6 +49,12 @@ from training.reports.card_text import (
 )
 from training.reports.plots import CONFUSION_MATRIX_PNG, TRAINING_CURVES_PNG
 from training.reports.split_guarantees import split_guarantees_section
+from training.reports.target_card import (
+    target_eval_results,
+    target_figures,
+    target_results_section,
+    target_usage_section,
+)
 from training.reports.uncertainty_card import uncertainty_sections
 
 MODEL_CARD_NAME = "README.md"
@@ -75,6 +81,10 @@ def _read_json(path: Path) -> dict:
 def _front_matter(info: dict, model_type: str | None, title: str) -> str:
     facts = corpus_card.corpus_of(info)
     fields = corpus_card.front_matter_fields(facts)
+    task = info.get("task") or {}
+    if task.get("targets"):  # the metrics the card's model-index holds
+        classes = fields["metrics"] if task.get("task") == "multitask" else []
+        fields["metrics"] = classes + ["ccc", "pearson", "mae"]
     metadata: dict = {
         "license": fields["license"],
         "library_name": "transformers",
@@ -104,7 +114,7 @@ def _front_matter(info: dict, model_type: str | None, title: str) -> str:
             ("test_macro_f1", "f1", "Macro-F1"),
         )
         if is_number(test.get(key))
-    ]
+    ] + target_eval_results(info, facts, split)
     return front_matter(metadata, title if results else None, results)
 
 
@@ -119,9 +129,19 @@ def _model_section(info: dict, config: dict) -> str:
     if info.get("pooling"):
         lines.append(f"- Classification head pooling: `{info['pooling']}`")
     labels = config.get("id2label")
+    targets = config.get("ser_targets") or []
     if isinstance(labels, dict) and labels:
         names = [labels[k] for k in sorted(labels, key=int)]
-        lines.append(f"- Classes ({len(names)}): {', '.join(names)}")
+        names = names[: len(names) - len(targets)]
+        if names:
+            lines.append(f"- Classes ({len(names)}): {', '.join(names)}")
+    if targets:
+        scaling = config.get("ser_target_ranges") or {}
+        shown = [f"{t} (training range {scaling[t][0]:g} to {scaling[t][1]:g})"
+                 if len(scaling.get(t) or []) == 2 else t for t in targets]  # fmt: skip
+        lines.append(
+            f"- Continuous targets ({len(targets)}), after the classes: {', '.join(shown)}"
+        )
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
@@ -290,10 +310,16 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
     title = info.get("model_name") or output_dir.resolve().name
     rate = info.get("sampling_rate") or preprocessor.get("sampling_rate") or TARGET_SAMPLING_RATE
     facts = corpus_card.corpus_of(info)
+    targets = (info.get("task") or {}).get("targets")
     sections = [
         _front_matter(info, config.get("model_type"), title),
         f"# {title}\n\nSpeech emotion recognition on {facts['title']}: "
-        "an audio-classification model that answers with one of the emotion names below.",
+        + (
+            f"a model that answers with {', '.join(targets)} on the ratings' scale"
+            if targets
+            else "an audio-classification model that answers with one of the emotion names below"
+        )
+        + ".",
         _model_section(info, config),
         _data_section(info),
         corpus_section(info.get("corpus"), info.get("split") or {}),
@@ -302,13 +328,16 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
         _metrics_section(
             info.get("test_metrics") or {}, info.get("eval_metrics") or {}, info.get("breakdown")
         ),
-        uncertainty_sections(info, output_dir),
+        target_results_section(info) if targets else uncertainty_sections(info, output_dir),
         corpus_card.cross_corpus_markdown(info["cross_corpus"]) if info.get("cross_corpus") else "",
         _figures_section(output_dir),
+        target_figures(output_dir, info) if targets else "",
         _training_section(info.get("training") or {}, info.get("run_info") or {}),
         corpus_card.limits_section(facts),
         corpus_card.license_section(facts),
-        _usage_section(str(output_dir), int(rate)),
+        target_usage_section(str(output_dir), int(rate), info)
+        if targets
+        else _usage_section(str(output_dir), int(rate)),
     ]
     return "\n\n".join(section.strip("\n") for section in sections if section) + "\n"
 

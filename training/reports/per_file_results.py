@@ -73,6 +73,15 @@ def write_predictions_csv(
     return path
 
 
+def target_names(columns) -> list[str]:
+    """The continuous targets a table holds (`true_<name>` beside `predicted_<name>`)."""
+    return [
+        c.removeprefix("true_")
+        for c in columns
+        if c.startswith("true_") and c != "true_emotion" and f"predicted_{c[5:]}" in columns
+    ]
+
+
 def read_predictions_table(path: str | Path) -> dict[str, list[str]]:
     """A per-file table as {column: values}; the one reader behind every recomputed number."""
     path = Path(path)
@@ -84,6 +93,8 @@ def read_predictions_table(path: str | Path) -> dict[str, list[str]]:
     except FileNotFoundError:
         raise ValueError(f"{path}: no per-file table there (was the run finished?)") from None
     missing = [c for c in ("file", "true_emotion", "predicted_emotion") if c not in columns]
+    if target_names(columns) and "file" in columns:
+        missing = []  # a regression table: true_<target> and predicted_<target> instead
     if missing:
         raise ValueError(f"{path}: not a per-file table (no {', '.join(missing)} column)")
     return {column: [row[column] for row in rows] for column in columns}

@@ -81,7 +81,11 @@ def plot_training_curves(log_history: list[dict], path: str | Path) -> Path:
         x, y = _series(log_history, key)
         if x:
             loss_axes.plot(x, y, style, label=label, markersize=4)
-    for key, label in (("eval_uar", "validation UAR"), ("eval_accuracy", "validation accuracy")):
+    for key, label in (
+        ("eval_uar", "validation UAR"),
+        ("eval_accuracy", "validation accuracy"),
+        ("eval_ccc", "validation mean CCC"),
+    ):
         x, y = _series(log_history, key)
         if x:
             metric_axes.plot(x, y, "o-", label=label, markersize=4)

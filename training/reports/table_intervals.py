@@ -15,7 +15,12 @@ from training.reports.intervals import (
     bootstrap_intervals,
     speakers_of,
 )
-from training.reports.per_file_results import PREDICTIONS_FILE, read_predictions_table
+from training.reports.metrics.regression_metrics import regression_intervals
+from training.reports.per_file_results import (
+    PREDICTIONS_FILE,
+    read_predictions_table,
+    target_names,
+)
 
 
 def table_label_names(columns: dict[str, list[str]]) -> list[str]:
@@ -37,11 +42,27 @@ def table_intervals(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> dict:
-    """The speaker-clustered intervals of a per-file table (as `read_predictions_table` reads)."""
+    """The speaker-clustered intervals of a per-file table (as `read_predictions_table` reads):
+    the classes' metrics, each continuous target's (CCC, Pearson r, MAE), or both."""
+    targets = target_names(columns)
+    result = None
+    if targets:
+
+        def stacked(prefix: str) -> np.ndarray:
+            return np.stack([np.asarray(columns[prefix + t], np.float64) for t in targets], 1)
+
+        truth, predicted = stacked("true_"), stacked("predicted_")
+        speakers = speakers_of(columns)
+        result = regression_intervals(predicted, truth, speakers, targets, resamples, seed)
+        if "true_emotion" not in columns:
+            return result
     names = table_label_names(columns)
     truth = class_ids(columns["true_emotion"], names, path)
     predicted = class_ids(columns["predicted_emotion"], names, path)
-    return bootstrap_intervals(truth, predicted, speakers_of(columns), names, resamples, seed)
+    classes = bootstrap_intervals(truth, predicted, speakers_of(columns), names, resamples, seed)
+    if result is not None:  # both heads: one set of resampled speakers, both metric sets
+        classes["metrics"].update(result["metrics"])
+    return classes
 
 
 def pooled_columns(tables: list[dict[str, list[str]]], paths: list) -> dict[str, list[str]]:

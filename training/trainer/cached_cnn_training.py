@@ -16,6 +16,7 @@ import datasets
 import numpy as np
 import torch
 
+from training.data.batch_labels import CLASS_LABELS, BatchLabels
 from training.data.batching import AudioClassificationCollator, model_view, normalised_batch
 from training.model.exact_forward import feature_encoder
 from training.trainer.cnn_feature_cache import (
@@ -46,8 +47,10 @@ class CachedFeaturesCollator:
         feature_extractor,
         max_seconds: float | None = None,
         random_crop: bool = False,
+        labels: BatchLabels = CLASS_LABELS,
     ):
         self.cache = cache
+        self.labels_of = labels
         self.feature_extractor = feature_extractor
         # The audio collator's own crop: the same random draws for the same rows.
         self.audio_collator = AudioClassificationCollator(
@@ -76,7 +79,7 @@ class CachedFeaturesCollator:
         batch = {
             "input_values": torch.from_numpy(features),
             "attention_mask": torch.from_numpy(mask.astype(np.int32)),
-            "labels": torch.tensor([int(row["label"]) for row in rows], dtype=torch.long),
+            "labels": self.labels_of(rows),
         }
         if live:
             audio = normalised_batch(self.feature_extractor, live)
@@ -86,12 +89,16 @@ class CachedFeaturesCollator:
         return batch
 
 
-def clip_view(split: datasets.Dataset, first: int) -> datasets.Dataset:
-    """The split as clip numbers with its labels and lengths, in its order (no audio read)."""
+def clip_view(
+    split: datasets.Dataset, first: int, labels: BatchLabels = CLASS_LABELS
+) -> datasets.Dataset:
+    """The split as clip numbers with its labels (and targets) and lengths, in its order (no
+    audio read)."""
     table = {
         "clip": np.arange(first, first + len(split), dtype=np.int64),
         "label": np.asarray(split["label"], dtype=np.int64),
         "length": np.asarray(split["length"], dtype=np.int64),
+        **{name: np.asarray(split[name], dtype=np.float32) for name in labels.targets},
     }
     return datasets.Dataset.from_dict(table).with_format("numpy")
 
@@ -149,13 +156,14 @@ def use_cnn_feature_cache(
         int((~cacheable).sum()),
     )
     firsts = np.cumsum([0] + [len(splits[name]) for name in names])
-    views = {name: clip_view(splits[name], int(firsts[i])) for i, name in enumerate(names)}
+    labels = getattr(trainer.data_collator, "labels_of", CLASS_LABELS)
+    views = {name: clip_view(splits[name], int(firsts[i]), labels) for i, name in enumerate(names)}
     pass_cached_features(model)
     trainer.feature_cache = cache
     trainer.train_dataset = views["train"]
     trainer.eval_dataset = views.get("validation")
     trainer.data_collator = CachedFeaturesCollator(
-        cache, feature_extractor, max_train_seconds, random_crop=True
+        cache, feature_extractor, max_train_seconds, random_crop=True, labels=labels
     )
-    trainer.eval_data_collator = CachedFeaturesCollator(cache, feature_extractor)
+    trainer.eval_data_collator = CachedFeaturesCollator(cache, feature_extractor, labels=labels)
     return views

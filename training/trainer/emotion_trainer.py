@@ -59,8 +59,9 @@ class EmotionTrainer(Trainer):
     def predict_in_order(self, test_dataset, labels, metric_key_prefix: str = "test"):
         """`predict`, checking that its rows are the dataset's rows in order (by label)."""
         prediction = self.predict(test_dataset, metric_key_prefix=metric_key_prefix)
-        returned = np.asarray(prediction.label_ids)
-        if returned.shape != (len(labels),) or not np.array_equal(returned, np.asarray(labels)):
+        returned, expected = np.asarray(prediction.label_ids), np.asarray(labels)
+        # Class ids (N,), or target values (N, T) for a regression or multitask head.
+        if returned.shape != expected.shape or not np.array_equal(returned, expected):
             raise RuntimeError(
                 f"{metric_key_prefix}: the Trainer returned {returned.shape[0]} predictions whose "
                 "labels are not the dataset's labels in order; per-file results would be "
