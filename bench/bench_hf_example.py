@@ -44,8 +44,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_support import RATE, cpu_seconds, make_corpus  # noqa: E402
 from bench.hf_example_report import report  # noqa: E402
+from data_scripts.corpora.ravdess.sample_archives import parse_actor_range  # noqa: E402
 
-ACTORS = list(range(1, 25))
 SECONDS = (1.0, 1.6)  # the learning benchmark's corpus
 BATCH = 8
 SEED = 42
@@ -161,7 +161,8 @@ def run_once(variant: str, preset: str, paths: dict, args, round_index: int, ord
         raise SystemExit(f"{variant} failed (exit {done.returncode}); see {log_path}")
     facts = run_facts(run_dir, log_path.read_text())
     facts.update(
-        preset=preset, variant=variant, round=round_index, order=order,
+        preset=preset, variant=variant, actors=f"{args.actors[0]}-{args.actors[-1]}",
+        round=round_index, order=order,
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_epoch)),
         wall_s=wall, cpu_s=cpu_seconds() - cpu_before,
         saved_model_s=(run_dir / "model.safetensors").stat().st_mtime - started_epoch,
@@ -223,13 +224,13 @@ def setup(args) -> dict:
     from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 
     out = args.output_dir
-    data_dir = make_corpus(out, ACTORS, SECONDS)
+    data_dir = make_corpus(out, args.actors, SECONDS)
     checkpoint = out / f"checkpoint_{args.preset}"
     if not (checkpoint / "model.safetensors").is_file():
         write_ctc_checkpoint(REPO / "configs" / "models" / f"{args.preset}.json", checkpoint)
     cache = out / "ours_cache"
     splits = prepared_splits(data_dir, cache)
-    audiofolder = out / "audiofolder"
+    audiofolder = out / f"audiofolder_{data_dir.name}"
     write_audiofolder(splits, audiofolder)
     warm = (
         "import datasets, sys; "
@@ -242,7 +243,13 @@ def setup(args) -> dict:
     sizes = {name: len(splits[name]) for name in ("train", "validation", "test")}
     lengths = np.asarray(splits["train"]["length"])
     (out / f"setup_{args.preset}.json").write_text(
-        json.dumps({"sizes": sizes, "padded": padded_seconds(lengths, CROP_SECONDS[args.preset])})
+        json.dumps(
+            {
+                "corpus": data_dir.name,
+                "sizes": sizes,
+                "padded": padded_seconds(lengths, CROP_SECONDS[args.preset]),
+            }
+        )
     )
     return {
         "data_dir": data_dir,
@@ -258,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hf_script", type=Path, help="run_audio_classification.py")
     parser.add_argument("--preset", choices=sorted(CROP_SECONDS), default="small")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--actors", type=parse_actor_range, default=list(range(1, 25)), help="e.g. 1-8"
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--first_round", type=int, default=0, help="rotation of the first round")
     parser.add_argument("--output_dir", type=Path, default=REPO / "bench_output" / "hf_example")
