@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bench_support import cpu_seconds, generated_clips  # noqa: E402
-from training.cnn_feature_cache import cnn_outputs, masked_cnn_outputs  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
 from training.model.exact_forward import feature_encoder, make_batch_independent  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
+from training.trainer.cnn_feature_cache import cnn_outputs, masked_cnn_outputs  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

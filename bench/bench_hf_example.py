@@ -60,7 +60,7 @@ CACHE_LINE = re.compile(r"CNN feature cache built in ([\d.]+) s")
 def prepared_splits(data_dir: Path, cache_dir: Path):
     """Our prepared dataset and speaker split, as `ser-train` builds them (warms our cache)."""
     from training.arguments import parse_arguments
-    from training.data import load_prepared_dataset, split_for_training
+    from training.data.loading import load_prepared_dataset, split_for_training
 
     _, data_args, _ = parse_arguments(
         ["--model_path", "unused", "--data_dir", str(data_dir), "--vocal_channel", "speech",
@@ -78,7 +78,7 @@ def write_audiofolder(splits, folder: Path) -> None:
     samples."""
     import soundfile
 
-    from training.data import model_view
+    from training.data.batching import model_view
 
     # Rows are {"array", "sampling_rate"}: already decoded and resampled by our prepare.
     if (folder / "done").is_file():
