@@ -41,8 +41,11 @@ sys.path.insert(0, str(REPO))
 from bench.bench_support import make_corpus  # noqa: E402
 from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
 from data_scripts.corpora.ravdess.download import download_and_map  # noqa: E402
+from data_scripts.corpora.ravdess.facts import ARCHIVES  # noqa: E402
+from data_scripts.corpora.ravdess.voice_variation import PRESETS  # noqa: E402
 from training.reports.intervals import bootstrap_intervals  # noqa: E402
 from training.reports.paired_comparison import smallest_resolvable_difference  # noqa: E402
+from training.reports.seed_comparison import detectable_difference  # noqa: E402
 
 ACTORS = list(range(1, 25))
 SECONDS = (1.0, 1.6)  # the sample archives' default clip lengths
@@ -63,10 +66,13 @@ CHECKPOINT_CONFIG = dict(
 )
 
 
-def corpus_from(archive_dir: Path | None, output_dir: Path) -> Path:
-    """The generated corpus, or the given archives extracted and mapped by the real code."""
+def corpus_from(
+    archive_dir: Path | None, output_dir: Path, voices: str = "default", seconds=SECONDS
+) -> Path:
+    """The generated corpus (`voices`: its preset, `seconds`: its clip lengths), or the given
+    archives extracted and mapped by the real code."""
     if archive_dir is None:
-        return make_corpus(output_dir, ACTORS, SECONDS)
+        return make_corpus(output_dir, ACTORS, tuple(seconds), voices)
     data_dir = output_dir / f"data_{archive_dir.resolve().name}"
     if not (data_dir / "emotional_data_mappings.csv").is_file():
         download_and_map(data_dir, archive_dir=archive_dir, verify=False)
@@ -161,7 +167,7 @@ def judged_uncertainty(judged: dict) -> dict:
 
 
 def summarize(runs: list[dict]) -> dict:
-    return {
+    summary = {
         name: {
             "mean": float(np.mean([run[name] for run in runs])),
             "std": float(np.std([run[name] for run in runs], ddof=1)) if len(runs) > 1 else 0.0,
@@ -169,6 +175,40 @@ def summarize(runs: list[dict]) -> dict:
         }
         for name in (*METRICS, "minutes")
     }
+    for name in METRICS:  # what this many seeds can tell apart between two code versions
+        summary[name]["detectable_difference"] = detectable_difference(
+            summary[name]["std"], len(runs)
+        )
+    return summary
+
+
+def check_archive_dir(archive_dir: Path) -> str | None:
+    """One line saying what is missing when `archive_dir` holds no RAVDESS-format archives."""
+    if not archive_dir.is_dir():
+        return f"--archive_dir {archive_dir}: not a folder; give the folder holding the archives"
+    missing = [a.file_name for a in ARCHIVES if not (archive_dir / a.file_name).is_file()]
+    if missing:
+        return (
+            f"--archive_dir {archive_dir}: no {' or '.join(missing)} there; give a folder "
+            "with RAVDESS-format archives (e.g. written by ser-sample-archives)"
+        )
+    return None
+
+
+def check_checkout(repo: Path) -> str | None:
+    """One line when the training subprocess would import another checkout's `training` (an
+    editable install shadowing PYTHONPATH), which would compare a commit with itself."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import training; print(training.__file__)"],
+        cwd=repo, env=environment(repo, 1), capture_output=True, text=True,
+    )  # fmt: skip
+    found = Path(probe.stdout.strip() or ".").resolve()
+    if probe.returncode or not found.is_relative_to(repo):
+        return (
+            f"--repo {repo}: its training runs would import {found} instead; use a python "
+            "without an editable install of another checkout"
+        )
+    return None
 
 
 def table(runs: list[dict], summary: dict) -> str:
@@ -198,6 +238,13 @@ def table(runs: list[dict], summary: dict) -> str:
         "\nresolves: the smallest accuracy difference the run's test set resolves (80 % power, "
         "paired speaker-clustered bootstrap); intervals resample the test speakers."
     )
+    detectable = summary["accuracy"]["detectable_difference"]
+    if detectable is not None:
+        lines.append(
+            f"seeds resolve: {detectable:.3f}, the smallest difference between two code versions' "
+            f"mean accuracies that {len(runs)} seeds of each detect (two-sided t-test, 5 % level, "
+            f"80 % power) when their seeds spread as these (std {summary['accuracy']['std']:.3f})."
+        )
     return "\n".join(lines)
 
 
@@ -215,14 +262,33 @@ def main(argv: list[str] | None = None) -> dict:
         help="RAVDESS-format archives (Audio_Speech_Actors_01-24.zip, ...) to learn on instead "
         "of the generated corpus; not checked against the official checksums",
     )
+    parser.add_argument(
+        "--voices",
+        choices=sorted(PRESETS),
+        default="default",
+        help="the generated corpus's voices; hard: wider speaker and utterance variation and "
+        "background noise, so the recipe lands mid-range instead of saturating",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        nargs=2,
+        default=SECONDS,
+        metavar=("MIN", "MAX"),
+        help="the generated clips' length range (shorter clips: cheaper steps)",
+    )
     args = parser.parse_args(argv)
+    refusal = check_archive_dir(args.archive_dir) if args.archive_dir else None
+    refusal = refusal or check_checkout(args.repo.resolve())
+    if refusal:
+        parser.exit(2, f"error: {refusal}\n")
     args.output_dir = args.output_dir.resolve()
     args.output_dir.mkdir(parents=True, exist_ok=True)
     repo = args.repo.resolve()
     seeds = [int(seed) for seed in args.seeds.split(",")]
 
     started = time.perf_counter()
-    data_dir = corpus_from(args.archive_dir, args.output_dir)
+    data_dir = corpus_from(args.archive_dir, args.output_dir, args.voices, args.seconds)
     checkpoint = write_checkpoint(args.output_dir / "checkpoint")
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -239,6 +305,9 @@ def main(argv: list[str] | None = None) -> dict:
         "epochs": args.epochs,
         "extra": args.extra,
         "archive_dir": str(args.archive_dir) if args.archive_dir else None,
+        "voices": None if args.archive_dir else args.voices,
+        "seconds": None if args.archive_dir else list(args.seconds),
+        "data_dir": str(data_dir),
         "jobs": args.jobs,
         "threads_per_job": threads,
         "runs": runs,

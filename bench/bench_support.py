@@ -11,17 +11,24 @@ import numpy as np
 from data_scripts.corpora.ravdess.download import download_and_map
 from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME
 from data_scripts.corpora.ravdess.sample_archives import write_sample_archives
+from data_scripts.corpora.ravdess.voice_variation import PRESETS
 
 RSS_SAMPLE_SECONDS = 0.2
 RATE = 16_000
 
 
-def make_corpus(root: Path, actors: list[int], seconds: tuple[float, float]) -> Path:
-    """Synthetic archives for `actors`, extracted and mapped by the real code; reused if there."""
-    data_dir = root / f"data_actors{actors[0]}-{actors[-1]}_{seconds[0]:g}-{seconds[1]:g}s"
+def make_corpus(
+    root: Path, actors: list[int], seconds: tuple[float, float], voices: str = "default"
+) -> Path:
+    """Synthetic archives for `actors`, extracted and mapped by the real code; reused if there.
+    `voices`: a preset of voice_variation.PRESETS ("hard": the harder corpus)."""
+    suffix = "" if voices == "default" else f"_{voices}"
+    data_dir = root / f"data_actors{actors[0]}-{actors[-1]}_{seconds[0]:g}-{seconds[1]:g}s{suffix}"
     if (data_dir / MAPPING_FILE_NAME).is_file():
         return data_dir
-    archives = write_sample_archives(root / f"{data_dir.name}_archives", actors, seconds)
+    archives = write_sample_archives(
+        root / f"{data_dir.name}_archives", actors, seconds, variation=PRESETS[voices]
+    )
     checksums = {a.path.name: (a.size, a.md5) for a in archives.values()}
     download_and_map(data_dir, archive_dir=root / f"{data_dir.name}_archives", checksums=checksums)
     return data_dir

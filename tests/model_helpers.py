@@ -13,6 +13,7 @@ from transformers import (
 )
 
 from data_scripts.corpora.ravdess.facts import EMOTIONS
+from training.model.task_outputs import OutputLayout
 
 TINY_ENCODER = dict(
     hidden_size=16,
@@ -42,9 +43,22 @@ def tiny_emotion_config(**overrides) -> Wav2Vec2Config:
 
 
 def save_tiny_classifier(
-    directory: Path, sampling_rate: int = 16_000, return_attention_mask: bool = False, **overrides
+    directory: Path,
+    sampling_rate: int = 16_000,
+    return_attention_mask: bool = False,
+    layout: OutputLayout | None = None,
+    target_ranges: dict[str, list[float]] | None = None,
+    **overrides,
 ) -> Path:
-    Wav2Vec2ForSequenceClassification(tiny_emotion_config(**overrides)).save_pretrained(directory)
+    """A tiny random classifier; with `layout` (training.model.task_outputs), a regression or
+    multitask model whose config declares its classes and targets as a training run's does
+    (`target_ranges` recorded for display)."""
+    config = tiny_emotion_config(**overrides)
+    if layout is not None:
+        layout.write_to(config)
+        if target_ranges is not None:
+            config.ser_target_ranges = target_ranges
+    Wav2Vec2ForSequenceClassification(config).save_pretrained(directory)
     Wav2Vec2FeatureExtractor(
         sampling_rate=sampling_rate, return_attention_mask=return_attention_mask
     ).save_pretrained(directory)

@@ -20,6 +20,8 @@ import torchaudio
 from model_helpers import save_tiny_classifier
 from training_helpers import free_port
 
+from training.model.task_outputs import OutputLayout
+
 RATE = 16_000
 BIN = Path(sys.executable).parent
 SENTENCES = (
@@ -35,12 +37,50 @@ def command_env() -> dict:
     return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
-def tiny_model(directory: Path) -> Path:
+def tiny_model(directory: Path, **options) -> Path:
     """The group-norm tiny classifier (every preset's CNN norm), wide weights so that the
-    answers depend visibly on the audio."""
+    answers depend visibly on the audio; `options` (e.g. a regression `layout`) go to
+    save_tiny_classifier."""
     torch.manual_seed(0)
     return save_tiny_classifier(directory, sampling_rate=RATE, return_attention_mask=False,
-                                feat_extract_norm="group", initializer_range=0.5)  # fmt: skip
+                                feat_extract_norm="group", initializer_range=0.5,
+                                **options)  # fmt: skip
+
+
+# A regression model with the three dimensions and a multitask one (classes and two
+# targets), as training saves them (training.model.task_outputs).
+REGRESSION = OutputLayout("regression", (), ("arousal", "valence", "dominance"))
+MULTITASK = OutputLayout("multitask", ("angry", "happy", "neutral", "sad"), ("arousal", "valence"))
+TARGET_RANGES = {"arousal": [1.0, 7.0], "valence": [1.0, 7.0], "dominance": [1.0, 7.0]}
+
+
+def tiny_dimension_model(directory: Path, layout: OutputLayout) -> Path:
+    """tiny_model with `layout`'s outputs and the dimensions' ranges recorded."""
+    ranges = {t: TARGET_RANGES[t] for t in layout.targets}
+    return tiny_model(directory, layout=layout, target_ranges=ranges)
+
+
+@contextmanager
+def headless_chromium():
+    """Debian's chromium driven by selenium, headless; skips the test where either is missing."""
+    import pytest
+
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not (browser_path and driver_path):
+        pytest.skip("Debian's chromium and chromium-driver are not installed "
+                    "(apt-get install chromium chromium-driver)")  # fmt: skip
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser_path
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    service = webdriver.ChromeService(executable_path=driver_path)
+    browser = webdriver.Chrome(options=options, service=service)
+    try:
+        yield browser
+    finally:
+        browser.quit()
 
 
 def speech_with_pauses(seconds: float) -> np.ndarray:

@@ -18,8 +18,8 @@ import pytest
 
 from data_scripts.corpora import prepare
 from data_scripts.corpora.ravdess import download as ravdess_download
-from training.evaluation import compare_runs, cross_corpus
 from training.arguments import parse_arguments
+from training.evaluation import compare_runs, cross_corpus
 from training.inference import export, predict
 from training.serving import serve, stream
 

@@ -46,7 +46,7 @@ def classifier(model_dir) -> EmotionClassifier:
 
 
 def _voice(seconds: float, rate: int = RATE) -> np.ndarray:
-    """A synthetic angry voice silero hears as speech (tests/inference/test_timeline.py), at `rate`."""
+    """A synthetic angry voice silero hears as speech (as in test_timeline.py), at `rate`."""
     voice = synthesize("03-01-05-02-01-01-01.wav", (seconds, seconds))
     voice = voice if voice.ndim == 1 else voice.mean(axis=1)
     return torchaudio.functional.resample(

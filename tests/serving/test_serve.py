@@ -4,7 +4,6 @@ answers compared with what `ser-predict --json` writes for the same files."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import threading
@@ -16,7 +15,14 @@ import numpy as np
 import pytest
 import requests
 import soundfile
-from serving_helpers import RATE, command_env, serve, speech_with_pauses, tiny_model
+from serving_helpers import (
+    RATE,
+    command_env,
+    headless_chromium,
+    serve,
+    speech_with_pauses,
+    tiny_model,
+)
 
 MAX_UPLOAD_MB, MAX_SECONDS = 1, 30
 FORMATS = {
@@ -214,28 +220,11 @@ def test_a_folder_that_is_no_model_stops_the_server_in_one_line(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def _chromium() -> tuple[str, str] | None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return (browser, driver) if browser and driver else None
-
-
 def test_the_page_in_chromium_uploads_a_file_and_shows_its_emotion(server, workspace):
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    found = _chromium()
-    if found is None:
-        pytest.skip("Debian's chromium and chromium-driver are not installed "
-                    "(apt-get install chromium chromium-driver)")  # fmt: skip
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = found[0]
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
-        options.add_argument(flag)
-    service = webdriver.ChromeService(executable_path=found[1])
-    browser = webdriver.Chrome(options=options, service=service)
-    try:
+    with headless_chromium() as browser:
         browser.get(f"{server.url}/")
         WebDriverWait(browser, 60).until(
             lambda b: "emotions" in b.find_element(By.ID, "model").text
@@ -256,5 +245,3 @@ def test_the_page_in_chromium_uploads_a_file_and_shows_its_emotion(server, works
         assert browser.find_element(By.ID, "timeline-section").is_displayed()
         assert browser.find_elements(By.CSS_SELECTOR, "#segments tbody tr")
         assert browser.find_element(By.ID, "error").text == ""
-    finally:
-        browser.quit()

@@ -309,7 +309,7 @@ print(json.dumps({{"labels": model.config.id2label, "scores": classify(audio, to
 
 
 def test_saved_model_records_how_its_training_audio_was_decoded(trained):
-    """Predict reads these back (tests/data/test_audio_decoding.py checks that it decodes with them)."""
+    """Predict reads these back (data/test_audio_decoding.py checks that it decodes with them)."""
     preprocessor = read_json(trained / "preprocessor_config.json")
     assert preprocessor["audio_decoding"] == {
         "target_sampling_rate": 16000,

@@ -14,6 +14,16 @@ def check_min_confidence(min_confidence: float | None) -> None:
         raise ValueError(f"--min_confidence {min_confidence}: give a probability from 0 to 1")
 
 
+def check_min_confidence_applies(min_confidence: float | None, model_dir, layout) -> None:
+    """A regression model has no class probabilities, so no answer could be `uncertain`:
+    refuse the flag rather than silently ignore it. `layout`: the model's OutputLayout."""
+    if min_confidence is not None and not layout.has_classes:
+        raise ValueError(
+            f"--min_confidence: {model_dir} is a regression model (values of "
+            f"{', '.join(layout.targets)}, no class probabilities); leave the flag out"
+        )
+
+
 def _abstain(answer: dict, min_confidence: float) -> None:
     probability = answer.get("probability")
     if probability is not None and probability < min_confidence:

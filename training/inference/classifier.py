@@ -14,7 +14,8 @@ so it gets the answer test_predictions.csv holds; only a longer recording is cut
 whose probabilities are averaged. The voice-activity detector never overrules the model on a
 clip scored whole: such a clip is `no speech` only when the detector hears nothing in it.
 Every answer is a plain dict (training.inference.file_answer), the fields ser-predict --json
-writes.
+writes. A regression or multitask model (training.model.task_outputs) is scored the same way:
+its answers and windows add their target `values` (training.inference.output_scores).
 """
 
 from __future__ import annotations
@@ -30,15 +31,17 @@ from data_scripts.common.audio_spans import SpanDecoder
 from training.inference.audio_io import ArraySource, samples_at_rate
 from training.inference.file_answer import file_result
 from training.inference.onnx_backend import OnnxScorer
+from training.inference.output_scores import is_speech, target_ranges
 from training.inference.scoring import DTYPES, Scorer
 from training.inference.timeline import (
     segments,
+    smooth_values,
     smoothed_labels,
-    whole_file_probabilities,
+    whole_file_scores,
     window_row,
 )
 from training.inference.vad import MIN_SPEECH_FRACTION, make_vad
-from training.inference.windows import score_partly_spoken, score_windows, window_probabilities
+from training.inference.windows import score_partly_spoken, score_windows, window_scores
 from training.model.window_facts import HOP_FRACTION, default_windows, trained_clip_seconds
 
 logger = logging.getLogger(__name__)
@@ -76,10 +79,13 @@ def _check_folder(model_dir: Path) -> None:
 class EmotionClassifier:
     """A saved audio classifier with its feature extractor, decode settings and window facts.
 
-    Attributes: labels, sampling_rate, window_seconds and hop_seconds (the default windows of
-    long recordings and timelines), window_source (where they came from), trained_seconds (the
-    longest clip scored whole; None when the model does not record it), model_dir, backend,
-    device, batch_size.
+    Attributes: labels (the class names; none for a regression model), targets (the names of
+    the continuous targets, e.g. arousal; none for a classifier), task ("classification",
+    "regression" or "multitask"), target_ranges ({target: [min, max]} of the training corpus,
+    for display; {} when not recorded), layout (training.model.task_outputs.OutputLayout),
+    sampling_rate, window_seconds and hop_seconds (the default windows of long recordings and
+    timelines), window_source (where they came from), trained_seconds (the longest clip scored
+    whole; None when the model does not record it), model_dir, backend, device, batch_size.
     """
 
     def __init__(self, scorer, model_dir: Path, backend: str, batch_size: int):
@@ -88,7 +94,11 @@ class EmotionClassifier:
         self.backend = backend
         self.batch_size = batch_size
         self.device = str(scorer.device)
-        self.labels: list[str] = list(scorer.labels)
+        self.layout = scorer.layout
+        self.labels: list[str] = list(self.layout.classes)
+        self.targets: list[str] = list(self.layout.targets)
+        self.task: str = self.layout.task
+        self.target_ranges: dict[str, list[float]] = target_ranges(model_dir, self.targets)
         self.sampling_rate: int = int(scorer.sampling_rate)
         self.decode_settings = scorer.decode_settings
         windows = default_windows(model_dir)
@@ -154,8 +164,28 @@ class EmotionClassifier:
         mono clips already at `sampling_rate`: no windows, no voice-activity detection.
 
         Clips are batched by length and each gets what it gets alone (scoring.Scorer), whatever
-        its batch mates. ValueError for a clip too short for the model or a non-finite score."""
-        result = np.zeros((len(clips), len(self.labels)), dtype=np.float32)
+        its batch mates. ValueError for a clip too short for the model or a non-finite score,
+        and for a regression model, which has no classes (see `values`)."""
+        if not self.layout.has_classes:
+            raise ValueError(
+                f"{self.model_dir} is a regression model: it gives values of "
+                f"{', '.join(self.targets)}, not class probabilities (use values or scores)"
+            )
+        return self.scores(clips)[:, self.layout.class_slice]
+
+    def values(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        """Target values in the user's units (float32, one row per clip, columns in `targets`
+        order) of whole mono clips at `sampling_rate`, as `probabilities` scores them; ValueError
+        for a model without targets."""
+        if not self.layout.has_targets:
+            raise ValueError(f"{self.model_dir} is a classifier: it has no target values")
+        return self.scores(clips)[:, self.layout.target_slice]
+
+    def scores(self, clips: Sequence[np.ndarray]) -> np.ndarray:
+        """Score rows of whole mono clips at `sampling_rate`: the class probabilities (softmax
+        over the class outputs only), then the target values (training.inference.output_scores);
+        what every answer is built from. Batched as `probabilities` says."""
+        result = np.zeros((len(clips), self.layout.num_outputs), dtype=np.float32)
         for index, clip in enumerate(clips):
             if self.too_short(len(clip)):
                 raise ValueError(
@@ -166,7 +196,7 @@ class EmotionClassifier:
         for first in range(0, len(order), self.batch_size):
             rows = order[first : first + self.batch_size]
             batch = [np.asarray(clips[i], dtype=np.float32) for i in rows]
-            result[rows] = window_probabilities(self._scorer, batch)
+            result[rows] = window_scores(self._scorer, batch)
         return result
 
     def classify(self, audio, sampling_rate: int, *, vad: str = "silero") -> dict | list[dict]:
@@ -289,7 +319,7 @@ class EmotionClassifier:
                 if plan["scored"] == "windows":
                     plan["share"] = scores.speech_share
                     rows = scores.rows
-                    if whole_file_probabilities(rows, self.labels) is None and scores.heard_frames:
+                    if whole_file_scores(rows, self.layout) is None and scores.heard_frames:
                         score_partly_spoken(source, self._scorer, scores, window)
                 plan["rows"] = scores.rows
             plan["duration"] = source.length / rate
@@ -299,9 +329,9 @@ class EmotionClassifier:
                 progress.refresh()
             plans.append(plan)
         spoken = [i for i, plan in enumerate(plans) if plan["whole"] is not None]
-        scored = self.probabilities([plans[i]["whole"] for i in spoken]) if spoken else []
-        for index, probabilities in zip(spoken, scored, strict=True):
-            plans[index]["probabilities"] = probabilities
+        scored = self.scores([plans[i]["whole"] for i in spoken]) if spoken else []
+        for index, scores in zip(spoken, scored, strict=True):
+            plans[index]["scores"] = scores
         return [
             self._result(plan, name, window_seconds, hop_seconds, smooth, with_timeline)
             for plan, name in zip(plans, names, strict=True)
@@ -321,29 +351,33 @@ class EmotionClassifier:
         return plan
 
     def _result(self, plan, name, window_seconds, hop_seconds, smooth, with_timeline) -> dict:
-        probabilities = plan.get("probabilities")
+        scores = plan.get("scores")
         rows = plan.get("rows")
         if plan["scored"] == "whole":
-            averaged, silent = (1, 0) if probabilities is not None else (0, 1)
+            averaged, silent = (1, 0) if scores is not None else (0, 1)
             if plan.get("one_window"):  # the timeline's only window: the clip, as the VAD says
                 heard = plan["share"] is None or plan["share"] >= MIN_SPEECH_FRACTION
-                window = probabilities if heard else None
-                rows = [window_row(0.0, plan["duration"], self.labels, window)]
+                window = scores if heard else None
+                rows = [window_row(0.0, plan["duration"], self.layout, window)]
         else:
-            probabilities = whole_file_probabilities(rows, self.labels)
-            averaged = sum(1 for row in rows if row["probabilities"] is not None)
+            scores = whole_file_scores(rows, self.layout)
+            averaged = sum(1 for row in rows if is_speech(row))
             silent = len(rows) - averaged
-        result = file_result(name, self.labels, probabilities, plan["duration"], plan["scored"],
+        result = file_result(name, self.layout, scores, plan["duration"], plan["scored"],
                              averaged, silent, plan["share"])  # fmt: skip
         if with_timeline:
+            smooth_values(rows, self.targets, smooth)  # before the segments average them
             result["timeline"] = {
                 "window_seconds": window_seconds,
                 "hop_seconds": hop_seconds,
                 "smooth": smooth,
                 "windows": rows,
                 "segments": segments(
-                    rows, smoothed_labels(rows, self.labels, smooth), plan["duration"]
-                ),
+                    rows,
+                    smoothed_labels(rows, self.labels, smooth),
+                    plan["duration"],
+                    self.targets,
+                ),  # fmt: skip
             }
         return result
 

@@ -12,7 +12,6 @@ place, so a failed or killed export leaves no DEST or the complete one.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import os
@@ -32,12 +31,21 @@ from training.inference.audio_io import AUDIO_EXTENSIONS, load_audio
 from training.inference.classifier import EmotionClassifier
 from training.inference.export_card import CARD_NAME, write_export_card
 from training.inference.export_check import compare, generated_clips, pipeline_answers
+from training.inference.export_scores import (
+    classes_checked,
+    onnx_forms,
+    pipeline_scores,
+    score_names,
+    table_references,
+)
 from training.inference.manifest import MANIFEST_NAME, check_export, read_manifest, write_manifest
 from training.model.model_file import MODEL_WEIGHTS, sha256_of
 from training.model.remote_code import refuse_remote_code
-from training.model.trained_classifier import load_trained_classifier
 
 logger = logging.getLogger(__name__)
+# The ONNX forms and their checks live with the other layout-aware comparisons; this name is
+# the one the export has always called (its tests call it too).
+_onnx_forms = onnx_forms
 
 # training.reports.per_file_results writes it (that module loads `datasets`; inference does not).
 PREDICTIONS_FILE = "test_predictions.csv"
@@ -178,17 +186,13 @@ def _audio_roots(run: Path, audio_dirs: list[str]) -> list[Path]:
     return [root for root in roots if root.is_dir()]
 
 
-def _table_references(run: Path, labels: list[str]) -> dict[str, dict[str, float]]:
-    with open(run / PREDICTIONS_FILE, newline="") as handle:
-        return {
-            row["file"]: {label: float(row[f"prob_{label}"]) for label in labels}
-            for row in csv.DictReader(handle)
-        }
-
-
-def _test_clips(run: Path, labels: list[str], options: ExportOptions) -> tuple[list, dict]:
-    """Clips ({"name", "path"}) of the run's test files still on disk, and their references."""
-    references = _table_references(run, labels)
+def _test_clips(run: Path, layout, options: ExportOptions) -> tuple[list, dict]:
+    """Clips ({"name", "path"}) of the run's test files still on disk, and their references;
+    none when the run's table lacks a column the model's outputs need."""
+    references = table_references(run / PREDICTIONS_FILE, layout)
+    if references is None:
+        logger.warning("%s lacks a column of the model's outputs", run / PREDICTIONS_FILE)
+        return [], {}
     found: dict[str, Path] = {}
     for root in _audio_roots(run, options.audio_dirs):
         for path in root.rglob("*"):
@@ -213,8 +217,8 @@ def _generated_references(classifier, scratch: Path) -> tuple[list, dict, list]:
         np.save(path, array)
         clips.append({"name": path.name, "npy": str(path)})
     names = [clip["name"] for clip in clips]
-    rows = classifier.probabilities(arrays)
-    return clips, onnx_export.as_answers(rows, names, classifier.labels), arrays
+    rows = classifier.scores(arrays)
+    return clips, onnx_export.as_answers(rows, names, score_names(classifier.layout)), arrays
 
 
 def _copy_files(source: Path, staging: Path, is_run: bool) -> None:
@@ -224,40 +228,6 @@ def _copy_files(source: Path, staging: Path, is_run: bool) -> None:
     for name in names:
         if (source / name).is_file():
             shutil.copy2(source / name, staging / name)
-
-
-def _onnx_forms(staging: Path, clips_arrays: list, names: list, quantize: str | None) -> dict:
-    """model.onnx (and model.int8.onnx), each checked against PyTorch on the verified clips,
-    all three scored by EmotionClassifier one clip at a time (the ONNX file takes no mask)."""
-    pytorch = EmotionClassifier.from_pretrained(staging, device="cpu", batch_size=1)
-    labels = pytorch.labels
-    model = load_trained_classifier(staging).eval()
-    path = onnx_export.export_onnx(model, staging / onnx_export.ONNX_FILE, pytorch.sampling_rate)
-    reference = onnx_export.as_answers(pytorch.probabilities(clips_arrays), names, labels)
-    onnx = EmotionClassifier.from_pretrained(staging, backend="onnxruntime", batch_size=1)
-    answers = onnx_export.as_answers(onnx.probabilities(clips_arrays), names, labels)
-    try:
-        result = {"onnx": compare(answers, reference, f"onnxruntime on {path.name}")}
-    except ValueError as error:
-        path.unlink()
-        raise ValueError(f"{error}; no ONNX file written") from error
-    if quantize == "int8":
-        int8 = onnx_export.quantize_int8(path, staging / onnx_export.INT8_FILE)
-        quantized_model = EmotionClassifier.from_pretrained(
-            staging, backend="onnxruntime", onnx_file=onnx_export.INT8_FILE, batch_size=1
-        )
-        quantized = onnx_export.as_answers(quantized_model.probabilities(clips_arrays), names,
-                                           labels)  # fmt: skip
-        result["int8"] = {
-            "clips": len(names),
-            "label_agreement": onnx_export.label_agreement(quantized, answers),
-            "max_abs_difference": max(
-                abs(quantized[n][label] - answers[n][label]) for n in names for label in labels
-            ),
-            "size": int8.stat().st_size,
-            "quantized_ops": list(onnx_export.INT8_OPS),
-        }
-    return result
 
 
 def export_model(source: str | Path, dest: str | Path, options: ExportOptions) -> dict:
@@ -293,7 +263,8 @@ def _build(source, staging, scratch, is_run, options, with_onnx) -> dict:
     _copy_files(source, staging, is_run)
     # Loading refuses, naming the user's folder, what is not a usable classifier.
     classifier = EmotionClassifier.from_pretrained(source, device="cpu", batch_size=1)
-    clips, references = _test_clips(source, classifier.labels, options) if is_run else ([], {})
+    layout = classifier.layout
+    clips, references = _test_clips(source, layout, options) if is_run else ([], {})
     if clips:
         reference_name, kind = PREDICTIONS_FILE, "test files of the run"
         arrays = [load_audio(clip["path"], classifier.decode_settings) for clip in clips]
@@ -308,7 +279,8 @@ def _build(source, staging, scratch, is_run, options, with_onnx) -> dict:
         logger.info("exporting ONNX and checking it on %d clips", len(clips))
         verification.update(_onnx_forms(staging, arrays, names, options.quantize))
     logger.info("checking %d clips with pipeline in a fresh process", len(clips))
-    checked = compare(pipeline_answers(staging, clips), references, "pipeline on the export")
+    answers = pipeline_scores(pipeline_answers(staging, clips), layout)
+    checked = compare(answers, references, "pipeline on the export", classes_checked(layout))
     verification["pipeline"] = {**checked, "reference": reference_name, "reference_clips": kind}
     write_export_card(staging, str(source), verification)
     source_info = {"path": str(source.absolute()), "kind": "training run" if is_run else "model"}

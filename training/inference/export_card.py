@@ -34,6 +34,32 @@ def _short_card(title: str) -> str:
     return f"{front}\n# {title}\n\nAn audio-classification model directory.\n"
 
 
+def _agreement(summary: dict, reference: str) -> str:
+    """What a check found identical: labels and probabilities (a classifier), also values (a
+    multitask model), or values only (regression: `labels_identical` None)."""
+    if "labels_identical" in summary and summary["labels_identical"] is None:
+        return f"target values equal to {reference}'s"
+    if summary.get("targets_checked"):
+        return f"labels identical to {reference}, probabilities and target values"
+    return f"labels identical to {reference}, probabilities"
+
+
+def _int8_agreement(int8: dict) -> str:
+    """Label agreement with the float file (classes), and each target's largest difference
+    from it as a share of the target's range."""
+    parts = []
+    if "label_agreement" in int8:
+        parts.append(f"label agreement with `{ONNX_FILE}`: {100 * int8['label_agreement']:.1f} "
+                     f"% of {int8['clips']} clips")  # fmt: skip
+    for target, facts in (int8.get("targets") or {}).items():
+        share = facts["max_relative_difference"]
+        shown = "-" if share is None else f"{100 * share:.2f} %"
+        parts.append(f"{target}: largest difference from `{ONNX_FILE}` "
+                     f"{facts['max_abs_difference']:.3g}, {shown} of its range "
+                     f"({facts['range_from']}) on {int8['clips']} clips")  # fmt: skip
+    return "; ".join(parts)
+
+
 def export_section(folder: Path, source: str, verification: dict) -> str:
     """The card's `## Export` section: files, checks, and how to use the ONNX files."""
     checked = verification["pipeline"]
@@ -46,8 +72,8 @@ def export_section(folder: Path, source: str, verification: dict) -> str:
         "",
         f"Checked before it was kept, in a fresh process with plain "
         f'`pipeline("audio-classification")`, one clip at a time, on {checked["clips"]} '
-        f"{checked['reference_clips']}: labels identical to {checked['reference']}, "
-        f"probabilities within {checked['tolerance']:g} (largest difference "
+        f"{checked['reference_clips']}: {_agreement(checked, checked['reference'])} "
+        f"within {checked['tolerance']:g} (largest difference "
         f"{checked['max_abs_difference']:.1e}).",
     ]
     onnx = verification.get("onnx")
@@ -56,8 +82,8 @@ def export_section(folder: Path, source: str, verification: dict) -> str:
             "",
             "| file | size | what it is |",
             "|---|---|---|",
-            f"| `{ONNX_FILE}` | {_size(folder / ONNX_FILE)} | float32; onnxruntime gives the "
-            f"PyTorch model's labels on {onnx['clips']} clips, probabilities within "
+            f"| `{ONNX_FILE}` | {_size(folder / ONNX_FILE)} | float32; onnxruntime on "
+            f"{onnx['clips']} clips: {_agreement(onnx, 'the PyTorch model')} within "
             f"{onnx['tolerance']:g} (largest difference {onnx['max_abs_difference']:.1e}) |",
         ]
         int8 = verification.get("int8")
@@ -65,8 +91,7 @@ def export_section(folder: Path, source: str, verification: dict) -> str:
             lines.append(
                 f"| `{INT8_FILE}` | {_size(folder / INT8_FILE)} | onnxruntime dynamic int8 "
                 f"quantization of the {'/'.join(INT8_OPS)} weights (convolutions stay float); "
-                f"label agreement with `{ONNX_FILE}`: {100 * int8['label_agreement']:.1f} % of "
-                f"{int8['clips']} clips |"
+                f"{_int8_agreement(int8)} |"
             )
         lines += [
             "",

@@ -77,38 +77,51 @@ def pipeline_answers(model_dir: Path, clips: list[dict]) -> dict[str, dict[str, 
 
 
 def compare(
-    answers: dict[str, dict[str, float]], reference: dict[str, dict[str, float]], what: str
+    answers: dict[str, dict[str, float]],
+    reference: dict[str, dict[str, float]],
+    what: str,
+    classes: list[str] | None = None,
 ) -> dict:
     """Labels identical and probabilities within TOLERANCE, clip by clip; returns a summary.
 
-    ValueError naming the first clip that differs, with the largest difference."""
+    `classes`: the outputs that are class probabilities, whose top one is the label (None:
+    every output, a classifier); the others are target values, held to the same TOLERANCE
+    (training.inference.output_scores). ValueError naming the first clip that differs, with
+    the largest difference."""
     worst, worst_clip = 0.0, None
-    for name, expected in reference.items():
-        got = answers[name]
-        if not np.all(np.isfinite(list(expected.values()))):
+    for name, everything in reference.items():
+        got_all = answers[name]
+        expected = everything if classes is None else {c: everything[c] for c in classes}
+        got = got_all if classes is None else {c: got_all[c] for c in classes}
+        if not np.all(np.isfinite(list(everything.values()))):
+            kind = "probabilities" if classes is None else "scores"
             raise ValueError(
-                f"{what}: {name}: the reference probabilities are not finite (NaN): the run's "
+                f"{what}: {name}: the reference {kind} are not finite (NaN): the run's "
                 "own test evaluation failed, so there is nothing to ship; train again"
             )
-        if max(got, key=got.get) != max(expected, key=expected.get):
+        if expected and max(got, key=got.get) != max(expected, key=expected.get):
             raise ValueError(
                 f"{what}: {name}: label {max(got, key=got.get)!r}, the reference says "
                 f"{max(expected, key=expected.get)!r}"
             )
-        difference = max(abs(got[label] - p) for label, p in expected.items())
+        difference = max(abs(got_all[key] - v) for key, v in everything.items())
         if difference > worst:
             worst, worst_clip = difference, name
     if worst > TOLERANCE:
+        what_differs = "probabilities" if classes is None else "outputs"
         raise ValueError(
-            f"{what}: probabilities differ by up to {worst:.2e} (on {worst_clip}), more than "
+            f"{what}: {what_differs} differ by up to {worst:.2e} (on {worst_clip}), more than "
             f"{TOLERANCE:g}"
         )
-    return {
+    summary = {
         "clips": len(reference),
-        "labels_identical": True,
+        "labels_identical": True if classes is None or classes else None,
         "max_abs_difference": worst,
         "tolerance": TOLERANCE,
     }
+    if classes is not None:  # a model with targets: their values were held to TOLERANCE too
+        summary["targets_checked"] = True
+    return summary
 
 
 def generated_clips(sampling_rate: int, seconds=(0.7, 1.6, 3.2), seed: int = 0) -> list:

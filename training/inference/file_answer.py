@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from training.inference.output_scores import class_fields, value_fields
 from training.inference.timeline import NO_SPEECH
+from training.model.task_outputs import OutputLayout
 
 # Classes shown per file in the printed table and the answers' `top` lists.
 TOP_K = 3
@@ -13,8 +15,8 @@ TOP_K = 3
 
 def file_result(
     name: str | None,
-    labels: list[str],
-    probabilities: np.ndarray | None,
+    layout: OutputLayout,
+    scores: np.ndarray | None,
     duration_seconds: float,
     scored: str,
     windows: int,
@@ -26,17 +28,17 @@ def file_result(
     averaged: 1 for a clip scored whole), silence_windows, scored (`whole`: the clip in one
     forward pass, as evaluation scores it; `windows`: the mean over its speech windows), and
     speech_share (the share of its frames the voice-activity detector heard as speech; None
-    with --vad none)."""
-    result = {"file": name, "emotion": NO_SPEECH, "probability": None, "top": [],
-              "probabilities": None}  # fmt: skip
-    if probabilities is not None:
+    with --vad none). `scores`: class probabilities then target values
+    (training.inference.output_scores); a model with targets adds `values`."""
+    fields = class_fields(layout, scores, NO_SPEECH)
+    top = []
+    if fields["probabilities"] is not None:
+        probabilities = scores[layout.class_slice]
         order = np.argsort(-probabilities, kind="stable")
-        result.update(
-            emotion=labels[order[0]],
-            probability=float(probabilities[order[0]]),
-            top=[[labels[i], float(probabilities[i])] for i in order[:TOP_K]],
-            probabilities={label: float(p) for label, p in zip(labels, probabilities, strict=True)},
-        )
+        top = [[layout.classes[i], float(probabilities[i])] for i in order[:TOP_K]]
+    result = {"file": name, "emotion": fields["emotion"], "probability": fields["probability"],
+              "top": top, "probabilities": fields["probabilities"],
+              **value_fields(layout, scores)}  # fmt: skip
     result.update(
         duration_seconds=duration_seconds,
         windows=windows,

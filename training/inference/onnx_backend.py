@@ -17,10 +17,11 @@ from training.inference.onnx_export import (
     ONNX_FILE,
     onnx_session,
     receptive_field,
-    session_probabilities,
+    session_scores,
 )
 from training.model.decode_settings import model_decode_settings
 from training.model.remote_code import load_feature_extractor
+from training.model.task_outputs import OutputLayout
 
 
 def onnx_path(model_dir: str | Path, onnx_file: str | None) -> Path:
@@ -44,7 +45,7 @@ def onnx_path(model_dir: str | Path, onnx_file: str | None) -> Path:
 
 
 class OnnxScorer:
-    """The model as an onnxruntime session plus its feature extractor; arrays to probabilities."""
+    """The model as an onnxruntime session plus its feature extractor; arrays to score rows."""
 
     def __init__(self, model_dir: str | Path, onnx_file: str | None = None, device="auto"):
         if device not in ("auto", "cpu"):
@@ -57,17 +58,27 @@ class OnnxScorer:
         self.session = onnx_session(path)
         self.sampling_rate = self.feature_extractor.sampling_rate
         self.decode_settings = model_decode_settings(self.feature_extractor)
-        self.labels = [self.config.id2label[i] for i in range(self.config.num_labels)]
+        self.layout = OutputLayout.from_config(self.config)
         self._shortest = receptive_field(self.config)
 
     def too_short(self, num_samples: int) -> bool:
         """True when the CNN yields no frame for this many samples (predict reports the clip)."""
         return num_samples < self._shortest
 
+    @property
+    def labels(self) -> list[str]:
+        """The class names (none for a regression model)."""
+        return list(self.layout.classes)
+
     def probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """Class probabilities (float32, one row per array), one clip per run: no padding, and
-        on CPU faster per clip than batches (BENCHMARKS.md, long recordings)."""
-        rows = np.zeros((len(arrays), len(self.labels)), dtype=np.float32)
+        """Class probabilities (float32, one row per array): the class part of `scores`."""
+        return self.scores(arrays)[:, self.layout.class_slice]
+
+    def scores(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Score rows (float32, one per array: class probabilities, then target values), one
+        clip per run: no padding, and on CPU faster per clip than batches (BENCHMARKS.md, long
+        recordings)."""
+        rows = np.zeros((len(arrays), self.layout.num_outputs), dtype=np.float32)
         for index, array in enumerate(arrays):
-            rows[index] = session_probabilities(self.session, self.feature_extractor, array)
+            rows[index] = session_scores(self.session, self.feature_extractor, array, self.layout)
         return rows

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from training.inference.output_scores import output_scores
+
 logger = logging.getLogger(__name__)
 
 ONNX_FILE = "model.onnx"
@@ -130,15 +132,28 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def session_probabilities(session, feature_extractor, clip: np.ndarray) -> np.ndarray:
-    """An onnxruntime session's probabilities (float64) for one clip: the ONNX backend's
-    scoring (training.inference.onnx_backend)."""
+def session_logits(session, feature_extractor, clip: np.ndarray) -> np.ndarray:
+    """An onnxruntime session's outputs (float64, one row) for one clip."""
     inputs = feature_extractor(
         clip, sampling_rate=feature_extractor.sampling_rate, return_tensors="np"
     )
     values = np.asarray(inputs["input_values"], dtype=np.float32)
     (logits,) = session.run(["logits"], {"input_values": values})
-    return softmax(logits.astype(np.float64))[0]
+    return logits.astype(np.float64)[0]
+
+
+def session_probabilities(session, feature_extractor, clip: np.ndarray) -> np.ndarray:
+    """A classifier's probabilities (float64) for one clip: a softmax over every output."""
+    return softmax(session_logits(session, feature_extractor, clip)[None])[0]
+
+
+def session_scores(session, feature_extractor, clip: np.ndarray, layout) -> np.ndarray:
+    """One clip's score row (float64; training.inference.output_scores): the ONNX backend's
+    scoring (training.inference.onnx_backend), for every output layout."""
+    if not layout.has_targets:  # a classifier: scored as it always was
+        return session_probabilities(session, feature_extractor, clip)
+    logits = torch.from_numpy(session_logits(session, feature_extractor, clip))
+    return output_scores(logits, layout).numpy()
 
 
 def as_answers(rows: list[np.ndarray], names: list[str], labels: list[str]) -> dict:

@@ -25,7 +25,11 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from data_scripts.common.cli_errors import pop_debug_flag
-from training.inference.abstention import apply_min_confidence, check_min_confidence
+from training.inference.abstention import (
+    apply_min_confidence,
+    check_min_confidence,
+    check_min_confidence_applies,
+)
 from training.inference.audio_io import AUDIO_EXTENSIONS, is_audio_file
 from training.inference.classifier import BACKENDS, DEFAULT_BATCH_SIZE, EmotionClassifier
 from training.inference.onnx_backend import onnx_path
@@ -207,7 +211,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--min_confidence",
         type=float,
         default=None,
-        help="label files and windows whose top probability is below P `uncertain` (0-1)",
+        help="label files and windows whose top probability is below P `uncertain` (0-1); "
+        "not for a regression model, which has no class probabilities",
     )
     parser.add_argument("--json", dest="json_path", help="write all results and failures here")
     parser.add_argument("--csv", dest="csv_path", help="write one row per file here")
@@ -220,6 +225,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timeline_png", help="write one timeline picture per file here (DIR)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser.parse_args(argv)
+
+
+def _layout(model_dir: Path):
+    """The model's output layout, read from its config alone (before any weights are loaded)."""
+    from transformers import AutoConfig
+
+    from training.model.task_outputs import OutputLayout
+
+    return OutputLayout.from_config(AutoConfig.from_pretrained(model_dir, trust_remote_code=False))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -238,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Every output path is checked against the inputs before any audio is scored.
         check_min_confidence(args.min_confidence)
+        if args.min_confidence is not None:
+            check_min_confidence_applies(args.min_confidence, model_dir, _layout(model_dir))
         files, _ = find_audio_files(args.paths)
         check_outputs(outputs, files)
         pictures = {}

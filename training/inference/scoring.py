@@ -1,8 +1,9 @@
 """The scorer: a saved audio classifier, its feature extractor and device, loaded once, turning
-arrays of samples into class probabilities. Batches of unequal clips are padded with the
+arrays of samples into score rows (class probabilities, then target values:
+training.inference.output_scores). Batches of unequal clips are padded with the
 extractor's mask and made batch-independent (`training.model.exact_forward`), so a clip's answer
 is what `pipeline` gives it alone. Another backend only needs the same attributes and methods:
-`probabilities(arrays)`, `sampling_rate`, `decode_settings`, `labels`, `too_short(n)`, `device`.
+`scores(arrays)`, `sampling_rate`, `decode_settings`, `layout`, `too_short(n)`, `device`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from training.inference.output_scores import output_scores
 from training.model.checkpoint_refusal import refusal_message, weights_file
 from training.model.decode_settings import model_decode_settings
 from training.model.exact_forward import feature_encoder, make_batch_independent
 from training.model.remote_code import load_feature_extractor
 from training.model.short_clips import too_short
+from training.model.task_outputs import OutputLayout
 from training.model.trained_classifier import load_trained_classifier
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -53,7 +56,7 @@ def _padding_argument(feature_extractor) -> dict:
 
 
 class Scorer:
-    """Model, feature extractor and device, loaded once; turns arrays into probabilities."""
+    """Model, feature extractor and device, loaded once; turns arrays into score rows."""
 
     def __init__(self, model_dir: str | Path, device: str, dtype: str):
         if dtype not in DTYPES:
@@ -74,8 +77,7 @@ class Scorer:
         self.dtype = DTYPES[dtype]
         self.sampling_rate = self.feature_extractor.sampling_rate
         self.decode_settings = model_decode_settings(self.feature_extractor)
-        id2label = self.model.config.id2label
-        self.labels = [id2label[i] for i in range(self.model.config.num_labels)]
+        self.layout = OutputLayout.from_config(self.model.config)
         self._padding = _padding_argument(self.feature_extractor)
 
     def too_short(self, num_samples: int) -> bool:
@@ -87,9 +89,19 @@ class Scorer:
         """
         return too_short(self.model, num_samples)
 
-    @torch.inference_mode()
+    @property
+    def labels(self) -> list[str]:
+        """The class names (none for a regression model)."""
+        return list(self.layout.classes)
+
     def probabilities(self, arrays: list[np.ndarray]) -> np.ndarray:
-        """Class probabilities (float32, one row per array), padding with the extractor's mask."""
+        """Class probabilities (float32, one row per array): the class part of `scores`."""
+        return self.scores(arrays)[:, self.layout.class_slice]
+
+    @torch.inference_mode()
+    def scores(self, arrays: list[np.ndarray]) -> np.ndarray:
+        """Score rows (float32, one per array: class probabilities, then target values),
+        padding with the extractor's mask."""
         inputs = self.feature_extractor(
             arrays, sampling_rate=self.sampling_rate, return_tensors="pt", **self._padding
         )
@@ -102,7 +114,7 @@ class Scorer:
         # The positional convolution's weight norm is recomputed on every call unless cached.
         with torch.nn.utils.parametrize.cached():
             logits = self.model(**inputs).logits
-        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return output_scores(logits.float(), self.layout).cpu().numpy()
 
 
 def _cnn_one_clip_at_a_time(model) -> None:

@@ -108,15 +108,13 @@ def score_windows(
         spoken = [o for o, is_speech in zip(offsets, speech, strict=True) if is_speech]
         for batch_first in range(0, len(spoken), batch_size):
             batch = spoken[batch_first : batch_first + batch_size]
-            scored.extend(
-                window_probabilities(scorer, np.stack([stretch[o : o + size] for o in batch]))
-            )
+            scored.extend(window_scores(scorer, np.stack([stretch[o : o + size] for o in batch])))
             _advance(progress, base + (origin + batch[-1] + size) / rate)
         answers = iter(scored)
         for start, is_speech in zip(group, speech, strict=True):
-            probabilities = next(answers) if is_speech else None
-            scores.rows.append(window_row(start / rate, (start + size) / rate, scorer.labels,
-                                          probabilities))  # fmt: skip
+            row_scores = next(answers) if is_speech else None
+            scores.rows.append(window_row(start / rate, (start + size) / rate, scorer.layout,
+                                          row_scores))  # fmt: skip
         scores.speech_fractions.extend(float(f) for f in fractions)
         del stretch
         release_freed_memory()  # else the process grows with the file's length
@@ -135,8 +133,8 @@ def score_partly_spoken(source, scorer, scores: WindowScores, window: int) -> No
             continue
         start = round(row["start_s"] * rate)
         samples = source.read(start, start + min(window, source.length))
-        (probabilities,) = window_probabilities(scorer, samples[None])
-        scores.rows[index] = window_row(row["start_s"], row["end_s"], scorer.labels, probabilities)
+        (row_scores,) = window_scores(scorer, samples[None])
+        scores.rows[index] = window_row(row["start_s"], row["end_s"], scorer.layout, row_scores)
 
 
 def _advance(progress: tqdm | None, position: float) -> None:
@@ -145,12 +143,13 @@ def _advance(progress: tqdm | None, position: float) -> None:
         progress.refresh()
 
 
-def window_probabilities(scorer, batch: np.ndarray) -> np.ndarray:
-    """The scorer's probabilities for a batch; ValueError for an error or a non-finite score."""
+def window_scores(scorer, batch: np.ndarray) -> np.ndarray:
+    """The scorer's score rows for a batch (class probabilities, then target values:
+    training.inference.output_scores); ValueError for an error or a non-finite score."""
     try:
-        probabilities = scorer.probabilities(list(batch))
+        scores = scorer.scores(list(batch))
     except RuntimeError as error:
         raise ValueError(f"the model cannot score it ({error})") from error
-    if not np.all(np.isfinite(probabilities)):
+    if not np.all(np.isfinite(scores)):
         raise ValueError("the model gave NaN or infinite scores for this audio")
-    return probabilities
+    return scores

@@ -24,8 +24,8 @@ from training.inference.windows import STRETCH_WINDOWS
 class LiveWindows:
     """Feed samples at the model's rate; get back each window's row (timeline.window_row) as
     soon as it can be scored, and the last ones from `finish` when the stream ends. `scorer` is
-    an EmotionClassifier (or anything with its sampling_rate, labels, too_short and
-    probabilities); `vad` is predict's detector (training.inference.vad.make_vad)."""
+    an EmotionClassifier (or anything with its sampling_rate, layout, too_short and
+    scores); `vad` is predict's detector (training.inference.vad.make_vad)."""
 
     def __init__(self, scorer, vad, window: int, hop: int):
         if not 0 < hop <= window:
@@ -190,12 +190,12 @@ class LiveWindows:
         return np.concatenate(answers)
 
     def _row(self, start: int, size: int, stretch_start: int, stretch_end: int) -> dict:
-        probabilities = None
+        scores = None
         if self._speech(start, size, stretch_start, stretch_end):
             samples = self._samples(start, start + size, start, start + size)
-            probabilities = self.scorer.probabilities([samples])[0]
-            if not np.all(np.isfinite(probabilities)):
+            scores = self.scorer.scores([samples])[0]
+            if not np.all(np.isfinite(scores)):
                 seconds = start / self.rate
                 raise ValueError(f"the model gave NaN or infinite scores at {seconds:.2f} s")
-        return window_row(start / self.rate, (start + size) / self.rate, self.scorer.labels,
-                          probabilities)  # fmt: skip
+        return window_row(start / self.rate, (start + size) / self.rate, self.scorer.layout,
+                          scores)  # fmt: skip

@@ -54,7 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def model_facts(classifier, args: argparse.Namespace) -> dict:
-    """What GET /v1/model answers: labels, windows, backend, limits, the export's manifest."""
+    """What GET /v1/model answers: labels, windows, backend, limits, the export's manifest;
+    for a model with targets also task, targets and target_ranges ({target: [min, max]})."""
     facts = {
         "labels": classifier.labels,
         "sampling_rate": classifier.sampling_rate,
@@ -71,6 +72,9 @@ def model_facts(classifier, args: argparse.Namespace) -> dict:
         "queue_size": args.queue_size,
         "manifest": None,
     }
+    if classifier.targets:  # a regression or multitask model; a classifier's facts as before
+        facts.update(task=classifier.task, targets=classifier.targets,
+                     target_ranges=classifier.target_ranges)  # fmt: skip
     manifest = read_manifest(Path(args.model_dir))
     if manifest is not None:
         facts["manifest"] = {

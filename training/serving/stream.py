@@ -5,7 +5,8 @@ as soon as the window is heard and scored.
     ffmpeg -i URL -f s16le -ac 1 -ar 16000 - | ser-stream MODEL -
 
 Each line holds start_s, end_s, emotion (`silence` where the voice-activity detector hears no
-speech, as in predict), probability and every class's probability; they are the windows that
+speech, as in predict), probability and every class's probability, and for a model with
+continuous targets their `values` (a regression model's emotion is null); they are the windows that
 `ser-predict --timeline` gives the same recording (training.serving.live_windows). The last
 partial window is scored when the stream ends; Ctrl-C ends it the same way. A one-line summary
 goes to standard error. Exit code: 0 (also for an empty stream: "no audio"), 1 when the audio
@@ -118,20 +119,30 @@ class Summary:
         self.windows = 0
         self.emotions: collections.Counter[str] = collections.Counter()
         self.end_s = 0.0
+        self.values: dict[str, list[float]] = {}
 
     def add(self, row: dict) -> None:
         self.windows += 1
         self.emotions[row["emotion"]] += 1
         self.end_s = max(self.end_s, row["end_s"])
+        for target, value in (row.get("values") or {}).items():
+            self.values.setdefault(target, []).append(value)
 
     def line(self, interrupted: bool) -> str:
         if not self.windows:
             return "ser-stream: no audio"
-        spoken = {k: v for k, v in self.emotions.items() if k != "silence"}
+        spoken = {k: v for k, v in self.emotions.items() if k not in ("silence", None)}
         most = max(spoken, key=spoken.get) if spoken else "no speech"
         how = "stopped" if interrupted else "stream ended"
-        return (f"ser-stream: {how}: {self.windows} windows over {self.end_s:.1f} s "
-                f"({self.emotions.get('silence', 0)} silence); most often: {most}")  # fmt: skip
+        line = (f"ser-stream: {how}: {self.windows} windows over {self.end_s:.1f} s "
+                f"({self.emotions.get('silence', 0)} silence)")  # fmt: skip
+        if spoken or not self.values:  # a model with classes, or nothing heard
+            line += f"; most often: {most}"
+        if self.values:  # the mean of each target's value over the speech windows
+            line += "; mean " + ", ".join(
+                f"{t} {sum(v) / len(v):.3f}" for t, v in self.values.items()
+            )
+        return line
 
 
 def _print(row: dict) -> None:

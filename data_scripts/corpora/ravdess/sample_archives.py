@@ -30,6 +30,12 @@ from data_scripts.corpora.ravdess.facts import (
     file_names_for_actor,
     parse_file_name,
 )
+from data_scripts.corpora.ravdess.voice_variation import (
+    PRESETS,
+    VoiceVariation,
+    add_background,
+    draw,
+)
 
 # Per emotion: (pitch factor, loudness, syllables per second, pitch wobble in semitones).
 # Chosen so that classes differ in the cues real emotional speech uses.
@@ -66,12 +72,21 @@ def _seed(file_name: str, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{file_name}".encode()).digest()[:8], "little")
 
 
-def synthesize(file_name: str, seconds: tuple[float, float], seed: int = 0) -> np.ndarray:
-    """One utterance for a RAVDESS file name: float32 in [-1, 1], (samples,) or (samples, 2)."""
+def synthesize(
+    file_name: str,
+    seconds: tuple[float, float],
+    seed: int = 0,
+    variation: VoiceVariation | None = None,
+) -> np.ndarray:
+    """One utterance for a RAVDESS file name: float32 in [-1, 1], (samples,) or (samples, 2).
+    `variation` makes voices harder to tell apart (voice_variation.py); None: the defaults."""
     name = parse_file_name(file_name)
     rng = np.random.default_rng(_seed(file_name, seed))
     male, strong = name.gender == "male", name.intensity == "strong"
-    audio = _voice(rng, name.emotion, male, name.actor, seconds, strong, SOURCE_SAMPLING_RATE)
+    varied = (variation, file_name, seed) if variation and not variation.is_default() else None
+    audio = _voice(
+        rng, name.emotion, male, name.actor, seconds, strong, SOURCE_SAMPLING_RATE, varied
+    )
     if _seed(file_name, seed) % STEREO_EVERY == 0:
         right = np.clip(audio * 0.8 + rng.normal(0, 0.005, audio.size), -1, 1).astype(np.float32)
         audio = np.stack([audio, right], axis=1)
@@ -95,12 +110,20 @@ def voice(
     return _voice(rng, emotion, male, speaker, seconds, strong, sampling_rate)
 
 
-def _voice(rng, emotion, male, speaker, seconds, strong, sampling_rate) -> np.ndarray:
+def _voice(rng, emotion, male, speaker, seconds, strong, sampling_rate, varied=None):
     pitch_factor, loudness, syllable_rate, wobble = EMOTION_PROSODY[emotion]
     if strong:
         loudness *= 1.5
         wobble *= 1.4
     base_f0 = (110.0 if male else 200.0) * (1 + 0.04 * (speaker % 5))
+    tilt, snr_db = 1.2, None
+    if varied:  # drawn from generators of their own: `rng`'s sequence stays the default's
+        variation, key, seed = varied
+        drawn = draw(variation, speaker, key, seed)
+        base_f0 *= drawn.pitch
+        syllable_rate *= drawn.rate
+        loudness *= drawn.gain
+        tilt, snr_db = drawn.tilt, drawn.snr_db
     sr = sampling_rate
     duration = rng.uniform(*seconds)
     t = np.arange(int(duration * sr)) / sr
@@ -109,7 +132,7 @@ def _voice(rng, emotion, male, speaker, seconds, strong, sampling_rate) -> np.nd
     vibrato = wobble * np.sin(2 * np.pi * rng.uniform(4, 7) * t)
     f0 = base_f0 * pitch_factor * 2 ** ((glide + vibrato) / 12) * rng.uniform(0.97, 1.03)
     phase = 2 * np.pi * np.cumsum(f0) / sr
-    harmonics = sum(np.sin(k * phase) / k**1.2 for k in range(1, 9))
+    harmonics = sum(np.sin(k * phase) / k**tilt for k in range(1, 9))
     # Syllables: a raised-cosine envelope at the emotion's tempo, with pauses.
     syllables = 0.5 * (1 - np.cos(2 * np.pi * syllable_rate * t * rng.uniform(0.9, 1.1)))
     onset, offset = int(0.15 * sr), int(0.2 * sr)
@@ -117,6 +140,8 @@ def _voice(rng, emotion, male, speaker, seconds, strong, sampling_rate) -> np.nd
     envelope[onset : t.size - offset] = syllables[onset : t.size - offset] ** 1.5
     noise = rng.normal(0, 0.01, t.size)
     audio = loudness * envelope * harmonics / 3.0 + noise
+    if varied:
+        audio = add_background(audio, snr_db, key, seed, sr)
     return np.clip(audio, -1.0, 1.0).astype(np.float32)
 
 
@@ -142,8 +167,10 @@ def write_sample_archives(
     seconds: tuple[float, float] = (1.0, 1.6),
     emotions: tuple[str, ...] = EMOTIONS,
     seed: int = 0,
+    variation: VoiceVariation | None = None,
 ) -> dict[str, SampleArchive]:
-    """Write the speech and song archives for `actors`; returns their paths, sizes and MD5s."""
+    """Write the speech and song archives for `actors`; returns their paths, sizes and MD5s.
+    `variation`: harder voices (voice_variation.HARD); None keeps the default ones."""
     output_dir = Path(output_dir)
     for archive in ARCHIVES:
         path = output_dir / archive.file_name
@@ -168,7 +195,7 @@ def write_sample_archives(
                 for file_name in file_names_for_actor(actor, archive.audio_type):
                     if parse_file_name(file_name).emotion not in emotions:
                         continue
-                    audio = synthesize(file_name, seconds, seed)
+                    audio = synthesize(file_name, seconds, seed, variation)
                     zf.writestr(folder + file_name, _wav_bytes(audio))
                     files += 1
         data = path.read_bytes()
@@ -204,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min_seconds", type=float, default=1.0)
     parser.add_argument("--max_seconds", type=float, default=1.6)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--voices",
+        choices=sorted(PRESETS),
+        default="default",
+        help="hard: speakers' pitch and timbre spread wide, each utterance's pitch, tempo and "
+        "level jittered, background noise at 3-15 dB SNR (a corpus the small recipe does not "
+        "saturate)",
+    )
     args = parser.parse_args(argv)
     try:
         archives = write_sample_archives(
@@ -211,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
             parse_actor_range(args.actors),
             (args.min_seconds, args.max_seconds),
             seed=args.seed,
+            variation=PRESETS[args.voices],
         )
     except ValueError as error:
         parser.exit(1, f"error: {error}\n")
