@@ -24,7 +24,13 @@ from training.arguments import DataArguments, parse_arguments
 from training.data.loading import load_prepared_dataset, split_for_training
 from training.reports.scores import logits_of
 from training.trainer.cached_cnn_training import CACHE_FOLDER, use_cnn_feature_cache
-from training.trainer.cnn_feature_cache import cnn_outputs, plan_storage
+from training.trainer.cnn_feature_cache import (
+    cnn_outputs,
+    feature_encoder,
+    group_norm_first_layer,
+    masked_cnn_outputs,
+    plan_storage,
+)
 from training.wav2vec2_classification import _build_trainer
 
 # Rows per split: enough for a few steps and a crop or two, little enough for a loaded CPU.
@@ -191,6 +197,31 @@ def test_a_crop_is_no_slice_of_the_whole_clips_frames(norm):
     crop = cnn_outputs(model, extractor, [clip[start : start + length]])[0]
     sliced = whole[:, start // stride : start // stride + crop.shape[-1]]
     assert (crop - sliced).abs().max() > 1e-2 * crop.abs().max()
+
+
+def test_cache_build_in_one_padded_batch_gives_each_clip_its_own_frames():
+    """The cache's build runs a group-norm CNN on a padded batch at once, with the first
+    layer's statistics masked to each clip: every clip's real frames equal the clip run alone
+    (the stock CNN on it, unpadded), while the stock padded forward does not."""
+    model = _model(feat_extract_norm="group").eval()
+    cnn = feature_encoder(model)
+    with torch.no_grad():  # a norm whose shift matters: padded frames must not leak into real
+        cnn.conv_layers[0].layer_norm.weight.uniform_(0.5, 1.5)
+        cnn.conv_layers[0].layer_norm.bias.uniform_(-1.0, 1.0)
+    assert group_norm_first_layer(cnn) is cnn.conv_layers[0]
+    extractor = Wav2Vec2FeatureExtractor(return_attention_mask=True)
+    rng = np.random.default_rng(0)
+    clips = [rng.standard_normal(n).astype(np.float32) for n in (16_000, 9_377, 12_801, 4_000)]
+    clips[1][:3_000] *= 0.05  # unlike the others: batch statistics would move it most
+    batch = masked_cnn_outputs(cnn, extractor, clips)
+    padded = cnn_outputs(model, extractor, clips)  # no mask: the stock padded forward
+    for row, clip in enumerate(clips):
+        alone = cnn_outputs(model, extractor, [clip])[0]
+        frames = alone.shape[-1]
+        scale = alone.abs().max()
+        assert (batch[row, :, :frames] - alone).abs().max() <= RELATIVE * scale
+        if row > 0:  # the longest clip fills its batch: padding cannot move it
+            assert (padded[row, :, :frames] - alone).abs().max() > 1e-3 * scale
 
 
 def test_storage_plan_is_bounded_by_the_flag(tmp_path):
