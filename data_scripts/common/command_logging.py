@@ -17,8 +17,7 @@ QUIET_LIBRARIES = (
 def setup_logging(debug: bool = False, level: int = logging.INFO) -> None:
     """Log lines to standard error as `time LEVEL module: message`: `level` and up, everything
     of ours with `debug`. Called once by each command's main before its work starts."""
-    logging.basicConfig(format=LOG_FORMAT)
-    # Set apart from basicConfig, which changes nothing when the root logger has a handler.
-    logging.getLogger().setLevel(logging.DEBUG if debug else level)
+    # Like basicConfig everywhere: a program that set up logging itself (or pytest) keeps its own.
+    logging.basicConfig(format=LOG_FORMAT, level=logging.DEBUG if debug else level)
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -242,6 +242,5 @@ class CommandParser(HfArgumentParser):
         )
         if rest:
             self.error(f"unrecognized arguments: {' '.join(rest)}")
-        return (options[0] if len(options) == 1 else tuple(options)), bool(
-            getattr(extra, "debug", False)
-        )
+        debug = bool(getattr(extra, "debug", False))
+        return (options[0] if len(options) == 1 else tuple(options)), debug

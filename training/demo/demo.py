@@ -229,9 +229,12 @@ class DemoOptions:
     epochs: int | None = field(default=None, metadata={"help": "override the tiny preset's epochs"})
 
 
+def build_parser() -> CommandParser:
+    return CommandParser(DemoOptions, prog="ser-demo", description=__doc__)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = CommandParser(DemoOptions, prog="ser-demo", description=__doc__)
-    options, debug = parser.parse_command(argv)
+    options, debug = build_parser().parse_command(argv)
     setup_logging(debug)
     run_demo(Path(options.output_dir), options.epochs)
     return 0
