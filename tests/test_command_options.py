@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -248,9 +249,17 @@ def _run(command: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=300)  # fmt: skip
 
 
+def _archive_contents(folder: Path) -> dict[str, dict[str, int]]:
+    """Each zip's members and their CRCs (the zips' own bytes hold the time they were written)."""
+    return {
+        path.name: {info.filename: info.CRC for info in zipfile.ZipFile(path).infolist()}
+        for path in sorted(folder.glob("*.zip"))
+    }
+
+
 def test_installed_sample_archives_from_a_file_match_the_same_flags(tmp_path):
-    """The file's values do what the same flags do (same archives, same MD5s), and the flag
-    given beside the file decides where they go."""
+    """The file's values do what the same flags do (the same audio in the same archives), and
+    the flag given beside the file wins over the file (the seed, the folder)."""
     flags = _run("ser-sample-archives", "--output_dir", "by_flags", "--actors", "2",
                  "--min_seconds", "0.5", "--max_seconds", "0.6", "--seed", "3",
                  cwd=tmp_path)  # fmt: skip
@@ -261,10 +270,14 @@ def test_installed_sample_archives_from_a_file_match_the_same_flags(tmp_path):
                      "--output_dir", "overridden", cwd=tmp_path)  # fmt: skip
     assert from_file.returncode == 0, from_file.stderr
     assert not (tmp_path / "by_file").exists()
-    md5s = [line.split("md5 ")[1] for line in flags.stdout.splitlines()]
-    assert [line.split("md5 ")[1] for line in from_file.stdout.splitlines()] == md5s
-    written = sorted(p.name for p in (tmp_path / "overridden").iterdir())
-    assert len(md5s) == 2 and written == sorted(p.name for p in (tmp_path / "by_flags").iterdir())
+    expected = _archive_contents(tmp_path / "by_flags")
+    assert sorted(expected) == ["Audio_Song_Actors_01-24.zip", "Audio_Speech_Actors_01-24.zip"]
+    assert all(name.startswith("Actor_02/") for names in expected.values() for name in names)
+    assert _archive_contents(tmp_path / "overridden") == expected
+    # The file's own seed (9) gives other voices: the flag's 3 was the one used above.
+    seed_9 = _run("ser-sample-archives", "--options", path, cwd=tmp_path)
+    assert seed_9.returncode == 0, seed_9.stderr
+    assert _archive_contents(tmp_path / "by_file") != expected
 
 
 def test_installed_predict_writes_where_the_flag_says_over_the_file(tmp_path):
