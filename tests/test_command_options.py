@@ -24,9 +24,9 @@ from model_helpers import save_tiny_classifier
 
 from data_scripts.corpora import prepare
 from data_scripts.corpora.ravdess import download, sample_archives
-from training import compare_runs, cross_corpus
 from training.arguments import parse_arguments
 from training.demo import demo
+from training.evaluation import compare_runs, cross_corpus
 from training.inference import export_options, predict
 from training.serving import serve, stream
 

@@ -18,8 +18,8 @@ import pytest
 
 from data_scripts.corpora import prepare
 from data_scripts.corpora.ravdess import download as ravdess_download
-from training import compare_runs, cross_corpus
 from training.arguments import parse_arguments
+from training.evaluation import compare_runs, cross_corpus
 from training.inference import export_options, predict
 from training.serving import serve, stream
 
@@ -81,7 +81,7 @@ PARSERS = {
     "training.inference.predict": _options(predict),
     "training.inference.export": _options(export_options),
     "ser-evaluate": _options(cross_corpus),
-    "training.cross_corpus": _options(cross_corpus),
+    "training.evaluation.cross_corpus": _options(cross_corpus),
     "training.wav2vec2_classification": parse_arguments,
     "ser-download": _options(ravdess_download),
     "ser-train": parse_arguments,
@@ -131,7 +131,7 @@ def test_readme_mentions_every_command_the_project_installs():
         "training.wav2vec2_classification",
         "training.inference.predict",
         "training.inference.export",
-        "training.cross_corpus",
+        "training.evaluation.cross_corpus",
     }
     # RAVDESS preparation is installed as ser-prepare (its default corpus); the old module path
     # keeps working with `python -m` but is no console script of its own.
@@ -158,7 +158,7 @@ def test_old_command_paths_run_the_moved_commands(old):
         "training.wav2vec2_classification",
         "training.inference.predict",
         "training.inference.export",
-        "training.cross_corpus",
+        "training.evaluation.cross_corpus",
         "training.demo.stand_in_checkpoint",
         "training.demo",
     ],
