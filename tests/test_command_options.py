@@ -202,6 +202,12 @@ def test_a_bad_key_or_value_in_the_file_is_refused_in_one_line_naming_file_and_k
     assert line.startswith(f"{command}: error: {path}: ") and named in line
 
 
+def test_an_abbreviated_options_flag_is_refused_not_ignored(tmp_path, capsys):
+    path = _yaml(tmp_path, "resamples: 50\n")
+    line = _one_line_refusal(capsys, "ser-compare", "a", "b", "--opt", path)
+    assert "spell out --options" in line
+
+
 def test_an_unreadable_or_broken_file_is_refused_in_one_line(tmp_path, capsys):
     line = _one_line_refusal(capsys, "ser-compare", "a", "b", "--options", str(tmp_path / "no"))
     assert f"{tmp_path / 'no'}: cannot read the options file" in line

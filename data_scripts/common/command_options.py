@@ -242,5 +242,7 @@ class CommandParser(HfArgumentParser):
         )
         if rest:
             self.error(f"unrecognized arguments: {' '.join(rest)}")
+        if extra.options_file != known.options_file:  # an abbreviation the file reader missed
+            self.error(f"spell out {self.options_flags[0]} (the file was not read)")
         debug = bool(getattr(extra, "debug", False))
         return (options[0] if len(options) == 1 else tuple(options)), debug
