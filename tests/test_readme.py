@@ -20,7 +20,7 @@ from data_scripts.corpora import prepare
 from data_scripts.corpora.ravdess import download as ravdess_download
 from training.arguments import parse_arguments
 from training.evaluation import compare_runs, cross_corpus
-from training.inference import export, predict
+from training.inference import export_options, predict
 from training.serving import serve, stream
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,33 +66,30 @@ def _script_and_args(words: list[str]) -> tuple[str, list[str]]:
     return words[0].removesuffix(".py").replace("/", "."), words[1:]
 
 
-def prepare_arguments(args: list[str]):
-    """ser-prepare's parser and its check of which flags go with which --corpus."""
-    parser = prepare.build_parser()
-    parsed = parser.parse_args(args)
-    prepare.check_combination(parser, parsed)
-    return parsed
+def _options(module):
+    """The command's options as its main parses them (cross-flag checks included)."""
+    if hasattr(module, "parse_options"):
+        return module.parse_options
+    return lambda args: module.build_parser().parse_command(args)
 
 
 PARSERS = {
-    "data_scripts.download_and_map_emotion_data": lambda args: (
-        ravdess_download.build_parser().parse_args(args)
-    ),
-    "data_scripts.ravdess": prepare_arguments,
-    "ser-prepare": prepare_arguments,
-    "data_scripts.corpora.prepare": prepare_arguments,
-    "training.inference.predict": predict.parse_args,
-    "training.inference.export": lambda args: export.build_parser().parse_args(args),
-    "ser-evaluate": lambda args: cross_corpus.build_parser().parse_args(args),
-    "training.evaluation.cross_corpus": lambda args: cross_corpus.build_parser().parse_args(args),
+    "data_scripts.download_and_map_emotion_data": _options(ravdess_download),
+    "data_scripts.ravdess": _options(prepare),
+    "ser-prepare": _options(prepare),
+    "data_scripts.corpora.prepare": _options(prepare),
+    "training.inference.predict": _options(predict),
+    "training.inference.export": _options(export_options),
+    "ser-evaluate": _options(cross_corpus),
+    "training.evaluation.cross_corpus": _options(cross_corpus),
     "training.wav2vec2_classification": parse_arguments,
-    "ser-download": lambda args: ravdess_download.build_parser().parse_args(args),
+    "ser-download": _options(ravdess_download),
     "ser-train": parse_arguments,
-    "ser-predict": predict.parse_args,
-    "ser-export": lambda args: export.build_parser().parse_args(args),
-    "ser-compare": lambda args: compare_runs.build_parser().parse_args(args),
-    "ser-serve": serve.parse_args,
-    "ser-stream": stream.parse_args,
+    "ser-predict": _options(predict),
+    "ser-export": _options(export_options),
+    "ser-compare": _options(compare_runs),
+    "ser-serve": _options(serve),
+    "ser-stream": _options(stream),
 }
 # Other programs the docs show (the build, package managers, HTTP clients, shell pipes).
 OTHER_COMMANDS = {"make", "pip", "venv", "curl", "arecord", "ffmpeg", "sox", "espeak-ng"}

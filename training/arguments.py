@@ -1,6 +1,7 @@
 """Command-line and YAML arguments of the training script, parsed by `HfArgumentParser`.
 
-Precedence: our defaults < `--train_config FILE.yaml|json` < flags on the command line.
+Precedence: our defaults < `--train_config FILE.yaml|json` (also spelt `--options`, as every
+other command's options file) < flags on the command line.
 Every `TrainingArguments` option works in both places under its own name. A config file may
 name another one with `base: FILE` (relative to its own folder): it starts from that file's
 values and overrides them.
@@ -9,20 +10,23 @@ values and overrides them.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Literal
 
 import torch
-import yaml
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import TrainingArguments
 
+from data_scripts.common.command_options import OPTIONS_FLAG, CommandParser, read_options_file
 from data_scripts.common.splits import PROTOCOLS
 from training.data.protocol import uses_corpus_protocol
 from training.model.model_builder import POOLING_CHOICES
 from training.model.task_settings import resolve_task
+
+TRAIN_DESCRIPTION = (
+    "Fine-tune a wav2vec2-family checkpoint into an emotion classifier; the output folder\n"
+    'loads with pipeline("audio-classification", model=OUTPUT_DIR).'
+)
 
 
 @dataclass
@@ -242,27 +246,6 @@ TRAINING_DEFAULTS = {
 }
 
 
-BASE_KEY = "base"
-
-
-def _read_config_file(path: str | Path, seen: tuple[Path, ...] = ()) -> dict:
-    """The file's values on top of those of its `base:` file (and that file's base, ...)."""
-    path = Path(path)
-    if path.resolve() in seen:
-        raise ValueError(f"{path}: `base:` files include each other")
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ValueError(f"{path}: cannot read the training config ({error.strerror})") from error
-    values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    if not isinstance(values, dict):
-        raise ValueError(f"{path}: expected a mapping of argument names to values")
-    base = values.pop(BASE_KEY, None)
-    if base is None:
-        return values
-    return {**_read_config_file(path.parent / base, (*seen, path.resolve())), **values}
-
-
 def launched_world_size() -> int:
     """The number of processes a launcher (accelerate, torchrun) started, from WORLD_SIZE."""
     try:
@@ -279,15 +262,29 @@ def accelerator_available() -> bool:
     return torch.cuda.is_available()
 
 
-def build_parser() -> HfArgumentParser:
-    return HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+# The training config's flag (and the name every other command gives its options file).
+CONFIG_FLAGS = ("--train_config", OPTIONS_FLAG)
+
+
+def build_parser() -> CommandParser:
+    """HfArgumentParser over the three dataclasses (data_scripts.common.command_options); yes/no
+    options keep TrainingArguments' `--flag true|false` form, and `--debug` is its own."""
+    return CommandParser(
+        (ModelArguments, DataArguments, TrainingArguments),
+        prog="ser-train",
+        description=TRAIN_DESCRIPTION,
+        options_flags=CONFIG_FLAGS,
+        switches=False,
+        debug_switch=False,
+    )
 
 
 def merge_repeated_flags(argv: list[str]) -> list[str]:
-    """`--dataset_dir A --dataset_dir B` as `--dataset_dir A --extra_dataset_dir B`, and every
-    `--eval_dataset_dir X` as one list flag: argparse would keep only the last of each."""
+    """`--dataset_dir A --dataset_dir B` as `--dataset_dir A --extra_dataset_dir B`: the later
+    corpora train with the first. (Every list option, `--eval_dataset_dir` too, collects its
+    repeats by itself: command_options.)"""
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    for flag in ("--dataset_dir", "--extra_dataset_dir", "--eval_dataset_dir"):
+    for flag in ("--dataset_dir", "--extra_dataset_dir"):
         pre.add_argument(flag, action="extend", nargs="+", default=None)
     known, rest = pre.parse_known_args(argv)
     datasets_given = (known.dataset_dir or []) + (known.extra_dataset_dir or [])
@@ -295,16 +292,14 @@ def merge_repeated_flags(argv: list[str]) -> list[str]:
         rest += ["--dataset_dir", datasets_given[0]]
         if len(datasets_given) > 1:
             rest += ["--extra_dataset_dir", *datasets_given[1:]]
-    if known.eval_dataset_dir:
-        rest += ["--eval_dataset_dir", *known.eval_dataset_dir]
     return rest
 
 
 def parse_arguments(
     argv: list[str] | None = None,
 ) -> tuple[ModelArguments, DataArguments, TrainingArguments]:
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--train_config", default=None)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    pre.add_argument(*CONFIG_FLAGS, dest="train_config", default=None)
     known, rest = pre.parse_known_args(argv)
     rest = merge_repeated_flags(rest)
     parser = build_parser()
@@ -313,18 +308,20 @@ def parse_arguments(
     }
     defaults = dict(TRAINING_DEFAULTS)
     if known.train_config:
-        from_file = _read_config_file(known.train_config)
+        from_file = read_options_file(known.train_config, "the training config")
         unknown = sorted(set(from_file) - valid)
         if unknown:
             raise ValueError(f"{known.train_config}: unknown arguments {', '.join(unknown)}")
-        defaults.update(from_file)
+        actions = parser.field_actions()
+        for key, value in from_file.items():
+            defaults[key] = parser.file_value(actions[key], key, value, known.train_config)
     launched = launched_world_size()
     if launched > 1 and not accelerator_available() and "use_cpu" not in defaults:
         # Without this, transformers ignores the process group on a machine without GPUs and
         # every process trains its own model into the same folder.
         defaults["use_cpu"] = True
     parser.set_defaults(**defaults)
-    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=rest)
+    model_args, data_args, training_args, _ = parser.parse_args_into_dataclasses(args=rest)
     if launched > 1 and training_args.world_size != launched:
         raise ValueError(
             f"{launched} processes were launched (WORLD_SIZE) but the run would have world size "

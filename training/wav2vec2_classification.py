@@ -20,11 +20,11 @@ if __package__ in (None, ""):
     # Run as a file (`python training/wav2vec2_classification.py`): make the repo importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import transformers
 from transformers import TrainingArguments, set_seed
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.command_logging import setup_logging
 from training.arguments import (
     DataArguments,
     ModelArguments,
@@ -353,11 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         model_args, data_args, training_args = parse_arguments(argv)
     except USER_ERRORS as error:
         fail(error, debug)
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        level=logging.INFO if training_args.process_index == 0 else logging.WARNING,
-    )
-    transformers.utils.logging.set_verbosity_warning()
+    # One process writes the run's log lines; the others only their warnings.
+    setup_logging(debug, logging.INFO if training_args.process_index == 0 else logging.WARNING)
     if launched_world_size() > 1 and not accelerator_available():
         logger.info("%d processes and no GPU: one distributed run on CPU", training_args.world_size)
     created = not Path(training_args.output_dir).exists()

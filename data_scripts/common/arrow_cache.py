@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import re
 import time
@@ -92,9 +91,8 @@ def saved_line(dataset: datasets.Dataset, output_dir: str | Path, seconds: float
 def run_prepare(
     work: Callable[[], datasets.Dataset], output_dir: str | Path, debug: bool
 ) -> datasets.Dataset:
-    """A prepare command's build-and-save `work`, with INFO logging and one-line errors (the
-    traceback with --debug); prints `saved_line` and returns the dataset."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """A prepare command's build-and-save `work`, with one-line errors (the traceback with
+    --debug); prints `saved_line` and returns the dataset."""
     start = time.perf_counter()
     try:
         dataset = work()

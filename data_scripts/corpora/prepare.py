@@ -13,12 +13,14 @@ are this command.
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from data_scripts.common.arrow_cache import run_prepare
-from data_scripts.common.cli_errors import pop_debug_flag
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from data_scripts.common.dataset_folder import check_dataset_output, save_dataset
 from data_scripts.corpora.builder import build_corpus
 from data_scripts.corpora.corpus_record import CORPUS_FILE, corpus_record, record_text
@@ -26,49 +28,78 @@ from data_scripts.corpora.ravdess_corpus import CONFIG_CHANNELS
 from data_scripts.corpora.registry import CORPUS_CHOICES, scan_corpus
 from data_scripts.corpora.targets import parse_target_columns
 
+CONFIG_CHOICES = tuple(sorted(CONFIG_CHANNELS))
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Build a 16 kHz Arrow dataset from RAVDESS, CREMA-D, TESS, SAVEE, EmoDB, "
-        "label folders or a CSV manifest, and save it with save_to_disk."
+
+@dataclass
+class PrepareOptions:
+    """ser-prepare's options (flags, or keys of an `--options` file)."""
+
+    corpus: Literal[CORPUS_CHOICES] = field(default="ravdess", metadata={"help": "corpus kind"})
+    data_dir: str | None = field(
+        default=None, metadata={"help": "the corpus's folder (RAVDESS: the download folder)"}
     )
-    parser.add_argument("--corpus", default="ravdess", choices=CORPUS_CHOICES)
-    parser.add_argument("--data_dir", help="the corpus's folder (RAVDESS: the download folder)")
-    parser.add_argument("--archive_dir", help="RAVDESS only: the folder with its two zips")
-    parser.add_argument("--manifest", help="--corpus manifest: the CSV (path, label, ...)")
-    parser.add_argument(
-        "--speaker_pattern", help="--corpus folder: a regex whose group is the file's speaker"
+    archive_dir: str | None = field(
+        default=None, metadata={"help": "RAVDESS only: the folder with its two zips"}
     )
-    parser.add_argument(
-        "--labels",
+    manifest: str | None = field(
+        default=None, metadata={"help": "--corpus manifest: the CSV (path, label, ...)"}
+    )
+    speaker_pattern: str | None = field(
+        default=None,
+        metadata={"help": "--corpus folder: a regex whose group is the file's speaker"},
+    )
+    labels: str = field(
         default="",
-        help="comma-separated labels of your own to accept besides the emotion names",
+        metadata={"help": "comma-separated labels of your own to accept besides the emotion names"},
     )
-    parser.add_argument(
-        "--allow_outside",
-        action="store_true",
-        help="--corpus manifest: accept paths outside the CSV's folder",
+    allow_outside: bool = field(
+        default=False, metadata={"help": "--corpus manifest: accept paths outside the CSV's folder"}
     )
-    parser.add_argument(
-        "--target_columns",
+    output_dir: str | None = field(
+        default=None, metadata={"required": True, "help": "where save_to_disk writes the rows"}
+    )
+    config: Literal[CONFIG_CHOICES] = field(
+        default="all", metadata={"help": "RAVDESS: which vocal channel's recordings"}
+    )
+    cache_dir: str | None = field(default=None, metadata={"help": "datasets cache (default: HF's)"})
+    num_proc: int | None = field(
+        default=None, metadata={"help": "worker processes (default: all cores)"}
+    )
+    target_columns: str = field(
         default="",
-        help="--corpus manifest or folder: comma-separated columns of continuous targets "
-        "(e.g. arousal,valence,dominance; any names, any range); the label becomes optional",
+        metadata={
+            "help": "--corpus manifest or folder: comma-separated columns of continuous targets "
+            "(e.g. arousal,valence,dominance; any names, any range); the label becomes optional"
+        },
     )
-    parser.add_argument(
-        "--targets_file",
-        help="--corpus folder with --target_columns: a CSV of path (relative to --data_dir) "
-        "and the target columns",
+    targets_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "--corpus folder with --target_columns: a CSV of path (relative to "
+            "--data_dir) and the target columns"
+        },
     )
-    parser.add_argument("--output_dir", required=True, help="where save_to_disk writes the rows")
-    parser.add_argument("--config", default="all", choices=sorted(CONFIG_CHANNELS))
-    parser.add_argument("--cache_dir", default=None, help="datasets cache (default: HF's)")
-    parser.add_argument("--num_proc", type=int, default=None, help="worker processes (all cores)")
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return parser
 
 
-def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def build_parser() -> CommandParser:
+    return CommandParser(
+        PrepareOptions,
+        prog="ser-prepare",
+        description="Build a 16 kHz Arrow dataset from RAVDESS, CREMA-D, TESS, SAVEE, EmoDB,\n"
+        "label folders or a CSV manifest, and save it with save_to_disk.",
+    )
+
+
+def parse_options(argv: list[str] | None = None) -> tuple[PrepareOptions, bool]:
+    """(the options, --debug), with the check of which flags go with which --corpus."""
+    parser = build_parser()
+    options, debug = parser.parse_command(argv)
+    check_combination(parser, options)
+    return options, debug
+
+
+def check_combination(parser: CommandParser, args: PrepareOptions) -> None:
     """The flags each corpus kind takes; a wrong combination is a usage error naming the flag."""
     if args.corpus == "ravdess":
         if bool(args.data_dir) == bool(args.archive_dir):
@@ -88,7 +119,7 @@ def check_combination(parser: argparse.ArgumentParser, args: argparse.Namespace)
         parser.error("--speaker_pattern is for --corpus folder")
 
 
-def prepare(args: argparse.Namespace):
+def prepare(args: PrepareOptions):
     """Build (or reuse) the cache of the chosen corpus and save it into --output_dir."""
     inputs = tuple(
         str(Path(x).parent if x == args.manifest else x)
@@ -118,10 +149,8 @@ def prepare(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     """0 once the dataset is saved (a console script exits with what main returns)."""
-    debug, argv = pop_debug_flag(argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    check_combination(parser, args)
+    args, debug = parse_options(argv)
+    setup_logging(debug)
     run_prepare(lambda: prepare(args), args.output_dir, debug)
     return 0
 

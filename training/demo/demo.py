@@ -8,7 +8,6 @@ int8) -> predict with onnxruntime.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import http.server
 import shlex
@@ -17,8 +16,11 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from training.run_folder.output_dir import earlier_results
 
 REPO = Path(__file__).resolve().parents[2]
@@ -217,16 +219,24 @@ Next, with real data (see README.md):
   python -m training.inference.export runs/small exported/small --onnx --quantize int8""")
 
 
+@dataclass
+class DemoOptions:
+    """ser-demo's options (flags, or keys of an `--options` file)."""
+
+    output_dir: str = field(
+        default="demo_output", metadata={"help": "where every step writes its files"}
+    )
+    epochs: int | None = field(default=None, metadata={"help": "override the tiny preset's epochs"})
+
+
+def build_parser() -> CommandParser:
+    return CommandParser(DemoOptions, prog="ser-demo", description=__doc__)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--output_dir", default="demo_output")
-    parser.add_argument(
-        "--epochs", type=int, default=None, help="override the tiny preset's epochs"
-    )
-    args = parser.parse_args(argv)
-    run_demo(Path(args.output_dir), args.epochs)
+    options, debug = build_parser().parse_command(argv)
+    setup_logging(debug)
+    run_demo(Path(options.output_dir), options.epochs)
     return 0
 
 

@@ -11,14 +11,16 @@ bootstrap interval and two-sided p-value; for accuracy also McNemar's exact test
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.cli_errors import USER_ERRORS, fail
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from training.reports.intervals import DEFAULT_RESAMPLES, DEFAULT_SEED, speakers_of
 from training.reports.metrics.regression_metrics import paired_target_bootstrap
 from training.reports.paired_comparison import mcnemar_exact, paired_bootstrap
@@ -184,22 +186,38 @@ def report_text(result: dict) -> str:
     return "\n".join(lines)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Compare two runs, exports or cross-validation folders on their saved "
-        "per-file test tables (paired, speaker-clustered)."
+@dataclass
+class CompareOptions:
+    """ser-compare's options (flags, or keys of an `--options` file)."""
+
+    a: str | None = field(
+        default=None,
+        metadata={"positional": True,
+                  "help": "the first run / export / cross-validation folder (A)"},
+    )  # fmt: skip
+    b: str | None = field(
+        default=None,
+        metadata={"positional": True, "help": "the second one (B); differences are B - A"},
     )
-    parser.add_argument("a", help="the first run / export / cross-validation folder (A)")
-    parser.add_argument("b", help="the second one (B); differences are B - A")
-    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    return parser
+    resamples: int = field(
+        default=DEFAULT_RESAMPLES, metadata={"help": "paired bootstrap resamples"}
+    )
+    seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the bootstrap"})
+    json: bool = field(default=False, metadata={"help": "print the comparison as JSON"})
+
+
+def build_parser() -> CommandParser:
+    return CommandParser(
+        CompareOptions,
+        prog="ser-compare",
+        description="Compare two runs, exports or cross-validation folders on their saved "
+        "per-file test tables\n(paired, speaker-clustered).",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug, argv = pop_debug_flag(argv)
-    args = build_parser().parse_args(argv)
+    args, debug = build_parser().parse_command(argv)
+    setup_logging(debug)
     try:
         if args.resamples < 1:
             raise ValueError(f"--resamples {args.resamples}: must be 1 or more")

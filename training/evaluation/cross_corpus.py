@@ -20,19 +20,21 @@ same dataset and model again is refused unless --overwrite (a training run repla
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
-from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.cli_errors import USER_ERRORS, fail
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from data_scripts.corpora.corpus_record import corpus_name, load_saved_corpus
 from training.evaluation.run_evaluation import split_speakers
 from training.inference.classifier import EmotionClassifier
@@ -266,36 +268,43 @@ def _uar_text(scores: dict) -> str:
     return f"{100 * scores['uar']:.1f} [{100 * entry['low']:.1f}, {100 * entry['high']:.1f}]"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description="Evaluate a saved classifier on other prepared corpora (labels by name)."
+@dataclass
+class EvaluateOptions:
+    """ser-evaluate's options (flags, or keys of an `--options` file)."""
+
+    model_dir: str | None = field(
+        default=None, metadata={"required": True, "help": "a saved classifier directory"}
     )
-    parser.add_argument("--model_dir", required=True, help="a saved classifier directory")
-    parser.add_argument(
-        "--dataset_dir", action="append", required=True, help="a prepared dataset (repeatable)"
+    dataset_dir: list[str] = field(
+        default_factory=list,
+        metadata={"required": True, "nargs": None, "help": "a prepared dataset (repeatable)"},
     )
-    parser.add_argument("--output_dir", help="where cross_corpus/NAME/ goes (default: model_dir)")
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument(
-        "--bootstrap_resamples",
-        type=int,
+    output_dir: str | None = field(
+        default=None, metadata={"help": "where cross_corpus/NAME/ goes (default: model_dir)"}
+    )
+    batch_size: int = field(default=8, metadata={"help": "clips per forward pass"})
+    bootstrap_resamples: int = field(
         default=DEFAULT_RESAMPLES,
-        help="speaker-clustered bootstrap resamples behind each 95 %% interval",
+        metadata={"help": "speaker-clustered bootstrap resamples behind each 95 %% interval"},
     )
-    parser.add_argument("--bootstrap_seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace an earlier evaluation of the same dataset with the same model",
+    bootstrap_seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the bootstrap"})
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "replace an earlier evaluation of the same dataset with the same model"},
     )
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    return parser
+
+
+def build_parser() -> CommandParser:
+    return CommandParser(
+        EvaluateOptions,
+        prog="ser-evaluate",
+        description="Evaluate a saved classifier on other prepared corpora (labels by name).",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug, argv = pop_debug_flag(argv)
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args, debug = build_parser().parse_command(argv)
+    setup_logging(debug)
     try:
         if not (Path(args.model_dir) / "config.json").is_file():
             raise ValueError(f"--model_dir {args.model_dir}: no config.json (not a saved model)")

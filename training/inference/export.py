@@ -11,19 +11,18 @@ place, so a failed or killed export leaves no DEST or the complete one.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.cli_errors import USER_ERRORS, fail
+from data_scripts.common.command_logging import setup_logging
 from data_scripts.common.orphans import pid_alive
 from data_scripts.common.writable import check_writable
 from training.inference import onnx_export
@@ -31,6 +30,7 @@ from training.inference.audio_io import AUDIO_EXTENSIONS, load_audio
 from training.inference.classifier import EmotionClassifier
 from training.inference.export_card import CARD_NAME, write_export_card
 from training.inference.export_check import compare, generated_clips, pipeline_answers
+from training.inference.export_options import QUANTIZATIONS, ExportOptions, parse_options
 from training.inference.export_scores import (
     classes_checked,
     onnx_forms,
@@ -61,17 +61,6 @@ RUN_FILES = (
     "calibration.json",
 )
 RUN_INFO = "run_info.json"
-QUANTIZATIONS = ("int8",)
-
-
-@dataclass
-class ExportOptions:
-    fold: int | None = None
-    overwrite: bool = False
-    verify_files: int | None = None  # None: every test file still on disk
-    onnx: bool = False
-    quantize: str | None = None
-    audio_dirs: list[str] = field(default_factory=list)
 
 
 def resolve_source(source: Path, fold: int | None) -> Path:
@@ -194,7 +183,7 @@ def _test_clips(run: Path, layout, options: ExportOptions) -> tuple[list, dict]:
         logger.warning("%s lacks a column of the model's outputs", run / PREDICTIONS_FILE)
         return [], {}
     found: dict[str, Path] = {}
-    for root in _audio_roots(run, options.audio_dirs):
+    for root in _audio_roots(run, options.audio_dir):
         for path in root.rglob("*"):
             if path.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue
@@ -306,44 +295,13 @@ def _swap_into_place(staging: Path, dest: Path) -> None:
         shutil.rmtree(old)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.inference.export",
-        description="Export a trained classifier into a clean, verified model folder.",
-    )
-    parser.add_argument("source", nargs="?", help="a finished run, a CV folder, a model folder")
-    parser.add_argument("dest", nargs="?", help="the folder to create")
-    parser.add_argument("--check", metavar="DEST", help="re-check an export's checksums")
-    parser.add_argument("--fold", type=int, help="the fold of a cross-validation SOURCE")
-    parser.add_argument("--overwrite", action="store_true", help="replace an earlier export")
-    parser.add_argument(
-        "--verify_files", type=int, help="test files to check with pipeline (default: all)"
-    )
-    parser.add_argument("--audio_dir", action="append", default=[], help="where the test audio is")
-    parser.add_argument("--onnx", action="store_true", help="also write model.onnx")
-    parser.add_argument(
-        "--quantize", choices=QUANTIZATIONS, help="also write model.int8.onnx (implies --onnx)"
-    )
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
-    debug, argv = pop_debug_flag(argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args, debug = parse_options(argv)
+    setup_logging(debug)
     if args.check:
-        if args.source:
-            parser.error("--check takes one folder and no SOURCE")
         return _check(Path(args.check), debug)
-    if not (args.source and args.dest):
-        parser.error("give SOURCE and DEST (or --check DEST)")
-    options = ExportOptions(
-        fold=args.fold, overwrite=args.overwrite, verify_files=args.verify_files,
-        onnx=args.onnx, quantize=args.quantize, audio_dirs=args.audio_dir,
-    )  # fmt: skip
     try:
-        manifest = export_model(args.source, args.dest, options)
+        manifest = export_model(args.source, args.dest, args)
     except USER_ERRORS as error:
         fail(error, debug)
     checked = manifest["verification"]["pipeline"]

@@ -17,14 +17,16 @@ Exit code: 0 all files classified, 1 some failed, 2 usage error (no files, no mo
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from tqdm.auto import tqdm
 
-from data_scripts.common.cli_errors import pop_debug_flag
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from training.inference.abstention import (
     apply_min_confidence,
     check_min_confidence,
@@ -163,68 +165,81 @@ def predict_files(
     return results, failures
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.inference.predict",
-        description="Classify audio files (any format libsndfile reads) with an "
-        "audio-classification model; --timeline for emotions over time.",
-    )
-    parser.add_argument("paths", nargs="+", help="audio files or folders (searched recursively)")
-    parser.add_argument(
-        "--model_dir", required=True, help="model directory written by save_pretrained"
-    )
-    parser.add_argument("--batch_size", type=int, default=DEFAULT_BATCH_SIZE,
-                        help="windows (or short files) per forward pass; on CPU the CNN still "
-                        "runs one clip at a time (faster there)")  # fmt: skip
-    parser.add_argument(
-        "--window_seconds",
-        type=float,
+DTYPE_CHOICES = tuple(DTYPES)
+
+
+@dataclass
+class PredictOptions:
+    """ser-predict's options (flags, or keys of an `--options` file)."""
+
+    paths: list[str] = field(
+        default_factory=list,
+        metadata={"positional": True, "nargs": "+",
+                  "help": "audio files or folders (searched recursively)"},
+    )  # fmt: skip
+    model_dir: str | None = field(
         default=None,
-        help="window length (default: the model's training clips' median)",
+        metadata={"required": True, "help": "model directory written by save_pretrained"},
     )
-    parser.add_argument("--hop_seconds", type=float, default=None,
-                        help="step between windows (default: the window; half of it gives "
-                             "a finer timeline at half the speed)")  # fmt: skip
-    parser.add_argument(
-        "--vad",
+    batch_size: int = field(
+        default=DEFAULT_BATCH_SIZE,
+        metadata={"help": "windows (or short files) per forward pass; on CPU the CNN still runs "
+                  "one clip at a time (faster there)"},
+    )  # fmt: skip
+    window_seconds: float | None = field(
+        default=None,
+        metadata={"help": "window length (default: the model's training clips' median)"},
+    )
+    hop_seconds: float | None = field(
+        default=None,
+        metadata={"help": "step between windows (default: the window; half of it gives a finer "
+                  "timeline at half the speed)"},
+    )  # fmt: skip
+    vad: Literal[VAD_CHOICES] = field(
         default="silero",
-        choices=VAD_CHOICES,
-        help="silero: windows without speech are `silence`; none: score all",
+        metadata={"help": "silero: windows without speech are `silence`; none: score all"},
     )
-    parser.add_argument(
-        "--smooth",
-        type=int,
-        default=1,
-        help="median over K windows before merging segments (odd; 1 = off)",
+    smooth: int = field(
+        default=1, metadata={"help": "median over K windows before merging segments (odd; 1 = off)"}
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument(
-        "--dtype", default="float32", choices=list(DTYPES), help="model precision (half on GPU)"
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
+    dtype: Literal[DTYPE_CHOICES] = field(
+        default="float32", metadata={"help": "model precision (half on GPU)"}
     )
-    parser.add_argument(
-        "--backend", default="pytorch", choices=BACKENDS, help="onnxruntime: the ONNX export"
+    backend: Literal[BACKENDS] = field(
+        default="pytorch", metadata={"help": "onnxruntime: the ONNX export"}
     )
-    parser.add_argument(
-        "--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx (default model.onnx)"
-    )
-    parser.add_argument(
-        "--min_confidence",
-        type=float,
+    onnx_file: str | None = field(
         default=None,
-        help="label files and windows whose top probability is below P `uncertain` (0-1); "
-        "not for a regression model, which has no class probabilities",
+        metadata={"help": "with --backend onnxruntime: e.g. model.int8.onnx (default model.onnx)"},
     )
-    parser.add_argument("--json", dest="json_path", help="write all results and failures here")
-    parser.add_argument("--csv", dest="csv_path", help="write one row per file here")
-    parser.add_argument(
-        "--timeline",
-        action="store_true",
-        help="print segments and put windows and segments in the JSON",
+    min_confidence: float | None = field(
+        default=None,
+        metadata={"help": "label files and windows whose top probability is below P "
+                  "`uncertain` (0-1); not for a regression model, which has no class "
+                  "probabilities", "metavar": "P"},
+    )  # fmt: skip
+    json: str | None = field(default=None, metadata={"help": "write all results and failures here"})
+    csv: str | None = field(default=None, metadata={"help": "write one row per file here"})
+    timeline: bool = field(
+        default=False,
+        metadata={"help": "print segments and put windows and segments in the JSON"},
     )
-    parser.add_argument("--csv_timeline", help="write one row per window of every file here")
-    parser.add_argument("--timeline_png", help="write one timeline picture per file here (DIR)")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    return parser.parse_args(argv)
+    csv_timeline: str | None = field(
+        default=None, metadata={"help": "write one row per window of every file here"}
+    )
+    timeline_png: str | None = field(
+        default=None, metadata={"help": "write one timeline picture per file here (DIR)"}
+    )
+
+
+def build_parser() -> CommandParser:
+    return CommandParser(
+        PredictOptions,
+        prog="ser-predict",
+        description="Classify audio files (any format libsndfile reads) with an "
+        "audio-classification model;\n--timeline for emotions over time.",
+    )
 
 
 def _layout(model_dir: Path):
@@ -237,9 +252,8 @@ def _layout(model_dir: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug, argv = pop_debug_flag(argv)
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args, debug = build_parser().parse_command(argv)
+    setup_logging(debug)
     model_dir = Path(args.model_dir)
     if not (model_dir / "config.json").is_file():
         print(
@@ -247,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    outputs = {"--json": args.json_path, "--csv": args.csv_path,
+    outputs = {"--json": args.json, "--csv": args.csv,
                "--csv_timeline": args.csv_timeline}  # fmt: skip
     try:
         # Every output path is checked against the inputs before any audio is scored.
@@ -280,14 +294,14 @@ def main(argv: list[str] | None = None) -> int:
             logger.exception("traceback")
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json_path:
+    if args.json:
         onnx_file = None
         if args.backend == "onnxruntime":  # the file scored, as resolved (predict_files's)
             onnx_file = onnx_path(args.model_dir, args.onnx_file).absolute()
-        write_json(args.json_path, args.model_dir, results, failures, timeline=args.timeline,
+        write_json(args.json, args.model_dir, results, failures, timeline=args.timeline,
                    onnx_file=onnx_file)  # fmt: skip
-    if args.csv_path:
-        write_csv(args.csv_path, results)
+    if args.csv:
+        write_csv(args.csv, results)
     if args.csv_timeline:
         write_timeline_csv(args.csv_timeline, results)
     if pictures:

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from training.inference.classifier import BACKENDS, EmotionClassifier
 
-__all__ = ["BACKENDS", "add_model_arguments", "load_classifier"]
+__all__ = ["BACKENDS", "ModelFolderOptions", "load_classifier"]
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """MODEL_DIR, --backend, --onnx_file and --device, the same for the server and the stream."""
-    parser.add_argument("model_dir", help=f"model directory ({what})")
-    parser.add_argument("--backend", default="pytorch", choices=BACKENDS)
-    parser.add_argument("--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+@dataclass
+class ModelFolderOptions:
+    """MODEL_DIR, --backend, --onnx_file and --device: the server's and the stream's options
+    (their option dataclasses extend this one)."""
+
+    model_dir: str | None = field(
+        default=None,
+        metadata={"positional": True,
+                  "help": "model directory (a training run, a fold or an export)"},
+    )  # fmt: skip
+    backend: Literal[BACKENDS] = field(
+        default="pytorch", metadata={"help": "onnxruntime: the ONNX export"}
+    )
+    onnx_file: str | None = field(
+        default=None, metadata={"help": "with --backend onnxruntime: e.g. model.int8.onnx"}
+    )
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
 
 
 def load_classifier(

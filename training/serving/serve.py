@@ -11,17 +11,18 @@ when that reaches other machines: there is no authentication.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from data_scripts.common.cli_errors import pop_debug_flag
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from training.inference.manifest import read_manifest
 from training.serving.http_app import Limits, create_app
-from training.serving.model_loading import add_model_arguments, load_classifier
+from training.serving.model_loading import ModelFolderOptions, load_classifier
 from training.serving.scoring_pool import ScoringPool
 
 logger = logging.getLogger(__name__)
@@ -29,31 +30,42 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+@dataclass
+class ServeOptions(ModelFolderOptions):
+    """ser-serve's options (flags, or keys of an `--options` file)."""
+
+    host: str = field(
+        default="127.0.0.1",
+        metadata={"help": "address to bind (127.0.0.1: this machine only)"},
+    )
+    port: int = field(default=8000, metadata={"help": "port to listen on"})
+    max_upload_mb: float = field(
+        default=50.0, metadata={"help": "largest request body accepted (413 beyond)"}
+    )
+    max_seconds: float = field(
+        default=600.0, metadata={"help": "longest recording accepted, in seconds (413 beyond)"}
+    )
+    workers: int = field(
+        default=1,
+        metadata={"help": "requests scored at once, each worker with its own copy of the model "
+                  "(memory grows with it)"},
+    )  # fmt: skip
+    queue_size: int = field(
+        default=32,
+        metadata={"help": "requests that may wait for a worker; more get 503 with Retry-After"},
+    )
+
+
+def build_parser() -> CommandParser:
+    return CommandParser(
+        ServeOptions,
         prog="ser-serve",
-        description="Serve a saved emotion classifier: a web page at / and an HTTP API "
+        description="Serve a saved emotion classifier: a web page at / and an HTTP API\n"
         "(POST /v1/classify, GET /v1/health, GET /v1/model).",
     )
-    add_model_arguments(parser, "a training run, a fold or an export")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: this machine only)")  # fmt: skip
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--max_upload_mb", type=float, default=50.0,
-                        help="largest request body accepted (413 beyond)")  # fmt: skip
-    parser.add_argument("--max_seconds", type=float, default=600.0,
-                        help="longest recording accepted, in seconds (413 beyond)")  # fmt: skip
-    parser.add_argument("--workers", type=int, default=1,
-                        help="requests scored at once, each worker with its own copy of the "
-                        "model (memory grows with it)")  # fmt: skip
-    parser.add_argument("--queue_size", type=int, default=32,
-                        help="requests that may wait for a worker; more get 503 with "
-                        "Retry-After")  # fmt: skip
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    return parser.parse_args(argv)
 
 
-def model_facts(classifier, args: argparse.Namespace) -> dict:
+def model_facts(classifier, args: ServeOptions) -> dict:
     """What GET /v1/model answers: labels, windows, backend, limits, the export's manifest;
     for a model with targets also task, targets and target_ranges ({target: [min, max]})."""
     facts = {
@@ -85,7 +97,7 @@ def model_facts(classifier, args: argparse.Namespace) -> dict:
     return facts
 
 
-def _check(args: argparse.Namespace) -> None:
+def _check(args: ServeOptions) -> None:
     if args.max_upload_mb <= 0 or args.max_seconds <= 0:
         raise ValueError("--max_upload_mb and --max_seconds must be positive")
     if args.workers < 1 or args.queue_size < 0:
@@ -95,9 +107,8 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug, argv = pop_debug_flag(argv)
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args, debug = build_parser().parse_command(argv)
+    setup_logging(debug)
     try:
         _check(args)
         classifiers = [

@@ -15,15 +15,17 @@ cannot be read or scored, 2 for a usage error.
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import logging
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from data_scripts.common.cli_errors import pop_debug_flag
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from training.inference.classifier import ClassifierLoadError
 from training.inference.vad import VAD_CHOICES, make_vad
 from training.model.window_facts import HOP_FRACTION
@@ -35,43 +37,65 @@ from training.serving.audio_input import (
     raw_pieces,
 )
 from training.serving.live_windows import LiveWindows
-from training.serving.model_loading import add_model_arguments, load_classifier
+from training.serving.model_loading import ModelFolderOptions, load_classifier
 
 logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+FORMAT_CHOICES = tuple(FORMATS)
+
+
+@dataclass
+class StreamOptions(ModelFolderOptions):
+    """ser-stream's options (flags, or keys of an `--options` file)."""
+
+    source: str | None = field(
+        default=None, metadata={"positional": True, "nargs": "?", "help": "the same as --input"}
+    )
+    input: str | None = field(
+        default=None,
+        metadata={"help": "mic (default), - for raw PCM on standard input, or a file: an audio "
+                  "file libsndfile reads, else raw PCM as --format says"},
+    )  # fmt: skip
+    format: Literal[FORMAT_CHOICES] = field(
+        default="s16le", metadata={"help": "raw PCM sample format (little-endian)"}
+    )
+    sample_rate: int | None = field(
+        default=None, metadata={"help": "raw PCM rate (default: the model's)"}
+    )
+    channels: int = field(default=1, metadata={"help": "raw PCM channels (averaged)"})
+    window_seconds: float | None = field(
+        default=None, metadata={"help": "window length (default: the model's own, as predict)"}
+    )
+    hop_seconds: float | None = field(
+        default=None, metadata={"help": "step between windows (default: the window)"}
+    )
+    vad: Literal[VAD_CHOICES] = field(
+        default="silero", metadata={"help": "silero: windows without speech are `silence`"}
+    )
+
+
+def build_parser() -> CommandParser:
+    return CommandParser(
+        StreamOptions,
         prog="ser-stream",
         description="Emotions of live audio (microphone, standard input or a file), one JSON "
-        "line per window as soon as it is scored.",
+        "line per window\nas soon as it is scored.",
     )
-    add_model_arguments(parser, "a training run, a fold or an export")
-    parser.add_argument("source", nargs="?", default=None, help="the same as --input")
-    parser.add_argument("--input", default=None,
-                        help="mic (default), - for raw PCM on standard input, or a file: an "
-                        "audio file libsndfile reads, else raw PCM as --format says")  # fmt: skip
-    parser.add_argument("--format", default="s16le", choices=list(FORMATS),
-                        help="raw PCM sample format (little-endian)")  # fmt: skip
-    parser.add_argument("--sample_rate", type=int, default=None,
-                        help="raw PCM rate (default: the model's)")  # fmt: skip
-    parser.add_argument("--channels", type=int, default=1, help="raw PCM channels (averaged)")
-    parser.add_argument("--window_seconds", type=float, default=None,
-                        help="window length (default: the model's own, as predict)")  # fmt: skip
-    parser.add_argument("--hop_seconds", type=float, default=None,
-                        help="step between windows (default: the window)")  # fmt: skip
-    parser.add_argument("--vad", default="silero", choices=VAD_CHOICES,
-                        help="silero: windows without speech are `silence`")  # fmt: skip
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    args = parser.parse_args(argv)
+
+
+def parse_options(argv: list[str] | None = None) -> tuple[StreamOptions, bool]:
+    """(the options, --debug); the input from SOURCE or --input (not two different ones)."""
+    parser = build_parser()
+    args, debug = parser.parse_command(argv)
     if args.source and args.input and args.source != args.input:
         parser.error(f"input given twice: {args.source} and --input {args.input}")
     args.input = args.source or args.input or "mic"
-    return args
+    return args, debug
 
 
-def _windows(args: argparse.Namespace, classifier) -> tuple[int, int]:
+def _windows(args: StreamOptions, classifier) -> tuple[int, int]:
     """predict's windows: the model's own (training.model.window_facts) unless given."""
     rate = classifier.sampling_rate
     window_seconds, hop_seconds = args.window_seconds, args.hop_seconds
@@ -85,7 +109,7 @@ def _windows(args: argparse.Namespace, classifier) -> tuple[int, int]:
     return round(window_seconds * rate), round(hop_seconds * rate)
 
 
-def _pieces(args: argparse.Namespace, settings, rate: int):
+def _pieces(args: StreamOptions, settings, rate: int):
     """The chosen input as an iterator of sample pieces at the model's rate."""
     if args.input == "mic":
         return microphone_pieces(settings)
@@ -149,7 +173,7 @@ def _print(row: dict) -> None:
     print(json.dumps(row), flush=True)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: StreamOptions) -> int:
     classifier = load_classifier(
         args.model_dir, args.backend, args.onnx_file, args.device, args.vad
     )
@@ -179,9 +203,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug, argv = pop_debug_flag(argv)
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args, debug = parse_options(argv)
+    # Warnings only: standard output carries the windows' JSON lines and standard error the
+    # one-line summary; info lines would bury it.
+    setup_logging(debug, logging.WARNING)
     try:
         return run(args)
     except KeyboardInterrupt:

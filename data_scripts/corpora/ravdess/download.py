@@ -14,13 +14,15 @@ Layout written under --data_dir (the original project's):
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
+from data_scripts.common.cli_errors import USER_ERRORS, fail
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from data_scripts.common.download import DownloadError, download_file, verify_file
 from data_scripts.common.folder_lock import folder_lock
 from data_scripts.common.writable import check_writable
@@ -91,35 +93,34 @@ def download_and_map(
         return map_emotion_data(data_dir)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data_dir", default="./data", help="where everything is written")
-    parser.add_argument(
-        "--base_url",
+@dataclass
+class DownloadOptions:
+    """ser-download's options (flags, or keys of an `--options` file)."""
+
+    data_dir: str = field(default="./data", metadata={"help": "where everything is written"})
+    base_url: str = field(
         default=DEFAULT_BASE_URL,
-        help="a mirror holding the two archive names, fetched as <base_url>/<name>",
+        metadata={"help": "a mirror holding the two archive names, fetched as <base_url>/<name>"},
     )
-    parser.add_argument(
-        "--archive_dir", default=None, help="use archives already on disk here; no network"
+    archive_dir: str | None = field(
+        default=None, metadata={"help": "use archives already on disk here; no network"}
     )
-    parser.add_argument(
-        "--no_verify",
-        action="store_true",
-        help="skip the official size and MD5 checks (for mirrors of other data)",
+    no_verify: bool = field(
+        default=False,
+        metadata={"help": "skip the official size and MD5 checks (for mirrors of other data)"},
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    return parser
+
+
+def build_parser() -> CommandParser:
+    return CommandParser(DownloadOptions, prog="ser-download", description=__doc__)
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug, argv = pop_debug_flag(argv)
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    options, debug = build_parser().parse_command(argv)
+    setup_logging(debug)
     try:
         summary = download_and_map(
-            args.data_dir, args.base_url, args.archive_dir, verify=not args.no_verify
+            options.data_dir, options.base_url, options.archive_dir, verify=not options.no_verify
         )
     except (DownloadError, *USER_ERRORS) as error:
         fail(error, debug)

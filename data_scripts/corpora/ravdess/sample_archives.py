@@ -11,18 +11,21 @@ for men). 48 kHz, 16-bit PCM, and a few stereo files, like the real corpus. Test
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import soundfile as sf
 
 from data_scripts.common.atomic_write import atomic_output
+from data_scripts.common.cli_errors import fail
+from data_scripts.common.command_logging import setup_logging
+from data_scripts.common.command_options import CommandParser
 from data_scripts.corpora.ravdess.facts import (
     ARCHIVES,
     EMOTIONS,
@@ -218,38 +221,49 @@ def parse_actor_range(text: str) -> list[int]:
     actors: set[int] = set()
     for part in text.split(","):
         low, _, high = part.partition("-")
-        actors.update(range(int(low), int(high or low) + 1))
+        try:
+            actors.update(range(int(low), int(high or low) + 1))
+        except ValueError:
+            raise ValueError(f"--actors {text}: give actor numbers, e.g. 1-8 or 1,2,5") from None
     return sorted(actors)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--output_dir", default="sample_archives")
-    parser.add_argument("--actors", default="1-4", help="actor numbers, e.g. 1-8 or 1,2,5")
-    parser.add_argument("--min_seconds", type=float, default=1.0)
-    parser.add_argument("--max_seconds", type=float, default=1.6)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--voices",
-        choices=sorted(PRESETS),
+@dataclass
+class SampleArchiveOptions:
+    """ser-sample-archives' options (flags, or keys of an `--options` file)."""
+
+    output_dir: str = field(default="sample_archives", metadata={"help": "where the zips go"})
+    actors: str = field(default="1-4", metadata={"help": "actor numbers, e.g. 1-8 or 1,2,5"})
+    min_seconds: float = field(default=1.0, metadata={"help": "shortest clip, in seconds"})
+    max_seconds: float = field(default=1.6, metadata={"help": "longest clip, in seconds"})
+    seed: int = field(default=0, metadata={"help": "seed of the voices and their timing"})
+    voices: Literal[tuple(sorted(PRESETS))] = field(
         default="default",
-        help="hard: speakers' pitch and timbre spread wide, each utterance's pitch, tempo and "
-        "level jittered, background noise at 3-15 dB SNR (a corpus the small recipe does not "
-        "saturate)",
+        metadata={
+            "help": "hard: speakers' pitch and timbre spread wide, each utterance's pitch, tempo "
+            "and level jittered, background noise at 3-15 dB SNR (a corpus the small recipe does "
+            "not saturate)"
+        },
     )
-    args = parser.parse_args(argv)
+
+
+def build_parser() -> CommandParser:
+    return CommandParser(SampleArchiveOptions, prog="ser-sample-archives", description=__doc__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, debug = build_parser().parse_command(argv)
+    setup_logging(debug)
     try:
         archives = write_sample_archives(
-            args.output_dir,
-            parse_actor_range(args.actors),
-            (args.min_seconds, args.max_seconds),
-            seed=args.seed,
-            variation=PRESETS[args.voices],
+            options.output_dir,
+            parse_actor_range(options.actors),
+            (options.min_seconds, options.max_seconds),
+            seed=options.seed,
+            variation=PRESETS[options.voices],
         )
     except ValueError as error:
-        parser.exit(1, f"error: {error}\n")
+        fail(error, debug)
     for archive in archives.values():
         print(f"{archive.path}  {archive.files} files  {archive.size} bytes  md5 {archive.md5}")
     return 0
