@@ -21,6 +21,7 @@ import csv
 import io
 import logging
 import re
+import sys
 from pathlib import Path
 
 import datasets
@@ -65,9 +66,12 @@ def load_eval_dataset(dataset_dir: str | Path) -> datasets.Dataset:
 
 
 @torch.inference_mode()
-def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, list[str], list]:
+def score_dataset(
+    model_dir, dataset, batch_size: int = 8, transform=None
+) -> tuple[np.ndarray, list[str], list]:
     """(probabilities of the scored rows, the model's labels, the rows too short to score).
-    Clips in length order, batch-independent (each clip's answer is its `pipeline` answer)."""
+    Clips in length order, batch-independent (each clip's answer is its `pipeline` answer).
+    `transform(audio, row)`: a corruption of each clip first (training.robustness)."""
     extractor = AutoFeatureExtractor.from_pretrained(model_dir)
     model = load_trained_classifier(model_dir).eval()
     make_batch_independent(model)
@@ -83,6 +87,8 @@ def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, 
     for start in range(0, len(kept), batch_size):
         rows = kept[start : start + batch_size]
         arrays = [view[int(i)]["audio"]["array"] for i in rows]
+        if transform is not None:
+            arrays = [transform(array, int(i)) for array, i in zip(arrays, rows, strict=True)]
         inputs = extractor(
             arrays,
             sampling_rate=extractor.sampling_rate,
@@ -210,11 +216,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output_dir", help="where cross_corpus/NAME/ goes (default: model_dir)")
     parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument(
+        "--conditions",
+        help="robustness: comma-separated conditions, e.g. clean,noise@20,noise@10,noise@5,"
+        "reverb,telephone,mp3@32k (docs/robustness.md); results in robustness/NAME/",
+    )
+    parser.add_argument("--noise_dir", help="with --conditions: noise recordings for noise@SNR")
+    parser.add_argument("--rir_dir", help="with --conditions: room impulse responses for reverb")
+    parser.add_argument("--seed", type=int, default=0, help="with --conditions: corruption seed")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
+def run_robustness(args) -> list[dict]:
+    """`--conditions`: every condition on every --dataset_dir (training.robustness)."""
+    from training.augment.conditions import parse_conditions
+    from training.robustness import evaluate_robustness, summarise_in_card
+
+    conditions = parse_conditions(args.conditions)  # all refusals before any scoring
+    reports = [
+        evaluate_robustness(
+            args.model_dir, dataset_dir, conditions, args.output_dir, args.seed,
+            args.noise_dir, args.rir_dir, args.batch_size,
+        )
+        for dataset_dir in args.dataset_dir
+    ]  # fmt: skip
+    summarise_in_card(args.output_dir, args.model_dir, reports)
+    for report in reports:
+        for result in report["conditions"]:
+            print(
+                f"{report['corpus']} {result['condition']}: accuracy "
+                f"{100 * result['shared_classes']['accuracy']:.1f} %, UAR "
+                f"{100 * result['shared_classes']['uar']:.1f} % ({result['scored_files']} files)"
+            )
+    return reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    """0 on success (a console script's exit status); refusals exit 1 with one line."""
     debug, argv = pop_debug_flag(argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -224,6 +263,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for dataset_dir in args.dataset_dir:
             if not Path(dataset_dir).is_dir():
                 raise ValueError(f"--dataset_dir {dataset_dir}: no such folder")
+        if args.conditions is not None:
+            run_robustness(args)
+            return 0
         results = evaluate_corpora(
             args.model_dir, args.dataset_dir, args.output_dir, args.batch_size
         )
@@ -235,8 +277,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             f"classes, {100 * result['unrestricted']['uar']:.1f} % unrestricted "
             f"({result['scored_files']} files)"
         )
-    return results
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -35,6 +35,7 @@ from training.arguments import (
     launched_world_size,
     parse_arguments,
 )
+from training.augment.augmenter import augment_summary, build_augmenter
 from training.class_weights import class_weighting, loss_function
 from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
 from training.cross_corpus import check_eval_datasets, evaluate_corpora
@@ -217,7 +218,10 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
         model=model,
         args=training_args,
         data_collator=AudioClassificationCollator(
-            feature_extractor, data_args.max_train_seconds, random_crop=True
+            feature_extractor,
+            data_args.max_train_seconds,
+            random_crop=True,
+            augment=build_augmenter(data_args, feature_extractor.sampling_rate),
         ),
         eval_data_collator=AudioClassificationCollator(feature_extractor),
         train_dataset=views["train"],
@@ -272,6 +276,7 @@ def _training_summary(
         "cache_frozen_features": model_args.freeze_encoder and model_args.cache_frozen_features,
         "max_train_seconds": data_args.max_train_seconds,
         "class_weighting": data_args.class_weighting,
+        "augment": augment_summary(data_args),
         "metric_for_best_model": training_args.metric_for_best_model,
     }
 
