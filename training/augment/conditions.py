@@ -76,7 +76,9 @@ class Corruptor:
                 return f"folder {self.rooms.folder}"
             return f"simulated room, RT60 {EVALUATION_RT60:g} s"
         if condition.kind == "mp3":
-            return self.encoder
+            return f"{self.encoder} MP3 coder"
+        if condition.kind == "telephone":
+            return "300-3400 Hz band"
         return None
 
     def rng(self, condition: Condition, key: str) -> np.random.Generator:
