@@ -13,11 +13,12 @@ from transformers import Wav2Vec2FeatureExtractor, set_seed
 
 from training.arguments import parse_arguments
 from training.augment import transforms
-from training.augment.augmenter import AugmentSettings, Augmenter
+from training.augment.augmenter import Augmenter, AugmentSettings
 from training.data import AudioClassificationCollator
 
 RATE = 16_000
-ONLY = {name: AugmentSettings(0, 0, 0, 0, 0) for name in ("noise", "speed", "gain", "reverb", "telephone")}  # fmt: skip
+TRANSFORMS = ("noise", "speed", "gain", "reverb", "telephone")
+ONLY = {name: AugmentSettings(0, 0, 0, 0, 0) for name in TRANSFORMS}
 for _name, _settings in ONLY.items():
     setattr(_settings, _name, 1.0)
     _settings.max_gain_db = 12.0  # loud enough to clip: a level change alone is normalised away
@@ -162,7 +163,7 @@ def test_augmentation_is_reproducible_from_the_seed_and_new_at_every_epoch(tmp_p
 def test_validation_and_test_batches_are_never_augmented(tmp_path, checkpoint, sample_data_dir):
     """The run's own trainer with --augment: its evaluation and test loaders give exactly the
     plain collator's batches; its training loader does not."""
-    from training.data import load_prepared_dataset, model_view, split_for_training
+    from training.data import load_prepared_dataset, split_for_training
     from training.wav2vec2_classification import _build_model, _build_trainer
 
     model_args, data_args, training_args = parse_arguments(
