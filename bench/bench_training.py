@@ -6,7 +6,9 @@ Prints (and writes bench_output/training_bench.json):
   1. padded fraction of each batch over one epoch, random vs length-grouped batches;
   2. training samples/s of the small preset, random vs length-grouped (same steps);
   3. forward+backward seconds per second of audio for full, medium and small;
-  4. the share of step time spent waiting for data (target < 5 %).
+  4. the share of step time spent waiting for data (target < 5 %), with --augment also for
+     the default augmentation recipe (data made in the main process: an upper bound of the
+     wait with the presets' DataLoader workers).
 All ratios are taken against a baseline measured in this same run.
 """
 
@@ -28,6 +30,7 @@ from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
 from data_scripts.corpora.ravdess.builder import build_ravdess  # noqa: E402
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
+from training.augment.augmenter import Augmenter, AugmentSettings  # noqa: E402
 from training.data import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
@@ -45,7 +48,9 @@ def prepared_dataset(actors: list[int]):
     return build_ravdess(archive_dir=archives, cache_dir=OUTPUT / "train_bench_cache")
 
 
-def make_trainer(preset: str, dataset, grouping: str, max_steps: int) -> EmotionTrainer:
+def make_trainer(
+    preset: str, dataset, grouping: str, max_steps: int, augment: bool = False
+) -> EmotionTrainer:
     checkpoint = OUTPUT / f"checkpoint_{preset}"
     if not (checkpoint / "model.safetensors").exists():
         write_ctc_checkpoint(REPO / "configs" / "models" / f"{preset}.json", checkpoint)
@@ -65,7 +70,12 @@ def make_trainer(preset: str, dataset, grouping: str, max_steps: int) -> Emotion
     return EmotionTrainer(
         model=model,
         args=args,
-        data_collator=AudioClassificationCollator(extractor, 6.0, random_crop=True),
+        data_collator=AudioClassificationCollator(
+            extractor,
+            6.0,
+            random_crop=True,
+            augment=Augmenter(AugmentSettings(), extractor.sampling_rate) if augment else None,
+        ),
         train_dataset=model_view(dataset),
         processing_class=extractor,
     )
@@ -102,6 +112,9 @@ def main() -> None:
     )
     parser.add_argument("--actors", default="1-4")
     parser.add_argument("--steps", type=int, default=6, help="training steps per timed run")
+    parser.add_argument(
+        "--augment", action="store_true", help="also time the default --augment recipe's data"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(0)
@@ -112,23 +125,26 @@ def main() -> None:
     print(f"data: {len(dataset)} clips, {seconds.sum() / 60:.1f} min, {span}")
     results: dict = {"clips": len(dataset), "torch_threads": torch.get_num_threads()}
 
-    for grouping in ("random", "group_by_length"):
-        trainer = make_trainer("small", dataset, grouping, args.steps)
+    runs = [("random", False), ("group_by_length", False)]
+    runs += [("group_by_length", True)] if args.augment else []
+    for grouping, augment in runs:
+        trainer = make_trainer("small", dataset, grouping, args.steps, augment)
         padded, data_seconds, batches = epoch_padding_and_data_time(trainer)
         start = time.perf_counter()
         trainer.train()
         train_seconds = time.perf_counter() - start
         per_step = train_seconds / args.steps
-        results[grouping] = {
+        name = f"{grouping}+augment" if augment else grouping
+        results[name] = {
             "padded_fraction": padded,
             "samples_per_second": args.steps * BATCH_SIZE / train_seconds,
             "seconds_per_step": per_step,
             "data_seconds_per_batch": data_seconds / batches,
             "data_wait_share": data_seconds / batches / per_step,
         }
-        row = results[grouping]
+        row = results[name]
         print(
-            f"{grouping:>16}: padded {padded:.1%}, {row['samples_per_second']:.2f} samples/s, "
+            f"{name:>24}: padded {padded:.1%}, {row['samples_per_second']:.2f} samples/s, "
             f"data {row['data_seconds_per_batch'] * 1000:.0f} ms of {per_step * 1000:.0f} ms "
             f"per step ({row['data_wait_share']:.2%})"
         )

@@ -96,6 +96,7 @@ def evaluate_robustness(
     model_dir = Path(model_dir)
     output_dir = Path(output_dir or model_dir)
     corruptor = Corruptor(_model_rate(model_dir), seed, noise_dir, rir_dir)  # folders checked
+    corruptor.check(conditions)
     dataset = load_eval_dataset(dataset_dir)
     name = corpus_name(dataset, dataset_dir)
     test_rows = run_test_files(model_dir, dataset)

@@ -19,7 +19,7 @@ import numpy as np
 
 from training.augment import transforms
 from training.augment.audio_folder import AudioFolder
-from training.augment.mp3 import NO_ENCODER, mp3_encoder, mp3_roundtrip
+from training.augment.mp3 import NO_ENCODER, check_bitrate, mp3_encoder, mp3_roundtrip
 
 KNOWN = "clean, noise@SNR (dB, e.g. noise@10), reverb, telephone, mp3@BITRATE (e.g. mp3@32k)"
 EVALUATION_RT60 = 0.5  # seconds: a furnished meeting room
@@ -66,6 +66,12 @@ class Corruptor:
         self.noise = AudioFolder(noise_dir, "--noise_dir") if noise_dir else None
         self.rooms = AudioFolder(rir_dir, "--rir_dir") if rir_dir else None
         self.encoder = mp3_encoder()
+
+    def check(self, conditions: list[Condition]) -> None:
+        """Refuse, before any scoring, what cannot be applied at this rate."""
+        for condition in conditions:
+            if condition.kind == "mp3":
+                check_bitrate(self.rate, int(condition.value))
 
     def source(self, condition: Condition) -> str | None:
         """Where the condition's noise, room or coder comes from (for the results)."""

@@ -34,10 +34,16 @@ def _bitrate_range(rate: int) -> tuple[int, int]:
     return next(bounds for floor, bounds in _BITRATE_RANGES if rate >= floor)
 
 
-def _through_soundfile(signal: np.ndarray, rate: int, kbps: int) -> np.ndarray:
+def check_bitrate(rate: int, kbps: int) -> None:
+    """ValueError in one line for a bitrate MP3 cannot carry at `rate`."""
     low, high = _bitrate_range(rate)
     if not low <= kbps <= high:
         raise ValueError(f"mp3@{kbps}k: at {rate} Hz MP3 bitrates run from {low}k to {high}k")
+
+
+def _through_soundfile(signal: np.ndarray, rate: int, kbps: int) -> np.ndarray:
+    check_bitrate(rate, kbps)
+    low, high = _bitrate_range(rate)
     level = (high - kbps) / (high - low)
     buffer = io.BytesIO()
     soundfile.write(
