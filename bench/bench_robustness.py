@@ -66,6 +66,8 @@ def run_one(setting: str, seed: int, checkpoint: Path, dataset: Path, args) -> d
     started = time.perf_counter()
     with open(args.output_dir / f"{run_dir.name}.log", "w") as log:
         if not (run_dir / "test_predictions.csv").is_file():
+            if any(run_dir.glob("checkpoint-*")):  # an interrupted benchmark: go on from there
+                train += ["--resume_from_checkpoint", "true"]
             subprocess.run(train, cwd=REPO, env=env, stdout=log, stderr=log, check=True)
         trained = time.perf_counter()
         subprocess.run(evaluate, cwd=REPO, env=env, stdout=log, stderr=log, check=True)

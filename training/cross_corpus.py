@@ -161,26 +161,36 @@ def predictions_table(dataset, probabilities, model_labels, shared, short) -> st
     return buffer.getvalue()
 
 
-def evaluate_corpus(model_dir, dataset_dir, output_dir, batch_size: int = 8) -> dict:
-    """Score the saved model on one prepared corpus and write its three files; the results."""
-    dataset = load_eval_dataset(dataset_dir)
-    name = corpus_name(dataset, dataset_dir)
-    probabilities, model_labels, short = score_dataset(model_dir, dataset, batch_size)
+def score_and_tabulate(model_dir, dataset, batch_size: int = 8, transform=None):
+    """(results, per-file table text) of the saved model on `dataset`, each clip first passed
+    through `transform(audio, row)` when given (the robustness conditions)."""
+    probabilities, model_labels, short = score_dataset(model_dir, dataset, batch_size, transform)
     names = dataset.features["label"].names
     keep = [i for i in range(len(dataset)) if i not in set(short)]
     true_names = [names[label] for label in np.asarray(dataset["label"])[keep]]
     results = {
-        "corpus": name,
-        "dataset_dir": str(dataset_dir),
-        "model_dir": str(model_dir),
         "files": len(dataset),
         "dropped_too_short": [dataset["file"][i] for i in short],
         **evaluate_probabilities(probabilities[keep], true_names, model_labels),
     }
-    folder = Path(output_dir) / CROSS_CORPUS_DIR / name
     table = predictions_table(
         dataset, probabilities, model_labels, results["shared_labels"], set(short)
     )
+    return results, table
+
+
+def evaluate_corpus(model_dir, dataset_dir, output_dir, batch_size: int = 8) -> dict:
+    """Score the saved model on one prepared corpus and write its three files; the results."""
+    dataset = load_eval_dataset(dataset_dir)
+    name = corpus_name(dataset, dataset_dir)
+    scored, table = score_and_tabulate(model_dir, dataset, batch_size)
+    results = {
+        "corpus": name,
+        "dataset_dir": str(dataset_dir),
+        "model_dir": str(model_dir),
+        **scored,
+    }
+    folder = Path(output_dir) / CROSS_CORPUS_DIR / name
     write_text_atomic(folder / PREDICTIONS_FILE, table)
     write_json_atomic(folder / RESULTS_FILE, results)
     write_text_atomic(folder / "README.md", cross_corpus_markdown([results]) + "\n")
@@ -231,24 +241,23 @@ def build_parser() -> argparse.ArgumentParser:
 def run_robustness(args) -> list[dict]:
     """`--conditions`: every condition on every --dataset_dir (training.robustness)."""
     from training.augment.conditions import parse_conditions
-    from training.robustness import evaluate_robustness, summarise_in_card
+    from training.robustness import evaluate_robustness, print_summary, summarise_in_card
 
     conditions = parse_conditions(args.conditions)  # all refusals before any scoring
-    reports = [
-        evaluate_robustness(
-            args.model_dir, dataset_dir, conditions, args.output_dir, args.seed,
-            args.noise_dir, args.rir_dir, args.batch_size,
-        )
-        for dataset_dir in args.dataset_dir
-    ]  # fmt: skip
-    summarise_in_card(args.output_dir, args.model_dir, reports)
-    for report in reports:
-        for result in report["conditions"]:
-            print(
-                f"{report['corpus']} {result['condition']}: accuracy "
-                f"{100 * result['shared_classes']['accuracy']:.1f} %, UAR "
-                f"{100 * result['shared_classes']['uar']:.1f} % ({result['scored_files']} files)"
+    reports = []
+    for dataset_dir in args.dataset_dir:
+        dataset = load_eval_dataset(dataset_dir)
+        reports.append(
+            evaluate_robustness(
+                args.model_dir, dataset, corpus_name(dataset, dataset_dir), conditions,
+                lambda subset, corrupt: score_and_tabulate(
+                    args.model_dir, subset, args.batch_size, corrupt
+                ),
+                args.output_dir, args.seed, args.noise_dir, args.rir_dir,
             )
+        )  # fmt: skip
+    summarise_in_card(args.output_dir, args.model_dir, reports)
+    print_summary(reports)
     return reports
 
 

@@ -5,28 +5,21 @@ results, then one table, one PNG and the model card's `## Robustness` section.
 Which files: when the model folder holds the run's `test_predictions.csv` and every file of it
 is in the corpus, the run's test split only (the model never trained on it); otherwise every
 file of the corpus (another corpus: cross-corpus robustness). Scoring is cross_corpus's: the
-same probabilities as `pipeline` gives each corrupted clip, the same two numbers.
+same probabilities as `pipeline` gives each corrupted clip, the same two numbers (handed in as
+`score`, so this module does not import training.cross_corpus, which imports it).
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from transformers import AutoFeatureExtractor
 
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
 from training.augment.conditions import Condition, Corruptor
-from training.cross_corpus import (
-    PREDICTIONS_FILE,
-    RESULTS_FILE,
-    corpus_name,
-    evaluate_probabilities,
-    load_eval_dataset,
-    predictions_table,
-    score_dataset,
-)
+from training.reports.per_file_results import PREDICTIONS_FILE
 from training.reports.robustness_card import (
     ROBUSTNESS_DIR,
     ROBUSTNESS_PNG,
@@ -35,6 +28,10 @@ from training.reports.robustness_card import (
     update_card,
 )
 
+RESULTS_FILE = "results.json"
+# (dataset, transform(audio, row)) -> (results, per-file table text): cross-corpus scoring,
+# handed in by ser-evaluate (training.cross_corpus imports this module, not the reverse).
+Score = Callable[[object, Callable], tuple[dict, str]]
 CARD = "README.md"
 
 
@@ -57,26 +54,11 @@ def _model_rate(model_dir: Path) -> int:
     return int(AutoFeatureExtractor.from_pretrained(model_dir).sampling_rate)
 
 
-def evaluate_condition(model_dir, dataset, condition: Condition, corruptor, folder, batch_size):
+def evaluate_condition(dataset, condition: Condition, corruptor, score: Score, folder) -> dict:
     """Score one condition; write its table and results; return the results."""
     files = dataset["file"]
-    probabilities, labels, short = score_dataset(
-        model_dir,
-        dataset,
-        batch_size,
-        transform=lambda audio, row: corruptor(audio, condition, files[row]),
-    )
-    names = dataset.features["label"].names
-    keep = [i for i in range(len(dataset)) if i not in set(short)]
-    true_names = [names[label] for label in np.asarray(dataset["label"])[keep]]
-    results = {
-        "condition": condition.name,
-        "source": corruptor.source(condition),
-        "files": len(dataset),
-        "dropped_too_short": [files[i] for i in short],
-        **evaluate_probabilities(probabilities[keep], true_names, labels),
-    }
-    table = predictions_table(dataset, probabilities, labels, results["shared_labels"], set(short))
+    scored, table = score(dataset, lambda audio, row: corruptor(audio, condition, files[row]))
+    results = {"condition": condition.name, "source": corruptor.source(condition), **scored}
     write_text_atomic(folder / condition.name / PREDICTIONS_FILE, table)
     write_json_atomic(folder / condition.name / RESULTS_FILE, results)
     return results
@@ -84,21 +66,21 @@ def evaluate_condition(model_dir, dataset, condition: Condition, corruptor, fold
 
 def evaluate_robustness(
     model_dir,
-    dataset_dir,
+    dataset,
+    name: str,
     conditions: list[Condition],
+    score: Score,
     output_dir=None,
     seed: int = 0,
     noise_dir: str | None = None,
     rir_dir: str | None = None,
-    batch_size: int = 8,
 ) -> dict:
-    """Every condition on one corpus; writes robustness/NAME/ and returns its report."""
+    """Every condition on one corpus (`dataset`, called `name`); writes robustness/NAME/ and
+    returns its report. Folders and bitrates are checked before anything is scored."""
     model_dir = Path(model_dir)
     output_dir = Path(output_dir or model_dir)
-    corruptor = Corruptor(_model_rate(model_dir), seed, noise_dir, rir_dir)  # folders checked
+    corruptor = Corruptor(_model_rate(model_dir), seed, noise_dir, rir_dir)
     corruptor.check(conditions)
-    dataset = load_eval_dataset(dataset_dir)
-    name = corpus_name(dataset, dataset_dir)
     test_rows = run_test_files(model_dir, dataset)
     if test_rows is not None:
         dataset = dataset.select(test_rows, keep_in_memory=True)
@@ -108,12 +90,11 @@ def evaluate_robustness(
     folder = output_dir / ROBUSTNESS_DIR / name
     report = {
         "corpus": name,
-        "dataset_dir": str(dataset_dir),
         "model_dir": str(model_dir),
         "seed": seed,
         "files_note": note,
         "conditions": [
-            evaluate_condition(model_dir, dataset, condition, corruptor, folder, batch_size)
+            evaluate_condition(dataset, condition, corruptor, score, folder)
             for condition in conditions
         ],
     }
@@ -121,6 +102,17 @@ def evaluate_robustness(
     plot_accuracy_by_condition(report, folder / ROBUSTNESS_PNG)
     write_text_atomic(folder / "README.md", robustness_markdown(report) + "\n")
     return report
+
+
+def print_summary(reports: list[dict]) -> None:
+    """One line per corpus and condition on stdout."""
+    for report in reports:
+        for result in report["conditions"]:
+            print(
+                f"{report['corpus']} {result['condition']}: accuracy "
+                f"{100 * result['shared_classes']['accuracy']:.1f} %, UAR "
+                f"{100 * result['shared_classes']['uar']:.1f} % ({result['scored_files']} files)"
+            )
 
 
 def summarise_in_card(output_dir, model_dir, reports: list[dict]) -> None:
