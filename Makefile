@@ -10,15 +10,27 @@ DEMO_DIR ?= demo_output
 
 install: $(VENV)/.installed
 
+# Debian programs the tests drive: a browser for the web page, speech and audio tools for the
+# generated recordings. Installed where missing and apt-get can (as root); otherwise the tests
+# that need them say so and skip.
+SYSTEM_TOOLS := chromium chromedriver ffmpeg espeak-ng sox
+SYSTEM_PACKAGES := chromium chromium-driver ffmpeg espeak-ng sox
+
 $(VENV)/.installed: setup.cfg pyproject.toml
+	@missing=$$(for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian packages for: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e '.[test,tensorboard,onnx]'
+	$(PY) -m pip install -q -e '.[test,tensorboard,onnx,serve]'
 	touch $@
 
+# Two workers: most tests wait on subprocesses, servers and files, so 2 cores serve 2 workers.
 test: install
-	$(PY) -m pytest -q -m "not faults" tests
+	$(PY) -m pytest -q -n 2 -m "not faults" tests
 
 # Slow fault tests: killed builders, concurrent builds and trainings (docs/reliability.md).
 test-faults: install

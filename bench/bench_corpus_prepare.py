@@ -1,4 +1,4 @@
-"""The prepare commands, timed as users run them (issue 17), for every corpus kind.
+"""The prepare commands, timed as users run them, for every corpus kind.
 
 Both sides are whole commands in fresh processes: the prepare command (`python -m
 data_scripts.corpora.prepare`, or `python -m data_scripts.ravdess` for RAVDESS) with an empty

@@ -1,14 +1,18 @@
 """Learning benchmark: does the fixed recipe still learn? Judged from outside, over seeds.
 
     python bench/bench_learning.py [--seeds 0,1,2] [--epochs 8] [--jobs 2] [--repo DIR]
+        [--archive_dir DIR]   # any RAVDESS-format archives instead of the generated corpus
 
-The recipe of issue 19 on a generated RAVDESS-size corpus (24 actors, speech only, 1,440 files,
+The learning recipe on a generated RAVDESS-size corpus (24 actors, speech only, 1,440 files,
 48 kHz): a random `Wav2Vec2ForCTC` (hidden 96, 3 layers, conv 64 x 5) saved as
 pytorch_model.bin + config.json, trained by the training command exactly as a user runs it (a
 subprocess), once per seed. Each saved model is then scored by `bench/pipeline_judge.py` in a
 fresh process that does not import the project: `pipeline("audio-classification")`, one test
-clip at a time. Prints per-seed accuracy / UAR / macro-F1, their mean and std, minutes per run,
-and writes learning_bench.json to --output_dir.
+clip at a time. Prints per-seed accuracy / UAR / macro-F1 with each run's 95 % speaker-clustered
+interval (from the judged per-file answers, so older checkouts get one too) and the smallest
+accuracy difference its test set resolves, their mean and std, minutes per run, and writes
+learning_bench.json to --output_dir. Mean ± std over seeds says how much a rerun moves; the
+interval says how much the test speakers alone could move one run.
 
 `--repo` runs another checkout's training command on the same corpus and checkpoint (e.g. a git
 worktree of an older commit), so two commits are compared on identical inputs. `--jobs` runs
@@ -36,11 +40,14 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_support import make_corpus  # noqa: E402
 from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
+from data_scripts.corpora.ravdess.download import download_and_map  # noqa: E402
+from training.reports.intervals import bootstrap_intervals  # noqa: E402
+from training.reports.paired_comparison import smallest_resolvable_difference  # noqa: E402
 
 ACTORS = list(range(1, 25))
 SECONDS = (1.0, 1.6)  # the sample archives' default clip lengths
 METRICS = ("accuracy", "uar", "macro_f1")
-# Issue 19's checkpoint: a small random wav2vec2 with a group-normalised CNN (wav2vec2-base's).
+# The recipe's checkpoint: a small random wav2vec2 with a group-normalised CNN (wav2vec2-base's).
 CHECKPOINT_CONFIG = dict(
     hidden_size=96,
     num_hidden_layers=3,
@@ -54,6 +61,16 @@ CHECKPOINT_CONFIG = dict(
     layerdrop=0.0,
     classifier_proj_size=96,
 )
+
+
+def corpus_from(archive_dir: Path | None, output_dir: Path) -> Path:
+    """The generated corpus, or the given archives extracted and mapped by the real code."""
+    if archive_dir is None:
+        return make_corpus(output_dir, ACTORS, SECONDS)
+    data_dir = output_dir / f"data_{archive_dir.resolve().name}"
+    if not (data_dir / "emotional_data_mappings.csv").is_file():
+        download_and_map(data_dir, archive_dir=archive_dir, verify=False)
+    return data_dir
 
 
 def write_checkpoint(directory: Path) -> Path:
@@ -112,9 +129,34 @@ def run_seed(seed: int, repo: Path, checkpoint: Path, data_dir: Path, args, thre
     return {
         "seed": seed,
         **result,
+        **judged_uncertainty(result),
         "reported_accuracy": reported.get("test_accuracy"),
         "train_minutes": train_minutes,
         "minutes": (time.perf_counter() - started) / 60,
+    }
+
+
+def judged_uncertainty(judged: dict) -> dict:
+    """The accuracy interval (test actors resampled) and the smallest resolvable accuracy
+    difference of one run, from the judge's per-file answers."""
+    answers = judged.get("answers")
+    if not answers:
+        return {}
+    files = sorted(answers)
+    truth = [answers[f]["true"] for f in files]
+    names = sorted(set(truth) | {answers[f]["predicted"] for f in files})
+    ids = {name: i for i, name in enumerate(names)}
+    speakers = np.array([answers[f]["actor"] for f in files])
+    correct = np.array([answers[f]["true"] == answers[f]["predicted"] for f in files])
+    intervals = bootstrap_intervals(
+        [ids[t] for t in truth], [ids[answers[f]["predicted"]] for f in files], speakers, names
+    )
+    accuracy = intervals["metrics"]["accuracy"]
+    return {
+        "accuracy_low": accuracy["low"],
+        "accuracy_high": accuracy["high"],
+        "test_speakers": intervals["speakers"],
+        "resolvable_difference": smallest_resolvable_difference(correct, speakers),
     }
 
 
@@ -131,19 +173,30 @@ def summarize(runs: list[dict]) -> dict:
 
 def table(runs: list[dict], summary: dict) -> str:
     lines = [
-        "| seed | accuracy | UAR | macro-F1 | reported acc. | minutes |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| seed | accuracy [95 % interval] | UAR | macro-F1 | resolves | reported acc. | minutes |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         reported = run["reported_accuracy"]
+        interval = (
+            f" [{run['accuracy_low']:.3f}, {run['accuracy_high']:.3f}]"
+            if "accuracy_low" in run
+            else ""
+        )
+        resolves = run.get("resolvable_difference")
         lines.append(
-            f"| {run['seed']} | {run['accuracy']:.3f} | {run['uar']:.3f} | {run['macro_f1']:.3f} "
+            f"| {run['seed']} | {run['accuracy']:.3f}{interval} | {run['uar']:.3f} "
+            f"| {run['macro_f1']:.3f} | {'-' if resolves is None else f'{resolves:.3f}'} "
             f"| {'-' if reported is None else f'{reported:.3f}'} | {run['minutes']:.1f} |"
         )
     lines.append(
         "| mean ± std | "
         + " | ".join(f"{summary[m]['mean']:.3f} ± {summary[m]['std']:.3f}" for m in METRICS)
-        + f" | | {summary['minutes']['mean']:.1f} |"
+        + f" | | | {summary['minutes']['mean']:.1f} |"
+    )
+    lines.append(
+        "\nresolves: the smallest accuracy difference the run's test set resolves (80 % power, "
+        "paired speaker-clustered bootstrap); intervals resample the test speakers."
     )
     return "\n".join(lines)
 
@@ -156,6 +209,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--jobs", type=int, default=2, help="seeds trained side by side")
     parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose training runs")
     parser.add_argument("--extra", default="", help="extra training flags (one string)")
+    parser.add_argument(
+        "--archive_dir",
+        type=Path,
+        help="RAVDESS-format archives (Audio_Speech_Actors_01-24.zip, ...) to learn on instead "
+        "of the generated corpus; not checked against the official checksums",
+    )
     args = parser.parse_args(argv)
     args.output_dir = args.output_dir.resolve()
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict:
     seeds = [int(seed) for seed in args.seeds.split(",")]
 
     started = time.perf_counter()
-    data_dir = make_corpus(args.output_dir, ACTORS, SECONDS)
+    data_dir = corpus_from(args.archive_dir, args.output_dir)
     checkpoint = write_checkpoint(args.output_dir / "checkpoint")
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -179,6 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
         "repo": str(repo),
         "epochs": args.epochs,
         "extra": args.extra,
+        "archive_dir": str(args.archive_dir) if args.archive_dir else None,
         "jobs": args.jobs,
         "threads_per_job": threads,
         "runs": runs,

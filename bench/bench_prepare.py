@@ -1,4 +1,4 @@
-"""Benchmark of the RAVDESS data preparation on a RAVDESS-size synthetic corpus (issue 2, sec. 6).
+"""Benchmark of the RAVDESS data preparation on a RAVDESS-size synthetic corpus.
 
 In one run: the builder's preparation with one process and with worker processes, each followed
 by save_to_disk as the prepare command does (repeated, medians reported); the floor it is
@@ -47,16 +47,17 @@ from data_scripts.common.audio_decoding import (
     resample,
 )
 from data_scripts.common.dataset_folder import save_dataset
-from data_scripts.corpora.ravdess.builder import build_ravdess, rows_table
+from data_scripts.corpora.builder import rows_table
 from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, read_mapping
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range
 from data_scripts.corpora.ravdess.sources import AudioSource
+from data_scripts.corpora.ravdess_corpus import FACTS, FEATURES, build_ravdess, clip_of
 from training.data import MODEL_COLUMNS
 
 logger = logging.getLogger("bench_prepare")
 
-# Targets from issue 2, section 6 (2-core machine).
-MAX_PREPARE_TO_PLAIN_LOOP = 0.6  # issue 10: one process, against the honest floor
+# Targets of the prepare command (2-core machine).
+MAX_PREPARE_TO_PLAIN_LOOP = 0.6  # one process, against the honest floor
 MAX_PEAK_RSS_GB = 2.0
 MAX_CACHE_HIT_SECONDS = 1.0
 MIN_READ_SPEEDUP = 30.0
@@ -133,8 +134,8 @@ def build_breakdown(paths: list[Path], scratch: Path) -> dict[str, float]:
             start = time.perf_counter()
             waveforms = [decode_audio(path) for path in batch]
             decoded = time.perf_counter()
-            sources = [AudioSource(path.name, str(path)) for path in batch]
-            table = rows_table(sources, waveforms, TARGET_SAMPLING_RATE)
+            clips = [clip_of(AudioSource(path.name, str(path))) for path in batch]
+            table = rows_table(FACTS, clips, waveforms, DEFAULT_SETTINGS, FEATURES)
             tabled = time.perf_counter()
             writer.write_table(table)
             written = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Benchmark of frozen-encoder probing with cached per-layer means against the audio path (issue 8).
+"""Benchmark of frozen-encoder probing with cached per-layer means against the audio path.
 
 In one run, on CPU, with the small preset (configs/models/small.json, random weights):
 - one pass of feature extraction over a corpus (the cache build: every clip through the encoder
@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_support import PeriodicSampler, make_corpus  # noqa: E402
 
-from data_scripts.corpora.ravdess.builder import build_ravdess  # noqa: E402
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range  # noqa: E402
+from data_scripts.corpora.ravdess_corpus import build_ravdess  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
 from training.frozen_features import cached_pooled_features  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
@@ -45,7 +45,7 @@ from training.wav2vec2_classification import main as train_main  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 SMALL_MODEL = REPO / "configs" / "models" / "small.json"
 SMALL_PRESET = REPO / "configs" / "training" / "small.yaml"
-# Issue 8's targets.
+# The probe's speed targets.
 MIN_PROBE_SPEEDUP = 10.0
 # The preset is tuned for a GPU; these make it run on a CPU without changing what it computes.
 CPU_FLAGS = (

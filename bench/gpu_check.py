@@ -1,4 +1,4 @@
-"""One prepared check of training and inference on a GPU (issue 18); a tiny dry run on CPU.
+"""One prepared check of training and inference on a GPU; a tiny dry run on CPU.
 
     python bench/gpu_check.py OUTPUT_DIR [--dry_run]     # bench/gpu_check.sh brings its wheels
 

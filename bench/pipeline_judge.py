@@ -7,7 +7,8 @@ imports nothing of this project (neither `training` nor `data_scripts`): the fil
 with soundfile, averaged to mono and resampled with `torchaudio.functional.resample`, and the
 scores are computed here, so a bug in the project's decoder, collator or metric cannot hide
 itself. The test files are those of test_predictions.csv, or, for runs of older code that did
-not write it, the speech files of split.json's test actors. Prints one JSON line.
+not write it, the speech files of split.json's test actors. Prints one JSON line (the scores,
+and each file's true and predicted emotion and actor under `answers`).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def judge(model_dir: Path, data_dir: Path) -> dict:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     classifier = pipeline("audio-classification", model=str(model_dir), device="cpu")
     rate = classifier.feature_extractor.sampling_rate
-    truth, predicted = [], []
+    truth, predicted, answers = [], [], {}
     for path in test_files(model_dir, data_dir):
         audio, source_rate = sf.read(path, dtype="float32", always_2d=True)
         mono = torch.from_numpy(audio.mean(axis=1))
@@ -81,7 +82,17 @@ def judge(model_dir: Path, data_dir: Path) -> dict:
         best = classifier({"raw": mono.numpy(), "sampling_rate": rate}, top_k=1)[0]
         truth.append(EMOTION_CODES[path.name.split("-")[2]])
         predicted.append(best["label"])
-    return {"files": len(truth), **scores(np.array(truth), np.array(predicted))}
+        # Per file, with its actor: the benchmark's speaker-clustered intervals need them.
+        answers[path.name] = {
+            "true": truth[-1],
+            "predicted": predicted[-1],
+            "actor": Path(path.name).stem.split("-")[6],
+        }
+    return {
+        "files": len(truth),
+        **scores(np.array(truth), np.array(predicted)),
+        "answers": answers,
+    }
 
 
 if __name__ == "__main__":

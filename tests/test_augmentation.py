@@ -160,9 +160,13 @@ def test_augmentation_is_reproducible_from_the_seed_and_new_at_every_epoch(tmp_p
     assert first.shape != other_first.shape or not torch.equal(first, other_first)
 
 
-def test_validation_and_test_batches_are_never_augmented(tmp_path, checkpoint, sample_data_dir):
-    """The run's own trainer with --augment: its evaluation and test loaders give exactly the
-    plain collator's batches; its training loader does not."""
+def test_validation_and_test_batches_are_never_augmented(
+    tmp_path, checkpoint, sample_data_dir, caplog
+):
+    """The run's own trainer with --augment and the presets' frozen CNN: the CNN feature cache
+    says in one line that it cannot augment and stays off (it would train on clean clips); the
+    evaluation and test loaders give exactly the plain collator's batches; training's does not."""
+    from training.cached_cnn_training import AUGMENT_NOT_CACHED
     from training.data import load_prepared_dataset, split_for_training
     from training.wav2vec2_classification import _build_model, _build_trainer
 
@@ -174,12 +178,17 @@ def test_validation_and_test_batches_are_never_augmented(tmp_path, checkpoint, s
          "--per_device_eval_batch_size", "8", "--dataloader_num_workers", "0"]
     )  # fmt: skip
     set_seed(0)
-    dataset, actors = load_prepared_dataset(data_args)
-    splits, _ = split_for_training(dataset, data_args, actors)
+    dataset, record = load_prepared_dataset(data_args)
+    splits, _ = split_for_training(dataset, data_args, record)
     model, _, extractor, _ = _build_model(model_args, dataset)
-    trainer, views = _build_trainer(
-        model, extractor, dataset, splits, model_args, data_args, training_args
-    )
+    assert model_args.freeze_feature_encoder and model_args.feature_cache_gb is None
+    with caplog.at_level("WARNING", logger="training.cached_cnn_training"):
+        trainer, views = _build_trainer(
+            model, extractor, dataset, splits, model_args, data_args, training_args
+        )
+    assert [r.getMessage() for r in caplog.records] == [AUGMENT_NOT_CACHED]
+    assert "cannot augment" in AUGMENT_NOT_CACHED
+    assert getattr(trainer, "feature_cache", None) is None
     assert trainer.data_collator.augment is not None
     plain = AudioClassificationCollator(extractor)
     for name, loader in (

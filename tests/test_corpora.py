@@ -3,7 +3,9 @@ literal file names, the audio at 16 kHz, and refusals that name the file."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import datasets
 import numpy as np
@@ -198,13 +200,21 @@ def test_label_folders_refusals_name_the_folder_or_file(tmp_path, capsys):
     assert f"{damaged}: holds NaN or infinite samples (the first at 0.250 s)" in error
 
 
-def test_ravdess_through_ser_prepare_keeps_its_columns(sample_data_dir, tmp_path):
+def test_ravdess_through_ser_prepare_has_the_shared_schema_and_keeps_its_columns(
+    sample_data_dir, tmp_path
+):
     dataset = _prepare(tmp_path, "--data_dir", str(sample_data_dir), "--config", "speech")
     assert dataset.column_names == [
-        "audio", "label", "vocal_channel", "intensity", "statement", "repetition", "actor",
-        "gender", "length", "file",
+        "audio", "label", "speaker", "gender", "length", "file", "corpus", "audio_sha256",
+        "vocal_channel", "intensity", "statement", "repetition", "actor",
     ]  # fmt: skip
-    assert dataset.features["label"].names[0:2] == ["neutral", "calm"]
+    # RAVDESS's own label order (code - 1), the id2label of every model trained on it.
+    assert dataset.features["label"].names == [
+        "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+    ]  # fmt: skip
+    assert [dataset.features[c].dtype for c in ("statement", "repetition", "actor")] == [
+        "int32", "int32", "int32",
+    ]  # fmt: skip
     row = next(
         r for r in dataset.remove_columns("audio") if r["file"] == "03-01-05-02-01-01-02.wav"
     )
@@ -214,6 +224,13 @@ def test_ravdess_through_ser_prepare_keeps_its_columns(sample_data_dir, tmp_path
         2,
         "female",
     )
+    assert (row["speaker"], row["corpus"], row["vocal_channel"]) == ("02", "ravdess", "speech")
+    record = json.loads((tmp_path / "prepared" / "corpus.json").read_text())
+    assert record["facts"]["name"] == "ravdess"
+    assert record["facts"]["label_names"] == dataset.features["label"].names
+    assert list(record["facts"]["protocols"]["emobox"]["folds"]) == ["1", "2", "3", "4", "5", "6"]
+    # Every actor of both channels: the speaker split's universe even for a speech-only build.
+    assert record["speakers"] == {"01": "male", "02": "female", "03": "male", "04": "female"}
 
 
 @pytest.mark.parametrize(
@@ -232,3 +249,29 @@ def test_flags_that_do_not_go_with_the_corpus_are_usage_errors(argv, message, tm
     with pytest.raises(SystemExit) as stopped:
         prepare([*argv, "--output_dir", str(tmp_path / "out")])
     assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_dataset_saved_by_the_previous_layout_is_refused_in_one_line(tmp_path):
+    """A folder our builders wrote before corpus.json (RAVDESS's old schema: actor, no speaker;
+    the decoding line in its description) must not load half-understood: one line says to
+    prepare it again, for training and for ser-evaluate alike."""
+    from data_scripts.common.arrow_cache import DECODING_LINE_PREFIX
+    from data_scripts.common.audio_decoding import DEFAULT_SETTINGS
+    from data_scripts.corpora.corpus_record import load_saved_corpus
+    from training.arguments import parse_arguments
+    from training.data import load_prepared_dataset
+
+    old = tmp_path / "old_prepared"
+    info = datasets.DatasetInfo(
+        description="RAVDESS audio-only speech and song, 16000 Hz mono, labels from file names.\n"
+        f"{DECODING_LINE_PREFIX}{json.dumps(DEFAULT_SETTINGS.as_dict(), sort_keys=True)}"
+    )
+    datasets.Dataset.from_dict(
+        {"file": ["03-01-05-01-01-01-01.wav"], "actor": [1], "label": [4]}, info=info
+    ).save_to_disk(str(old))
+    expected = f"{old}: prepared by an earlier version (no corpus.json); run ser-prepare"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_saved_corpus(old)
+    argv = ["--model_path", "m", "--output_dir", str(tmp_path / "run"), "--dataset_dir", str(old)]
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        load_prepared_dataset(parse_arguments(argv)[1])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datasets
 import pytest
 
-from data_scripts.common.splits import corpus_split_summary, split_corpus
+from data_scripts.common.splits import split_corpus, split_summary
 
 LABELS = ["angry", "happy", "sad"]
 
@@ -36,7 +36,7 @@ CREMA_LIKE = {str(1001 + i): ("male" if i % 2 else "female") for i in range(10)}
 
 
 def test_speaker_split_is_disjoint_and_gender_balanced():
-    summary = corpus_split_summary(split_corpus(_corpus(CREMA_LIKE), seed=3))
+    summary = split_summary(*split_corpus(_corpus(CREMA_LIKE), seed=3))
     parts = summary["splits"]
     assert summary["speaker_independent"] is True
     assert [len(parts[n]["speakers"]) for n in ("train", "validation", "test")] == [6, 2, 2]
@@ -48,7 +48,7 @@ def test_speaker_split_is_disjoint_and_gender_balanced():
 def test_leave_one_speaker_out_over_two_speakers_says_validation_shares_one():
     tess = _corpus({"OAF": "female", "YAF": "female"}, files_per_label=10)
     for fold, test_speaker in enumerate(["OAF", "YAF"]):
-        summary = corpus_split_summary(split_corpus(tess, protocol="loso", fold=fold))
+        summary = split_summary(*split_corpus(tess, protocol="loso", fold=fold))
         parts = summary["splits"]
         assert parts["test"]["speakers"] == [test_speaker]
         assert parts["train"]["speakers"] == parts["validation"]["speakers"] != [test_speaker]
@@ -58,13 +58,13 @@ def test_leave_one_speaker_out_over_two_speakers_says_validation_shares_one():
 
 def test_leave_one_speaker_out_over_four_speakers_validates_on_the_next():
     savee = _corpus({"DC": "male", "JE": "male", "JK": "male", "KL": "male"})
-    parts = corpus_split_summary(split_corpus(savee, protocol="loso", fold=3))["splits"]
+    parts = split_summary(*split_corpus(savee, protocol="loso", fold=3))["splits"]
     assert (parts["test"]["speakers"], parts["validation"]["speakers"]) == (["KL"], ["DC"])
     assert parts["train"]["speakers"] == ["JE", "JK"]
 
 
 def test_without_speakers_the_split_is_file_level_and_says_so():
-    summary = corpus_split_summary(split_corpus(_corpus({"": ""}, files_per_label=10)))
+    summary = split_summary(*split_corpus(_corpus({"": ""}, files_per_label=10)))
     assert summary["protocol"] == "random" and summary["requested"] == "speaker"
     assert summary["speaker_independent"] is False
     assert summary["note"].startswith("NOT speaker-independent")

@@ -230,7 +230,7 @@ def test_leave_one_speaker_out_runs_a_fold_per_speaker_of_a_two_speaker_corpus(
         )
     )  # fmt: skip
     results = read_json(output / "cv_results.json")
-    assert [fold["test_actors"] for fold in results["folds"]] == [["OAF"], ["YAF"]]
+    assert [fold["test_speakers"] for fold in results["folds"]] == [["OAF"], ["YAF"]]
     for k, speaker in enumerate(("OAF", "YAF")):
         split = read_json(output / f"fold_{k}" / "split.json")
         assert split["splits"]["train"]["speakers"] == [{"OAF": "YAF", "YAF": "OAF"}[speaker]]

@@ -29,6 +29,21 @@ def test_masked_and_unrestricted_scores_of_hand_made_probabilities():
     assert results["shared_classes"]["uar"] == pytest.approx((1 + 0) / 2)
 
 
+def test_cross_corpus_intervals_resample_the_corpus_speakers():
+    """Two speakers, each right on one of two shared-class files: every resample gives 0.5
+    (zero width); the unscored file of a class the model lacks is no speaker's."""
+    probabilities = np.array([[0.9, 0.1, 0.0], [0.9, 0.1, 0.0]] * 2 + [[0.1, 0.1, 0.8]])
+    true_names = ["a", "b", "a", "b", "d"]
+    speakers = ["s1", "s1", "s2", "s2", "s3"]
+    results = evaluate_probabilities(probabilities, true_names, ["a", "b", "c"], speakers)
+    for key in ("shared_classes", "unrestricted"):
+        intervals = results[key]["intervals"]
+        assert intervals["metrics"]["accuracy"] == {"value": 0.5, "low": 0.5, "high": 0.5}
+        assert (intervals["speakers"], intervals["files"], intervals["unit"]) == (2, 4, "speaker")
+    plain = evaluate_probabilities(probabilities, true_names, ["a", "b", "c"])
+    assert plain["unrestricted"]["intervals"]["unit"] == "file"
+
+
 def test_eval_datasets_are_checked_before_training(tmp_path):
     with pytest.raises(ValueError, match="--eval_dataset_dir .*missing: no such folder"):
         check_eval_datasets([str(tmp_path / "missing")], ["angry"])

@@ -23,7 +23,7 @@ def _folds() -> list[dict]:
     return [
         {
             "fold": k,
-            "test_actors": [4 * k + a for a in (1, 2, 3, 4)],
+            "test_speakers": [4 * k + a for a in (1, 2, 3, 4)],
             "test_samples": 240,
             "test_accuracy": accuracy[k],
             "test_uar": uar[k],
@@ -51,7 +51,7 @@ def test_cv_summary_mean_and_std_equal_numpy_on_fold_values():
     assert f"| sad | {100 * recall.mean():.1f} ± {100 * recall.std():.1f} |" in markdown
 
 
-def test_cv_summary_has_one_row_per_fold_with_its_test_actors():
+def test_cv_summary_has_one_row_per_fold_with_its_test_speakers():
     folds = _folds()
     markdown = cv_summary_markdown(folds, summarize_folds(folds))
     assert "| 1 | 5, 6, 7, 8 | 240 | 65.5 | 64.3 | 62.0 |" in markdown

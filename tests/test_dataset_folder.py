@@ -36,9 +36,9 @@ def _arrow_files(folder: Path) -> list[Path]:
 
 
 def test_saved_folder_links_the_cache_and_equals_save_to_disk(tmp_path):
-    facts, files, extra = scan_corpus("folder", _corpus(tmp_path / "mine"), None, r"^(s\d)_")
+    scan = scan_corpus("folder", _corpus(tmp_path / "mine"), None, r"^(s\d)_")
     cache, output = tmp_path / "cache", tmp_path / "prepared"
-    built = build_corpus(facts, files, extra, cache)
+    built = build_corpus(scan, cache)
     save_dataset(built, output)
     cached = {f.stat().st_ino for f in cache.rglob("*.arrow")}
     saved = _arrow_files(output)

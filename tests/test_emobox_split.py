@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from test_splits import SPLITS, actors_of, ravdess_rows
+from test_splits import SPLITS, actors_of, ravdess_rows, split_dataset, split_summary
 
 from data_scripts.corpora.ravdess.facts import ACTORS, EMOBOX_TEST_ACTORS, actor_gender
-from data_scripts.corpora.ravdess.splits import split_dataset, split_summary
+from data_scripts.corpora.ravdess_corpus import FACTS
+from training.data import resolve_channel
 
-# Written out from emo-box/EmoBox data/ravdess/fold_k/ravdess_test_fold_k.jsonl (issue 8).
+# Written out from emo-box/EmoBox data/ravdess/fold_k/ravdess_test_fold_k.jsonl.
 EMOBOX_TABLE = {
     1: {1, 11, 20, 21},
     2: {4, 10, 12, 14},
@@ -28,12 +29,17 @@ def speech_rows():
 
 def test_fold_table_is_emobox_and_tests_every_actor_once():
     assert {fold: set(actors) for fold, actors in EMOBOX_TEST_ACTORS.items()} == EMOBOX_TABLE
+    # RAVDESS's protocol entry (its corpus.json) holds the same table, as speakers.
+    folds = FACTS.protocols["emobox"]["folds"]
+    assert {int(fold): {int(s) for s in speakers} for fold, speakers in folds.items()} == (
+        EMOBOX_TABLE
+    )
     assert Counter(a for actors in EMOBOX_TABLE.values() for a in actors) == Counter(ACTORS)
 
 
 @pytest.mark.parametrize("fold", range(1, 7))
 def test_every_fold_has_emobox_counts_and_disjoint_gender_balanced_validation(speech_rows, fold):
-    splits = split_dataset(speech_rows, "emobox", seed=0, fold=fold)
+    splits, parameters = split_dataset(speech_rows, "emobox", seed=0, fold=fold)
     actors = actors_of(splits)
     assert actors["test"] == EMOBOX_TABLE[fold]
     assert len(splits["test"]) == 240
@@ -43,10 +49,10 @@ def test_every_fold_has_emobox_counts_and_disjoint_gender_balanced_validation(sp
     assert not (actors["validation"] & (actors["train"] | actors["test"]))
     assert not (actors["train"] & actors["test"])
     assert set().union(*actors.values()) == set(ACTORS)
-    summary = split_summary(splits)
+    summary = split_summary((splits, parameters))
     assert summary["protocol"] == "emobox" and summary["fold"] == fold
-    assert summary["emobox"]["comparable"] is True
-    assert "no validation set" in summary["emobox"]["validation"]
+    assert summary["protocol_check"]["comparable"] is True
+    assert "no validation set" in summary["protocol_check"]["validation"]
 
 
 def test_validation_actors_are_deterministic_for_a_seed(speech_rows):
@@ -57,7 +63,7 @@ def test_validation_actors_are_deterministic_for_a_seed(speech_rows):
 def test_song_files_make_the_numbers_not_emoboxs():
     splits = split_dataset(ravdess_rows(), "emobox", seed=0, fold=1)
     assert actors_of(splits)["test"] == EMOBOX_TABLE[1]
-    emobox = split_summary(splits)["emobox"]
+    emobox = split_summary(splits)["protocol_check"]
     assert emobox["comparable"] is False
     assert emobox["note"].startswith("NOT EmoBox's numbers: vocal channels song, speech")
 
@@ -69,12 +75,12 @@ def test_fold_outside_one_to_six_is_refused_naming_the_flag(speech_rows, fold):
 
 
 def test_a_sample_without_the_folds_test_actors_is_refused():
-    with pytest.raises(ValueError, match="EmoBox fold 1 tests actors"):
+    with pytest.raises(ValueError, match="EmoBox fold 1 tests speakers"):
         split_dataset(ravdess_rows((2, 3, 4, 5)), "emobox", fold=1)
 
 
 def test_split_names_stay_train_validation_test(speech_rows):
-    assert tuple(split_dataset(speech_rows, "emobox", fold=2)) == SPLITS
+    assert tuple(split_dataset(speech_rows, "emobox", fold=2)[0]) == SPLITS
 
 
 def _parse(*flags: str):
@@ -85,14 +91,17 @@ def _parse(*flags: str):
     return data_args
 
 
+def _channel(*flags: str) -> str:
+    """The rows a run on RAVDESS takes: its record's EmoBox entry says speech."""
+    return resolve_channel({"facts": FACTS.as_dict()}, _parse(*flags))
+
+
 def test_emobox_means_speech_unless_the_user_asks_for_more():
     small_preset = ("--train_config", "configs/training/small.yaml")
-    assert _parse("--split", "emobox", "--fold", "3").vocal_channel == "speech"
-    assert _parse(*small_preset, "--cv_folds", "emobox").vocal_channel == "speech"
-    assert _parse(*small_preset).vocal_channel == "all"
-    assert _parse("--split", "emobox", "--fold", "3", "--vocal_channel", "all").vocal_channel == (
-        "all"
-    )
+    assert _channel("--split", "emobox", "--fold", "3") == "speech"
+    assert _channel(*small_preset, "--cv_folds", "emobox") == "speech"
+    assert _channel(*small_preset) == "all"
+    assert _channel("--split", "emobox", "--fold", "3", "--vocal_channel", "all") == "all"
 
 
 def test_cv_folds_takes_a_number_or_emobox():
@@ -105,8 +114,7 @@ def test_cv_folds_takes_a_number_or_emobox():
     ("flags", "message"),
     [
         (("--cv_folds", "seven"), "--cv_folds seven: give a number of folds"),
-        (("--split", "emobox"), "--split emobox needs --fold 1 to 6"),
-        (("--split", "emobox", "--fold", "0"), "--split emobox needs --fold 1 to 6"),
+        (("--split", "emobox"), "--split emobox needs --fold"),
     ],
 )
 def test_bad_fold_settings_name_the_flag(flags, message, capsys):

@@ -23,6 +23,7 @@ EXPORTED = {
     "config.json", "model.safetensors", "preprocessor_config.json", "README.md",
     "test_results.json", "test_predictions.csv", "split.json", "run_info.json",
     "confusion_matrix.png", "training_curves.png", "manifest.json",
+    "validation_predictions.csv", "calibration.json", "reliability_diagram.png",
 }  # fmt: skip
 ONNX_FILES = {"model.onnx", "model.int8.onnx"}
 

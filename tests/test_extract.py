@@ -152,3 +152,31 @@ def test_folder_without_marker_is_extracted_again(tmp_path):
     (destination / "Actor_01" / OTHER_GOOD_NAME).write_bytes(b"left by a run without a marker")
     files = extract_archive(zip_path, destination)
     assert sorted(destination.rglob("*.wav")) == files == [destination / "Actor_01" / GOOD_NAME]
+
+
+@pytest.mark.parametrize("damage", ["missing", "cut", "extra"])
+def test_marked_folder_that_is_not_the_whole_archive_is_extracted_again(tmp_path, caplog, damage):
+    """A marker over a damaged folder (left by two downloads that shared a staging folder, or
+    a file lost since) used to say `already extracted; skipped` for ever."""
+    zip_path = write_zip(
+        tmp_path / "a.zip",
+        [("Actor_01/" + GOOD_NAME, WAV_BYTES), ("Actor_01/" + OTHER_GOOD_NAME, WAV_BYTES * 2)],
+    )
+    destination = tmp_path / "speech"
+    extract_archive(zip_path, destination)
+    victim = destination / "Actor_01" / OTHER_GOOD_NAME
+    if damage == "missing":
+        victim.unlink()
+    elif damage == "cut":
+        victim.write_bytes(WAV_BYTES)
+    else:
+        (destination / "Actor_02").mkdir()
+        (destination / "Actor_02" / "03-01-01-01-01-01-02.wav").write_bytes(WAV_BYTES)
+    files = extract_archive(zip_path, destination)
+    assert [f.relative_to(destination).as_posix() for f in files] == [
+        "Actor_01/" + GOOD_NAME,
+        "Actor_01/" + OTHER_GOOD_NAME,
+    ]
+    assert victim.read_bytes() == WAV_BYTES * 2
+    assert f"{destination}: marked complete, but " in caplog.text
+    assert "extracting" in caplog.text and "again" in caplog.text

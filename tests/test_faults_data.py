@@ -15,13 +15,13 @@ import datasets
 import pytest
 
 from data_scripts.common.dataset_folder import check_dataset_output
+from data_scripts.corpora.prepare import main as prepare_main
 from data_scripts.corpora.ravdess.archives import check_members, extract_archive, stream_member
-from data_scripts.corpora.ravdess.builder import build_ravdess
 from data_scripts.corpora.ravdess.download import download_and_map
 from data_scripts.corpora.ravdess.download import main as download_main
 from data_scripts.corpora.ravdess.facts import MAX_MEMBER_BYTES, SONG_ARCHIVE
 from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, map_emotion_data
-from data_scripts.corpora.ravdess.prepare import main as prepare_main
+from data_scripts.corpora.ravdess_corpus import build_ravdess
 
 REPO = Path(__file__).resolve().parent.parent
 SONG_NAME = "03-02-01-01-01-01-01.wav"  # song, neutral, actor 01
@@ -290,7 +290,7 @@ def test_actor_with_missing_files_is_warned_and_described(songs_dir, tmp_path, c
     for path in sorted((songs_dir / "classification_data/songs/Actor_02").glob("*.wav"))[:3]:
         path.unlink()
     map_emotion_data(songs_dir)
-    with caplog.at_level(logging.WARNING, logger="data_scripts.corpora.ravdess.builder"):
+    with caplog.at_level(logging.WARNING, logger="data_scripts.corpora.ravdess_corpus"):
         dataset = build_ravdess(data_dir=songs_dir, config="song", cache_dir=tmp_path / "cache")
     warnings = [r.getMessage() for r in caplog.records if "PARTIAL CORPUS" in r.getMessage()]
     assert len(warnings) == 1 and "song actor 02: 41 files of 44" in warnings[0]
@@ -300,7 +300,7 @@ def test_actor_with_missing_files_is_warned_and_described(songs_dir, tmp_path, c
 
 
 def test_requested_channel_without_files_is_warned(songs_dir, tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="data_scripts.corpora.ravdess.builder"):
+    with caplog.at_level(logging.WARNING, logger="data_scripts.corpora.ravdess_corpus"):
         dataset = build_ravdess(data_dir=songs_dir, config="all", cache_dir=tmp_path / "cache")
     warnings = [r.getMessage() for r in caplog.records if "PARTIAL CORPUS" in r.getMessage()]
     assert warnings == [f"PARTIAL CORPUS in {songs_dir}: speech: no files at all"]
@@ -308,7 +308,7 @@ def test_requested_channel_without_files_is_warned(songs_dir, tmp_path, caplog):
 
 
 def test_complete_subset_of_actors_is_described_without_warning(songs_dir, tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="data_scripts.corpora.ravdess.builder"):
+    with caplog.at_level(logging.WARNING, logger="data_scripts.corpora.ravdess_corpus"):
         dataset = build_ravdess(data_dir=songs_dir, config="song", cache_dir=tmp_path / "cache")
     assert not [r for r in caplog.records if "PARTIAL CORPUS" in r.getMessage()]
     assert "A subset of RAVDESS: 4 of 24 actors." in dataset.info.description

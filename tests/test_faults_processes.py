@@ -135,7 +135,7 @@ def test_extraction_killed_midway_then_rerun_is_byte_identical(tmp_path):
 def test_cache_build_killed_midway_then_rerun_gives_identical_rows(sample_data_dir, tmp_path):
     import numpy as np
 
-    from data_scripts.corpora.ravdess.builder import build_ravdess
+    from data_scripts.corpora.ravdess_corpus import build_ravdess
 
     cache = tmp_path / "cache"
     command = _prepare(sample_data_dir, tmp_path / "out", cache, "--num_proc", "1")

@@ -15,23 +15,19 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from model_helpers import save_tiny_classifier
+from model_helpers import (
+    TORCH_ADVICE,
+    RunsCode,
+    one_clip_dataset,
+    save_classifier_holding_code,
+    save_tiny_classifier,
+)
 from training_helpers import REPO, TINY_CONFIG, TRAIN_CONFIG, run_env
 
 from data_scripts.corpora.ravdess.mapping import map_emotion_data
 from training.inference.predict import main as predict_main
 from training.run_folder.run_lock import LOCK_FILE_NAME, RunLock
 from training.wav2vec2_classification import main as train_main
-
-TORCH_ADVICE = ("weights_only=False", "will likely succeed", "weights_only` set to `False")
-
-
-class _RunsCode:
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def _arguments(checkpoint: Path, output_dir: Path, data_dir: Path, *extra: str) -> list[str]:
@@ -148,7 +144,7 @@ def test_code_in_a_resumed_checkpoint_is_refused_and_never_runs(
     step = output / "checkpoint-4"
     step.mkdir(parents=True)
     marker = tmp_path / "code_ran"
-    torch.save({"state": _RunsCode(marker)}, step / name)
+    torch.save({"state": RunsCode(marker)}, step / name)
     error = _refused(
         _arguments(checkpoint, output, sample_data_dir, "--resume_from_checkpoint", "true"), capsys
     )
@@ -195,10 +191,8 @@ def tiny_model(tmp_path_factory) -> Path:
 
 
 def test_predict_refuses_a_model_folder_holding_code_in_one_line(tmp_path, capsys):
-    model = save_tiny_classifier(tmp_path / "model")
-    (model / "model.safetensors").unlink()
     marker = tmp_path / "code_ran"
-    torch.save({"wav2vec2.masked_spec_embed": _RunsCode(marker)}, model / "pytorch_model.bin")
+    model = save_classifier_holding_code(tmp_path / "model", marker)
     clip = tmp_path / "clip.wav"
     soundfile.write(clip, np.zeros(16_000, dtype=np.float32), 16_000)
     assert predict_main(["--model_dir", str(model), str(clip), "--device", "cpu"]) == 2
@@ -206,21 +200,6 @@ def test_predict_refuses_a_model_folder_holding_code_in_one_line(tmp_path, capsy
     assert f"error: refused to load {model / 'pytorch_model.bin'}: not a plain-tensor" in error
     assert "Traceback" not in error and not any(advice in error for advice in TORCH_ADVICE)
     assert not marker.exists()
-
-
-def _one_clip_dataset(folder: Path) -> Path:
-    """A saved RAVDESS-shaped dataset of one generated clip, as ser-evaluate reads it."""
-    import datasets
-
-    from data_scripts.corpora.ravdess.builder import FEATURES
-
-    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(16_000) / 16_000).astype(np.float32)
-    row = {"audio": {"array": tone, "sampling_rate": 16_000}, "label": 4, "length": tone.size,
-           "vocal_channel": 1, "intensity": 1, "statement": 1, "repetition": 1, "actor": 1,
-           "gender": "male", "file": "03-01-05-01-01-01-01.wav"}  # fmt: skip
-    rows = {name: [row[name]] for name in FEATURES}
-    datasets.Dataset.from_dict(rows, features=FEATURES).save_to_disk(str(folder))
-    return folder
 
 
 def test_a_speech_recognition_checkpoint_is_not_taken_for_a_classifier(tmp_path, capsys):
@@ -245,7 +224,7 @@ def test_a_speech_recognition_checkpoint_is_not_taken_for_a_classifier(tmp_path,
     for command, arguments, written in [
         (export_main, [str(ctc), str(tmp_path / "exported")], tmp_path / "exported"),
         (evaluate_main, ["--model_dir", str(ctc), "--dataset_dir",
-                         str(_one_clip_dataset(tmp_path / "data")),
+                         str(one_clip_dataset(tmp_path / "data")),
                          "--output_dir", str(tmp_path / "evaluated")], tmp_path / "evaluated"),
     ]:  # fmt: skip
         with pytest.raises(SystemExit) as exited:

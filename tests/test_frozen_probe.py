@@ -14,13 +14,15 @@ from training_helpers import predictions_table
 from transformers import AutoConfig, pipeline
 
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
-from data_scripts.corpora.ravdess.builder import FEATURES
+from data_scripts.common.audio_hash import audio_sha256
+from data_scripts.corpora.corpus_record import CORPUS_FILE, RECORD_FORMAT, record_text
 from data_scripts.corpora.ravdess.facts import (
     EMOBOX_TEST_ACTORS,
     file_names_for_actor,
     parse_file_name,
 )
 from data_scripts.corpora.ravdess.sample_archives import synthesize
+from data_scripts.corpora.ravdess_corpus import FACTS, FEATURES
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 from training.frozen_features import cached_pooled_features
 from training.model.model_builder import build_classifier, build_feature_extractor
@@ -59,7 +61,10 @@ def synthetic_ravdess(actors, seconds=(0.3, 0.5), statements=(1, 2)) -> datasets
             for column in ("vocal_channel", "intensity", "statement", "repetition", "actor"):
                 rows[column].append(getattr(name, column))
             rows["gender"].append(name.gender)
+            rows["speaker"].append(f"{name.actor:02d}")
+            rows["corpus"].append("ravdess")
             rows["file"].append(file_name)
+            rows["audio_sha256"].append(audio_sha256(audio))
     return datasets.Dataset.from_dict(rows, features=FEATURES)
 
 
@@ -185,7 +190,8 @@ def test_cached_and_uncached_probes_train_the_same_and_pipeline_agrees(probe_set
     # below are 100x that; wrong cached features would move every clip.
     for split in ("eval", "test"):
         for name, value in uncached[split].items():
-            if name.endswith("loss"):
+            # Losses and the probability scores (Brier, ECE) are float sums: rounding only.
+            if name.endswith(("loss", "brier", "ece")):
                 assert cached[split][name] == pytest.approx(value, rel=1e-4), (split, name)
             elif not name.endswith(("runtime", "per_second")):
                 assert cached[split][name] == value, (split, name)
@@ -220,7 +226,12 @@ def test_cached_and_uncached_probes_train_the_same_and_pipeline_agrees(probe_set
 
 def test_emobox_cross_validation_probe_end_to_end(tmp_path):
     weights = _checkpoint(tmp_path / "checkpoint")
-    synthetic_ravdess(range(1, 25), seconds=(0.2, 0.3)).save_to_disk(str(tmp_path / "speech"))
+    rows = synthetic_ravdess(range(1, 25), seconds=(0.2, 0.3))
+    rows.save_to_disk(str(tmp_path / "speech"))
+    # Its corpus.json, as ser-prepare writes it: RAVDESS's facts hold the EmoBox folds.
+    record = {"format": RECORD_FORMAT, "facts": FACTS.as_dict(), "description": ""}
+    record["speakers"] = dict(sorted(zip(rows["speaker"], rows["gender"], strict=True)))
+    (tmp_path / "speech" / CORPUS_FILE).write_text(record_text(record))
     output_dir = tmp_path / "cv"
     main(
         [
@@ -239,9 +250,9 @@ def test_emobox_cross_validation_probe_end_to_end(tmp_path):
     assert [fold["fold"] for fold in results["folds"]] == [1, 2, 3, 4, 5, 6]
     for fold, actors in EMOBOX_TEST_ACTORS.items():
         split = json.loads((output_dir / f"fold_{fold}" / "split.json").read_text())
-        assert split["splits"]["test"]["actors"] == sorted(actors)
+        assert split["splits"]["test"]["speakers"] == [f"{a:02d}" for a in sorted(actors)]
         assert split["splits"]["test"]["count"] == 240
-        assert split["emobox"]["comparable"] is True
+        assert split["protocol_check"]["comparable"] is True
     emobox = results["emobox"]
     assert emobox["comparable"] is True
     uars = [fold["test_uar"] for fold in results["folds"]]

@@ -4,7 +4,9 @@ project layout).
 data_scripts.common <- data_scripts.corpora.ravdess <- data_scripts.corpora (the interface, the
 other corpora, the builder, ser-prepare) <- the old command paths at data_scripts/'s root (shims
 only). training imports the first three, never a shim: training.model <- training.reports <-
-the training run, training.run_folder and training.inference <- training.demo and bench/.
+training.run_folder and training.inference <- the training run (its cross-corpus evaluation
+scores with inference's classifier), training.serving (server, stream) <- training.demo and
+bench/.
 Checked from the source (every import, also those inside functions), so a wrong-way import fails
 here before it becomes a cycle.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-ROOMS = ("model", "reports", "run_folder", "inference", "demo")
+ROOMS = ("model", "reports", "run_folder", "inference", "serving", "demo")
 # The rooms of data_scripts, innermost first: what every corpus uses, RAVDESS's folder, the
 # other corpora with the interface and builder, and the package root (the command shims).
 DATA_ROOMS = ("data_scripts.common", "data_scripts.corpora.ravdess", "data_scripts.corpora")
@@ -32,12 +34,15 @@ ALLOWED = {
     "data_scripts.common": set(),
     "data_scripts.corpora.ravdess": {"data_scripts.common"},
     "data_scripts.corpora": {"data_scripts.common", "data_scripts.corpora.ravdess"},
-    "data_scripts": {"data_scripts.corpora.ravdess"},
+    "data_scripts": {"data_scripts.corpora.ravdess", "data_scripts.corpora"},
     "training.model": DATA,
     "training.reports": DATA | {"training.model"},
     "training.run_folder": DATA | {"training.model"},
     "training.inference": DATA | {"training.model", "training.reports"},
-    "training": DATA | {"training.model", "training.reports", "training.run_folder"},
+    "training.serving": DATA | {"training.model", "training.reports", "training.inference"},
+    # The run's cross-corpus evaluation scores clips with inference's EmotionClassifier.
+    "training": DATA
+    | {"training.model", "training.reports", "training.run_folder", "training.inference"},
     "training.demo": DATA
     | {
         "training.model",
@@ -103,6 +108,27 @@ def test_imports_run_one_way_between_rooms(path):
         if _part(name) != own and _part(name) not in ALLOWED[own]
     }
     assert not wrong, f"{own} may not import {sorted(wrong)}"
+
+
+# The one module of training/ that may name RAVDESS's internals: the demo runs its sample
+# generator. Everything else reads a corpus through the interface and its corpus.json.
+RAVDESS_INTERNALS = "data_scripts.corpora.ravdess"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SOURCES if p.relative_to(REPO).parts[0] == "training"],
+    ids=lambda p: str(p.relative_to(REPO)),
+)
+def test_training_does_not_import_ravdess_internals_except_the_demo(path):
+    if "demo" in path.relative_to(REPO).parts:
+        return
+    named = {
+        name
+        for name in _project_imports(path)
+        if name == RAVDESS_INTERNALS or name.startswith(RAVDESS_INTERNALS + ".")
+    }
+    assert not named, f"{path.name} imports {sorted(named)}: read the corpus's corpus.json instead"
 
 
 def test_no_import_cycles_between_modules():

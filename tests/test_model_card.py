@@ -5,19 +5,31 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
 
 import datasets
 import numpy as np
 import soundfile
 import yaml
+from huggingface_hub import ModelCard
 from model_helpers import save_tiny_classifier
 
-from data_scripts.corpora.ravdess.facts import EMOTIONS
-from data_scripts.corpora.ravdess.splits import split_dataset, split_summary
+from data_scripts.common.splits import split_corpus, split_summary
+from data_scripts.corpora.ravdess.facts import EMOTIONS, actor_gender
+from data_scripts.corpora.ravdess_corpus import FACTS
 from training.reports.model_card import write_model_card
 
 TEST_ACTORS = [23, 24]
 TRAIN_ACTORS = list(range(1, 21))
+
+
+def _part(actors, count) -> dict:
+    """One split as split.json holds it: speakers, their genders, files."""
+    return {
+        "speakers": [f"{a:02d}" for a in actors],
+        "genders": dict(Counter(actor_gender(a) for a in actors)),
+        "count": count,
+    }
 
 
 def _front_matter(text: str) -> dict:
@@ -44,15 +56,19 @@ def _full_info() -> dict:
         "base_model": "facebook/wav2vec2-base-960h",
         "vocal_channel": "speech",
         "pooling": "mean",
-        "split": {  # split.json's layout (data_scripts.corpora.ravdess.splits.split_summary)
+        "split": {  # split.json's layout (data_scripts.common.splits.split_summary)
             "protocol": "speaker",
             "seed": 42,
+            "speaker_independent": True,
             "splits": {
-                "train": {"actors": TRAIN_ACTORS, "count": 1200},
-                "validation": {"actors": [21, 22], "count": 120},
-                "test": {"actors": TEST_ACTORS, "count": 120},
+                "train": _part(TRAIN_ACTORS, 1200),
+                "validation": _part([21, 22], 120),
+                "test": _part(TEST_ACTORS, 120),
             },
         },
+        # What training passes: the corpus's facts (corpus.json) and the breakdown columns.
+        "dataset": FACTS.as_dict(),
+        "breakdown": {"vocal_channel": ["speech", "song"], "intensity": ["normal", "strong"]},
         "test_metrics": test_metrics,
         "eval_metrics": {"eval_accuracy": 0.655, "eval_uar": 0.641},
         "training": {"learning_rate": 3e-5, "num_train_epochs": 10, "encoder_learning_rate": None},
@@ -71,11 +87,36 @@ def test_model_card_front_matter_parses_with_license_and_task(tmp_path):
     assert values == {"accuracy": 0.7123, "recall": 0.7015, "f1": 0.6954}
 
 
+def test_model_card_model_index_parses_with_huggingface_hub_and_keeps_its_values(tmp_path):
+    """What the Hub reads: huggingface_hub's own parser gives back every metric, the dataset
+    and the split protocol, and the card's title as the model's name."""
+    path = write_model_card(tmp_path / "run", _full_info())
+    card = ModelCard.load(path)
+    assert card.data.model_name == "run"
+    assert card.data.license == "cc-by-nc-sa-4.0" and card.data.datasets == ["ravdess"]
+    found = {(r.metric_type, r.metric_name): r.metric_value for r in card.data.eval_results}
+    assert found == {
+        ("accuracy", "Accuracy"): 0.7123,
+        ("recall", "UAR (unweighted average recall)"): 0.7015,
+        ("f1", "Macro-F1"): 0.6954,
+    }
+    for result in card.data.eval_results:
+        assert (result.task_type, result.task_name) == (
+            "audio-classification",
+            "Emotion recognition",
+        )
+        assert (result.dataset_type, result.dataset_name, result.dataset_split) == (
+            "ravdess",
+            "RAVDESS (speaker split)",
+            "test",
+        )
+
+
 def test_model_card_lists_actors_metrics_license_and_citation(tmp_path):
     card = write_model_card(tmp_path, _full_info()).read_text()
-    train_row = ", ".join(map(str, TRAIN_ACTORS)) + " (10 male, 10 female) | 1200 |"
-    assert f"| train | {train_row}" in card
-    assert "| test | 23, 24 (1 male, 1 female) | 120 |" in card
+    train_row = ", ".join(f"{a:02d}" for a in TRAIN_ACTORS[:12]) + " ... (10 female, 10 male)"
+    assert f"| train | {train_row} | 1200 |" in card
+    assert "| test | 23, 24 (1 female, 1 male) | 120 |" in card
     assert "| Accuracy | 71.2 | 65.5 |" in card
     assert "| UAR (unweighted average recall) | 70.1 | 64.1 |" in card
     assert "| Macro-F1 | 69.5 |  |" in card
@@ -91,17 +132,27 @@ def test_model_card_lists_actors_metrics_license_and_citation(tmp_path):
 def test_model_card_reads_split_json_from_split_summary(tmp_path):
     actors = [a for a in range(1, 9) for _ in range(3)]
     rows = datasets.Dataset.from_dict(
-        {"actor": actors, "label": [i % len(EMOTIONS) for i in range(len(actors))]},
+        {
+            "speaker": [f"{a:02d}" for a in actors],
+            "gender": [actor_gender(a) for a in actors],
+            "file": [f"{i}.wav" for i in range(len(actors))],
+            "label": [i % len(EMOTIONS) for i in range(len(actors))],
+        },
         features=datasets.Features(
-            {"actor": datasets.Value("int32"), "label": datasets.ClassLabel(names=EMOTIONS)}
+            {
+                "speaker": datasets.Value("string"),
+                "gender": datasets.Value("string"),
+                "file": datasets.Value("string"),
+                "label": datasets.ClassLabel(names=EMOTIONS),
+            }
         ),
     )
-    summary = split_summary(split_dataset(rows, protocol="kfold", fold=1, num_folds=4))
-    test_actors = summary["splits"]["test"]["actors"]
+    summary = split_summary(*split_corpus(rows, protocol="kfold", fold=1, num_folds=4))
+    test_actors = summary["splits"]["test"]["speakers"]
     card = write_model_card(tmp_path, {"split": summary}).read_text()
     assert len(test_actors) == 2
-    listed = ", ".join(map(str, test_actors))
-    assert f"| test | {listed} (1 male, 1 female) | 6 |" in card
+    listed = ", ".join(test_actors)
+    assert f"| test | {listed} (1 female, 1 male) | 6 |" in card
     assert "fold 1" in card and "num_folds 4" in card
 
 

@@ -57,8 +57,8 @@ def test_labels_are_combined_by_name_and_speakers_kept_apart(two_corpora):
 
 def test_split_is_speaker_independent_within_each_corpus(two_corpora):
     data_args = _data_args(two_corpora)
-    dataset, actors = load_prepared_dataset(data_args)
-    _, summary = split_for_training(dataset, data_args, actors)
+    dataset, record = load_prepared_dataset(data_args)
+    _, summary = split_for_training(dataset, data_args, record)
     assert summary["speaker_independent"] is True
     assert set(summary["per_corpus"]) == {"emodb", "crema_d"}
     for name in ("train", "validation", "test"):
@@ -67,15 +67,15 @@ def test_split_is_speaker_independent_within_each_corpus(two_corpora):
         assert part["corpora"] == {"crema_d": 3, "emodb": 3}
         assert sorted(s.split(":")[0] for s in part["speakers"]) == ["crema_d", "emodb"]
     with pytest.raises(ValueError, match="--split loso is for one corpus"):
-        split_for_training(dataset, _data_args(two_corpora, "--split", "loso"), actors)
+        split_for_training(dataset, _data_args(two_corpora, "--split", "loso"), record)
 
 
-def test_ravdess_only_options_are_refused_on_other_corpora(two_corpora):
+def test_options_of_another_corpus_are_refused_naming_what_this_one_has(two_corpora):
     single = [
         "--model_path", "x", "--output_dir", str(two_corpora / "run"), "--use_cpu", "true",
         "--dataset_dir", str(two_corpora / "prepared_emodb"),
     ]  # fmt: skip
-    with pytest.raises(ValueError, match="is not RAVDESS and has no vocal channels"):
+    with pytest.raises(ValueError, match="prepared_emodb has no vocal channels; leave the flag"):
         load_prepared_dataset(parse_arguments([*single, "--vocal_channel", "speech"])[1])
-    with pytest.raises(ValueError, match="EmoBox's folds are RAVDESS's"):
+    with pytest.raises(ValueError, match="emobox: not a protocol of this corpus \\(its own: none"):
         load_prepared_dataset(parse_arguments([*single, "--split", "emobox", "--fold", "1"])[1])

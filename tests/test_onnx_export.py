@@ -23,7 +23,6 @@ from training.inference.onnx_export import (
     onnx_session,
     quantize_int8,
     session_probabilities,
-    torch_probabilities,
 )
 
 RATE = 16_000
@@ -57,6 +56,17 @@ def group_norm_export(tmp_path_factory):
     model = _model("wav2vec2-group-weighted")
     path = export_onnx(model, tmp_path_factory.mktemp("onnx") / "model.onnx", RATE)
     return model, path
+
+
+def torch_probabilities(model, feature_extractor, clip: np.ndarray) -> np.ndarray:
+    """The PyTorch model's probabilities for one clip (no padding, like pipeline): the
+    reference the ONNX file must match."""
+    inputs = feature_extractor(
+        clip, sampling_rate=feature_extractor.sampling_rate, return_tensors="pt"
+    )
+    with torch.inference_mode():
+        logits = model(input_values=inputs["input_values"].float()).logits
+    return torch.softmax(logits.double(), dim=-1)[0].numpy()
 
 
 def _assert_same(model, session, extractor, clips):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -18,12 +19,13 @@ import torch
 import torchaudio.functional as audio_functional
 
 from data_scripts.common.audio_decoding import DecodeSettings
-from data_scripts.corpora.ravdess.builder import Ravdess, build_ravdess, load_ravdess
+from data_scripts.common.splits import split_summary
+from data_scripts.corpora.builder import EmotionCorpus
+from data_scripts.corpora.prepare import main
 from data_scripts.corpora.ravdess.download import download_and_map
 from data_scripts.corpora.ravdess.facts import parse_file_name
 from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, read_mapping
-from data_scripts.corpora.ravdess.prepare import main
-from data_scripts.corpora.ravdess.splits import split_summary
+from data_scripts.corpora.ravdess_corpus import build_ravdess, load_ravdess, scan
 
 EXPECTED_FEATURES = datasets.Features(
     {
@@ -34,14 +36,17 @@ EXPECTED_FEATURES = datasets.Features(
         "label": datasets.ClassLabel(
             names=["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
         ),
+        "speaker": datasets.Value("string"),
+        "gender": datasets.Value("string"),
+        "length": datasets.Value("int64"),
+        "file": datasets.Value("string"),
+        "corpus": datasets.Value("string"),
+        "audio_sha256": datasets.Value("string"),
         "vocal_channel": datasets.Value("string"),
         "intensity": datasets.Value("string"),
         "statement": datasets.Value("int32"),
         "repetition": datasets.Value("int32"),
         "actor": datasets.Value("int32"),
-        "gender": datasets.Value("string"),
-        "length": datasets.Value("int64"),
-        "file": datasets.Value("string"),
     }
 )
 
@@ -97,6 +102,13 @@ def test_features_are_the_documented_schema(built):
     assert built.features == EXPECTED_FEATURES
 
 
+def test_each_row_carries_the_sha256_of_its_16khz_samples(built):
+    """The leakage audit's fingerprint: hashlib over the row's float32 samples, here."""
+    for row in built.with_format("numpy").select_columns(["audio", "audio_sha256"]):
+        samples = row["audio"]["array"].astype("<f4").tobytes()
+        assert row["audio_sha256"] == hashlib.sha256(samples).hexdigest()
+
+
 def test_every_mapped_file_becomes_one_row(built, data_dir):
     assert sorted(built["file"]) == sorted(files_by_name(data_dir))
 
@@ -138,6 +150,7 @@ def test_labels_and_fields_equal_the_parsed_file_name(built):
             name.repetition,
             name.actor,
         )
+        assert (row["speaker"], row["corpus"]) == (f"{name.actor:02d}", "ravdess")
 
 
 def test_length_column_equals_array_length(built):
@@ -213,8 +226,8 @@ def test_changed_audio_file_rebuilds(private_data_dir, tmp_path):
 
 def test_resampling_settings_are_part_of_the_cache_location(private_data_dir, tmp_path):
     def cache_location(**settings) -> str:
-        builder = Ravdess(
-            config_name="song", data_dir=str(private_data_dir), cache_dir=str(tmp_path), **settings
+        builder = EmotionCorpus(
+            scan=scan(data_dir=private_data_dir, config="song"), cache_dir=str(tmp_path), **settings
         )
         return builder.cache_dir
 
@@ -244,10 +257,10 @@ def test_missing_mapped_file_is_reported_by_path(private_data_dir, tmp_path):
 
 
 def test_load_ravdess_gives_speaker_disjoint_splits(data_dir, cache_dir, built):
-    splits = load_ravdess(data_dir=data_dir, cache_dir=cache_dir, seed=0)
-    summary = split_summary(splits)
-    actors = [set(summary["splits"][name]["actors"]) for name in ("train", "validation", "test")]
-    assert sorted(set().union(*actors)) == [1, 2, 3, 4]
+    splits, parameters = load_ravdess(data_dir=data_dir, cache_dir=cache_dir, seed=0)
+    summary = split_summary(splits, parameters)
+    actors = [set(summary["splits"][name]["speakers"]) for name in ("train", "validation", "test")]
+    assert sorted(set().union(*actors)) == ["01", "02", "03", "04"]
     assert sum(len(a) for a in actors) == 4
     assert sum(len(split) for split in splits.values()) == len(built)
 

@@ -1,4 +1,5 @@
-"""README commands stay true: each documented command line parses with today's parsers.
+"""Documented commands stay true: each command line in the README and the docs/ pages parses
+with today's parsers, and every installed command is documented.
 
 `make demo` and the other tests run the same commands for real on the offline sample; this
 file catches a flag renamed in code but not in the README (real data needs the network).
@@ -17,26 +18,34 @@ import pytest
 
 from data_scripts.corpora import prepare
 from data_scripts.corpora.ravdess import download as ravdess_download
-from data_scripts.corpora.ravdess import prepare as ravdess_prepare
-from training import cross_corpus
+from training import compare_runs, cross_corpus
 from training.arguments import parse_arguments
 from training.inference import export, predict
+from training.serving import serve, stream
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()
-# Commands users type whose modules moved (issue 17): the old path, a shim, and where it points.
+# The front door and the reference pages it links: every command shown in any of them is checked.
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCS = "\n".join(page.read_text() for page in PAGES)
+# Commands users type whose modules moved: the old path, a shim, and where it points.
 SHIMS = {
     "data_scripts.download_and_map_emotion_data": "data_scripts.corpora.ravdess.download",
-    "data_scripts.ravdess": "data_scripts.corpora.ravdess.prepare",
+    "data_scripts.ravdess": "data_scripts.corpora.prepare",
     "data_scripts.sample_archives": "data_scripts.corpora.ravdess.sample_archives",
 }
 
 
 def _bash_commands() -> list[list[str]]:
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", README, flags=re.S):
+    for block in re.findall(r"```bash\n(.*?)```", DOCS, flags=re.S):
         for command in block.replace("\\\n", " ").splitlines():
             words = shlex.split(command, comments=True)
+            # The command's own words: what follows a pipe or a redirection is the shell's.
+            for index, word in enumerate(words):
+                if word in ("|", "<", ">", "&&") or word[:1] in ("<", ">"):
+                    words = words[:index]
+                    break
             if words and "..." not in words:
                 commands.append(words)
     return commands
@@ -69,15 +78,24 @@ PARSERS = {
     "data_scripts.download_and_map_emotion_data": lambda args: (
         ravdess_download.build_parser().parse_args(args)
     ),
-    "data_scripts.ravdess": lambda args: ravdess_prepare.build_parser().parse_args(args),
+    "data_scripts.ravdess": prepare_arguments,
     "ser-prepare": prepare_arguments,
     "data_scripts.corpora.prepare": prepare_arguments,
     "training.inference.predict": predict.parse_args,
     "training.inference.export": lambda args: export.build_parser().parse_args(args),
     "ser-evaluate": lambda args: cross_corpus.build_parser().parse_args(args),
+    "training.cross_corpus": lambda args: cross_corpus.build_parser().parse_args(args),
     "training.wav2vec2_classification": parse_arguments,
+    "ser-download": lambda args: ravdess_download.build_parser().parse_args(args),
+    "ser-train": parse_arguments,
+    "ser-predict": predict.parse_args,
+    "ser-export": lambda args: export.build_parser().parse_args(args),
+    "ser-compare": lambda args: compare_runs.build_parser().parse_args(args),
+    "ser-serve": serve.parse_args,
+    "ser-stream": stream.parse_args,
 }
-OTHER_COMMANDS = {"make", "pip", "venv"}
+# Other programs the docs show (the build, package managers, HTTP clients, shell pipes).
+OTHER_COMMANDS = {"make", "pip", "venv", "curl", "arecord", "ffmpeg", "sox", "espeak-ng"}
 
 COMMANDS = _bash_commands()
 
@@ -100,6 +118,12 @@ def test_readme_command_parses(words, tmp_path, monkeypatch):
     PARSERS[script](args)
 
 
+def test_every_installed_command_is_documented():
+    setup = (REPO / "setup.cfg").read_text()
+    for name in re.findall(r"^\s+(ser-[\w-]+) = ", setup, flags=re.M):
+        assert f"`{name}" in DOCS or f"{name} " in DOCS, f"{name} is in no page of the docs"
+
+
 def test_readme_mentions_every_command_the_project_installs():
     setup = (REPO / "setup.cfg").read_text()
     modules = re.findall(r"= ([\w.]+):main", setup)
@@ -112,9 +136,13 @@ def test_readme_mentions_every_command_the_project_installs():
         "training.inference.export",
         "training.cross_corpus",
     }
+    # RAVDESS preparation is installed as ser-prepare (its default corpus); the old module path
+    # keeps working with `python -m` but is no console script of its own.
+    not_installed = {"data_scripts.ravdess"}
     for module in documented:
-        assert SHIMS.get(module, module) in modules
-        assert module.replace(".", "/") in README or module in README
+        if module not in not_installed:
+            assert SHIMS.get(module, module) in modules
+        assert module.replace(".", "/") in DOCS or module in DOCS
 
 
 @pytest.mark.parametrize("old", sorted(SHIMS))

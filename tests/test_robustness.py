@@ -16,24 +16,30 @@ import pytest
 from model_helpers import save_tiny_classifier
 from test_augmentation import voiced
 
-from data_scripts.corpora.ravdess.builder import FEATURES
+from data_scripts.common.audio_hash import audio_sha256
 from data_scripts.corpora.ravdess.facts import EMOTIONS
+from data_scripts.corpora.ravdess_corpus import FEATURES
 from training.augment import transforms
 from training.augment.conditions import Corruptor, parse_conditions
 from training.augment.mp3 import mp3_encoder
+from training.reports.per_file_results import read_predictions_table
+from training.reports.table_intervals import table_intervals
 
 BIN = Path(sys.executable).parent
 CONDITIONS = "clean,noise@10,noise@0,reverb,telephone,mp3@32k"
 
 
 def _dataset(folder: Path, count: int = 16) -> Path:
-    """A saved RAVDESS-shaped dataset of generated clips, two actors, every emotion."""
+    """A saved RAVDESS-shaped dataset of generated clips, two actors, every emotion (named by
+    its folder: no corpus.json)."""
     rows = {name: [] for name in FEATURES}
     for i in range(count):
         clip = voiced(0.8 + 0.05 * i, 120 + 15 * i, seed=i)
         values = {"audio": {"array": clip, "sampling_rate": 16_000}, "label": i % len(EMOTIONS),
-                  "length": len(clip), "vocal_channel": 0, "intensity": 0, "statement": 0,
-                  "repetition": i % 2, "actor": 1 + i % 2, "gender": ["male", "female"][i % 2],
+                  "length": len(clip), "vocal_channel": "speech", "intensity": "normal",
+                  "statement": 1, "repetition": 1 + i // 8, "actor": 1 + i % 2,
+                  "speaker": f"{1 + i % 2:02d}", "corpus": "ravdess",
+                  "gender": ["male", "female"][i % 2], "audio_sha256": audio_sha256(clip),
                   "file": f"03-01-{i % 8 + 1:02d}-01-01-{i // 8 + 1:02d}-{1 + i % 2:02d}.wav",
                   }  # fmt: skip
         for name in FEATURES:
@@ -54,9 +60,9 @@ def evaluated(tmp_path_factory):
     root = tmp_path_factory.mktemp("robustness")
     model = save_tiny_classifier(root / "model")
     (model / "README.md").write_text("---\nlicense: other\n---\n\n# model\n")
-    data = _dataset(root / "data")
+    data = _dataset(root / "ravdess")
     result = _evaluate("--model_dir", str(model), "--dataset_dir", str(data),
-                       "--conditions", CONDITIONS, "--seed", "3")  # fmt: skip
+                       "--conditions", CONDITIONS, "--corruption_seed", "3")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return model, data, result
 
@@ -84,6 +90,21 @@ def test_each_conditions_metrics_recompute_from_its_per_file_table(evaluated):
         assert saved["shared_classes"] == condition["shared_classes"]
 
 
+def test_each_condition_has_speaker_clustered_intervals_that_recompute_from_its_table(evaluated):
+    model, _, _ = evaluated
+    folder = model / "robustness" / "ravdess"
+    report = json.loads((folder / "robustness.json").read_text())
+    for condition in report["conditions"]:
+        path = folder / condition["condition"] / "test_predictions.csv"
+        recomputed = table_intervals(read_predictions_table(path), path)
+        saved = condition["unrestricted"]["intervals"]
+        assert saved["speakers"] == recomputed["speakers"] == 2
+        for name in ("accuracy", "uar"):
+            assert saved["metrics"][name] == pytest.approx(recomputed["metrics"][name])
+    card = (model / "README.md").read_text()
+    assert "bootstrap resamples of 2 speakers" in card
+
+
 def test_corruptions_change_the_scores_and_repeat_exactly(evaluated, tmp_path):
     model, data, _ = evaluated
     folder = model / "robustness" / "ravdess"
@@ -95,7 +116,8 @@ def test_corruptions_change_the_scores_and_repeat_exactly(evaluated, tmp_path):
             a["prob_angry"] != b["prob_angry"] for a, b in zip(clean, corrupted, strict=True)
         ), condition
     again = _evaluate("--model_dir", str(model), "--dataset_dir", str(data), "--conditions",
-                      "noise@0", "--seed", "3", "--output_dir", str(tmp_path))  # fmt: skip
+                      "noise@0", "--corruption_seed", "3",
+                      "--output_dir", str(tmp_path))  # fmt: skip
     assert again.returncode == 0, again.stderr[-2000:]
     repeated = tmp_path / "robustness" / "ravdess" / "noise@0" / "test_predictions.csv"
     assert repeated.read_text() == (folder / "noise@0" / "test_predictions.csv").read_text()
@@ -111,9 +133,14 @@ def test_the_report_has_a_picture_and_a_card_section(evaluated):
         assert f"| `{condition}` |" in card
     assert "robustness/ravdess/accuracy_by_condition.png" in card
     assert len([line for line in result.stdout.splitlines() if "accuracy" in line]) == 6
-    # A second evaluation replaces the section rather than adding another.
+    # The same evaluation again is refused unless --overwrite; then its section replaces the
+    # first rather than adding another.
+    refused = _evaluate("--model_dir", str(model), "--dataset_dir", str(data), "--conditions",
+                        "clean,telephone")  # fmt: skip
+    assert refused.returncode == 1 and "pass --overwrite" in refused.stderr
+    assert "| `noise@10` |" in (model / "README.md").read_text()
     rerun = _evaluate("--model_dir", str(model), "--dataset_dir", str(data), "--conditions",
-                      "clean,telephone")  # fmt: skip
+                      "clean,telephone", "--overwrite")  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     card = (model / "README.md").read_text()
     assert card.count("## Robustness on ravdess") == 1 and "| `noise@10` |" not in card
@@ -134,7 +161,7 @@ def test_the_report_has_a_picture_and_a_card_section(evaluated):
 )  # fmt: skip
 def test_unknown_conditions_and_empty_folders_are_refused_in_one_line(tmp_path, arguments, message):
     model = save_tiny_classifier(tmp_path / "model")
-    data = _dataset(tmp_path / "data", count=2)
+    data = _dataset(tmp_path / "ravdess", count=2)
     empty = tmp_path / "empty"
     empty.mkdir()
     arguments = [str(empty) if a == "EMPTY" else a for a in arguments]

@@ -1,4 +1,5 @@
-"""Split protocols on RAVDESS-shaped rows: every real file name of all 24 actors, no audio."""
+"""Split protocols on RAVDESS-shaped rows: every real file name of all 24 actors, no audio,
+through the shared splits module with RAVDESS's record (its speakers, its EmoBox protocol)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import datasets
 import numpy as np
 import pytest
 
+from data_scripts.common.splits import split_corpus
+from data_scripts.common.splits import split_summary as summarize
 from data_scripts.corpora.ravdess.facts import (
     ACTORS,
     EMOTIONS,
@@ -17,7 +20,7 @@ from data_scripts.corpora.ravdess.facts import (
     file_names_for_actor,
     parse_file_name,
 )
-from data_scripts.corpora.ravdess.splits import split_dataset, split_summary
+from data_scripts.corpora.ravdess_corpus import FACTS
 
 SPLITS = ("train", "validation", "test")
 
@@ -34,16 +37,35 @@ def ravdess_rows(actors=ACTORS) -> datasets.Dataset:
         {
             "file": [n.file_name for n in names],
             "actor": [n.actor for n in names],
+            "speaker": [f"{n.actor:02d}" for n in names],
+            "gender": [n.gender for n in names],
+            "vocal_channel": [n.vocal_channel for n in names],
             "label": [n.emotion_code - 1 for n in names],
         },
         features=datasets.Features(
             {
                 "file": datasets.Value("string"),
                 "actor": datasets.Value("int32"),
+                "speaker": datasets.Value("string"),
+                "gender": datasets.Value("string"),
+                "vocal_channel": datasets.Value("string"),
                 "label": datasets.ClassLabel(names=list(EMOTIONS)),
             }
         ),
     )
+
+
+def split_dataset(rows, protocol="speaker", seed=0, fold=0, num_folds=6, actors=None):
+    """(splits, parameters) of RAVDESS rows; `actors`: the corpus's actors (its record's
+    speakers, the universe of every channel), default those with rows."""
+    speakers = None if actors is None else {f"{a:02d}": actor_gender(a) for a in actors}
+    return split_corpus(
+        rows, protocol, seed, fold, num_folds, speakers=speakers, protocols=FACTS.protocols
+    )
+
+
+def split_summary(result) -> dict:
+    return summarize(*result, FACTS.protocols)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +73,8 @@ def rows() -> datasets.Dataset:
     return ravdess_rows()
 
 
-def actors_of(splits: datasets.DatasetDict) -> dict[str, set[int]]:
+def actors_of(splits) -> dict[str, set[int]]:
+    splits = splits[0] if isinstance(splits, tuple) else splits  # (splits, parameters)
     return {name: {int(a) for a in splits[name]["actor"]} for name in SPLITS}
 
 
@@ -68,7 +91,7 @@ def test_speaker_split_of_24_actors_is_16_4_4_with_two_of_each_gender(rows):
 
 @pytest.mark.parametrize("seed", range(5))
 def test_speaker_split_actors_are_disjoint_and_rows_follow_them(rows, seed):
-    splits = split_dataset(rows, "speaker", seed=seed)
+    splits, _ = split_dataset(rows, "speaker", seed=seed)
     actors = actors_of(splits)
     assert not (actors["train"] & actors["validation"])
     assert not (actors["train"] & actors["test"])
@@ -86,7 +109,7 @@ def test_speaker_split_is_deterministic_for_a_seed(rows):
 def test_speaker_split_changes_with_the_seed(rows):
     test_actors = {
         seed: tuple(
-            split_summary(split_dataset(rows, "speaker", seed=seed))["splits"]["test"]["actors"]
+            split_summary(split_dataset(rows, "speaker", seed=seed))["splits"]["test"]["speakers"]
         )
         for seed in range(4)
     }
@@ -101,7 +124,7 @@ def test_speaker_split_of_four_actors_keeps_one_actor_per_held_out_split():
 
 
 def test_speaker_split_refuses_too_few_actors():
-    with pytest.raises(ValueError, match="at least 3 actors"):
+    with pytest.raises(ValueError, match="at least 3 speakers, this corpus has 2"):
         split_dataset(ravdess_rows((1, 2)), "speaker")
 
 
@@ -123,13 +146,13 @@ def test_kfold_validation_is_the_next_fold(rows):
 
 
 def test_kfold_refuses_a_fold_outside_the_range(rows):
-    with pytest.raises(ValueError, match="fold must be between 0 and 5"):
+    with pytest.raises(ValueError, match="--num_folds 6 --fold 6: give 3 to 24 folds"):
         split_dataset(rows, "kfold", fold=6, num_folds=6)
 
 
 def test_random_split_is_stratified_by_label_and_warns(rows, caplog):
-    with caplog.at_level(logging.WARNING, logger="data_scripts.corpora.ravdess.splits"):
-        splits = split_dataset(rows, "random", seed=0)
+    with caplog.at_level(logging.WARNING, logger="data_scripts.common.splits"):
+        splits, _ = split_dataset(rows, "random", seed=0)
     assert "NOT speaker-independent" in caplog.text
     assert sum(len(splits[name]) for name in SPLITS) == len(rows)
     assert abs(len(splits["test"]) - 0.2 * len(rows)) <= 1
@@ -140,8 +163,8 @@ def test_random_split_is_stratified_by_label_and_warns(rows, caplog):
 
 
 def test_split_summary_records_protocol_actors_files_and_counts(rows):
-    splits = split_dataset(rows, "kfold", seed=1, fold=2, num_folds=6)
-    summary = json.loads(json.dumps(split_summary(splits)))
+    splits, parameters = split_dataset(rows, "kfold", seed=1, fold=2, num_folds=6)
+    summary = json.loads(json.dumps(split_summary((splits, parameters))))
     assert (summary["protocol"], summary["seed"], summary["fold"], summary["num_folds"]) == (
         "kfold",
         1,
@@ -150,7 +173,7 @@ def test_split_summary_records_protocol_actors_files_and_counts(rows):
     )
     for name in SPLITS:
         part = summary["splits"][name]
-        assert part["actors"] == sorted(actors_of(splits)[name])
+        assert part["speakers"] == [f"{a:02d}" for a in sorted(actors_of(splits)[name])]
         assert part["count"] == len(splits[name]) == len(part["files"])
         assert part["files"] == sorted(splits[name]["file"])
         assert sum(part["labels"].values()) == part["count"]
@@ -164,9 +187,9 @@ def test_split_summary_refuses_an_actor_in_two_splits(rows):
             "test": rows.select(range(300, 400)),
         }
     )
-    overlapping.split_parameters = {"protocol": "speaker", "seed": 0}
+    parameters = {"protocol": "speaker", "seed": 0, "speaker_independent": True}
     with pytest.raises(ValueError, match="is in both train and validation"):
-        split_summary(overlapping)
+        summarize(overlapping, parameters)
 
 
 def test_unknown_protocol_is_refused(rows):
@@ -219,11 +242,12 @@ def test_training_data_splits_song_like_all_from_a_data_dir(tmp_path):
                 vocal_channel=channel,
                 split_seed=seed,
             )
-            dataset, universe = load_prepared_dataset(data_args)
-            assert universe == list(actors)
-            _, info = split_for_training(dataset, data_args, universe)
+            dataset, record = load_prepared_dataset(data_args)
+            assert sorted(record["speakers"]) == [f"{a:02d}" for a in actors]
+            _, info = split_for_training(dataset, data_args, record)
             chosen[channel, seed] = {
-                name: set(info["splits"][name]["actors"]) for name in ("test", "validation")
+                name: {int(s) for s in info["splits"][name]["speakers"]}
+                for name in ("test", "validation")
             }
     for seed in SEEDS_18:
         assert chosen["speech", seed] == chosen["all", seed]
@@ -238,7 +262,7 @@ def test_training_evaluates_in_length_order_and_writes_nothing_beside_the_data(
 ):
     """Validation and test come in length order (little padding per batch), with the same rows
     as the split; train keeps its order; the saved dataset's folder is left as it was."""
-    from data_scripts.corpora.ravdess.prepare import main as prepare
+    from data_scripts.corpora.prepare import main as prepare
     from training.arguments import DataArguments
     from training.data import load_prepared_dataset, split_for_training
 
@@ -255,9 +279,10 @@ def test_training_evaluates_in_length_order_and_writes_nothing_beside_the_data(
     )
     before = sorted(path.name for path in prepared.iterdir())
     data_args = DataArguments(dataset_dir=str(prepared), vocal_channel=channel)
-    dataset, actors = load_prepared_dataset(data_args)
-    splits, _ = split_for_training(dataset, data_args, actors)
-    plain = split_dataset(dataset, seed=data_args.split_seed, actors=actors)
+    dataset, record = load_prepared_dataset(data_args)
+    splits, _ = split_for_training(dataset, data_args, record)
+    actors = [int(speaker) for speaker in record["speakers"]]
+    plain, _ = split_dataset(dataset, seed=data_args.split_seed, actors=actors)
 
     for name in ("validation", "test"):
         lengths = list(splits[name]["length"])
@@ -272,6 +297,6 @@ def test_random_split_of_a_saved_dataset_works_and_draws_the_same_rows(rows, tmp
     # its result in memory (it names indices cache files anyway): the saved-dataset case.
     rows.save_to_disk(str(tmp_path / "saved"))
     saved = datasets.load_from_disk(str(tmp_path / "saved"))
-    from_disk, in_memory = (split_dataset(d, "random", seed=0) for d in (saved, rows))
+    from_disk, in_memory = (split_dataset(d, "random", seed=0)[0] for d in (saved, rows))
     for name in SPLITS:
         assert from_disk[name]["file"] == in_memory[name]["file"] and len(from_disk[name])

@@ -61,28 +61,38 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
             "--data_dir", str(sample_data_dir), "--cache_dir", str(tmp_path / "cache"),
             "--vocal_channel", "song", "--output_dir", str(output_dir),
             "--cv_folds", "3", "--num_train_epochs", "1", "--save_strategy", "no",
-            "--load_best_model_at_end", "false",
+            "--load_best_model_at_end", "false", "--calibration", "none",
         ]
     )  # fmt: skip
     results = read_json(output_dir / "cv_results.json")
     assert [fold["fold"] for fold in results["folds"]] == [0, 1, 2]
     test_actors = [
-        tuple(read_json(output_dir / f"fold_{k}" / "split.json")["splits"]["test"]["actors"])
+        tuple(read_json(output_dir / f"fold_{k}" / "split.json")["splits"]["test"]["speakers"])
         for k in range(3)
     ]
-    assert sorted(a for actors in test_actors for a in actors) == [1, 2, 3, 4]
-    assert [tuple(fold["test_actors"]) for fold in results["folds"]] == test_actors
+    assert sorted(a for actors in test_actors for a in actors) == ["01", "02", "03", "04"]
+    assert [tuple(fold["test_speakers"]) for fold in results["folds"]] == test_actors
     card = (output_dir / "README.md").read_text()
     for k, actors in enumerate(test_actors):
         assert f"| {k} | {', '.join(map(str, actors))} |" in card
         # Each fold keeps its per-file table, one row per test file of its actors.
         _, rows = predictions_table(output_dir / f"fold_{k}")
         assert len(rows) == results["folds"][k]["test_samples"]
-        assert {int(row["actor"]) for row in rows} == set(actors)
+        assert {f"{int(row['actor']):02d}" for row in rows} == set(actors)
     accuracies = [fold["test_accuracy"] for fold in results["folds"]]
     assert results["summary"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
     assert results["summary"]["accuracy"]["std"] == pytest.approx(np.std(accuracies))
     assert (output_dir / "cv_summary.md").read_text().count("\n| ") >= 4
+    # One interval over every fold's test files, resampling the four actors.
+    rows = [row for k in range(3) for row in predictions_table(output_dir / f"fold_{k}")[1]]
+    pooled = results["pooled_intervals"]
+    assert (pooled["files"], pooled["speakers"], pooled["folds"]) == (len(rows), 4, 3)
+    right = np.mean([row["true_emotion"] == row["predicted_emotion"] for row in rows])
+    assert pooled["metrics"]["accuracy"]["value"] == pytest.approx(right)
+    assert f"Pooled over the 3 folds' test files ({len(rows)} files, 4 speakers)" in card
+    # --calibration none: each fold says so, and its probabilities are the trained model's.
+    assert read_json(output_dir / "fold_0" / "calibration.json")["temperature"] is None
+    assert "No temperature was fitted" in (output_dir / "fold_0" / "README.md").read_text()
 
 
 def test_two_processes_really_train_together(checkpoint, sample_data_dir, tmp_path):

@@ -19,7 +19,7 @@ import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-from data_scripts.corpora.ravdess.facts import EMOBOX_TEST_ACTORS, EMOBOX_VOCAL_CHANNEL
+from data_scripts.common.splits import PROTOCOLS
 from training.augment.augmenter import check_augment_arguments
 from training.model.model_builder import POOLING_CHOICES
 
@@ -61,6 +61,15 @@ class ModelArguments:
             "transformers' linear head; no random crops). false runs the encoder every step."
         },
     )
+    feature_cache_gb: float | None = field(
+        default=None,
+        metadata={
+            "help": "With --freeze_feature_encoder: the CNN's outputs are computed once per clip "
+            "and reused by every epoch and evaluation, in memory or in the cache folder, up to "
+            "this many GB (default: a quarter of free memory or half of free disk). Over it, "
+            "or 0: the CNN runs on every step."
+        },
+    )
     encoder_learning_rate: float | None = field(
         default=None,
         metadata={"help": "Learning rate of the encoder; the head uses --learning_rate."},
@@ -68,6 +77,14 @@ class ModelArguments:
     attn_implementation: str | None = field(
         default=None,
         metadata={"help": "eager or sdpa (faster on GPU where the model supports it)."},
+    )
+    calibration: Literal["temperature", "none"] = field(
+        default="temperature",
+        metadata={
+            "help": "temperature: fit a temperature on the validation set (log loss) and fold it "
+            "into the classifier's last layer, so every saved and exported form of the model "
+            "answers with calibrated probabilities (labels unchanged). none: leave them as trained."
+        },
     )
     push_to_dir: str | None = field(
         default=None,
@@ -93,15 +110,18 @@ class DataArguments:
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache folder."})
     vocal_channel: Literal["all", "speech", "song"] | None = field(
         default=None,
-        metadata={"help": "Which recordings to use (default: all; speech with EmoBox's folds)."},
+        metadata={
+            "help": "Which recordings to use (default: all; with a corpus's own protocol, the "
+            "rows it is defined on: speech for EmoBox's folds)."
+        },
     )
     split: Literal["speaker", "kfold", "emobox", "loso", "random"] = field(
         default="speaker",
         metadata={
-            "help": "speaker: disjoint actors in train/validation/test. kfold: fold --fold of "
-            "--num_folds by actor. emobox: EmoBox's fold --fold (1-6, RAVDESS only). loso: leave "
-            "speaker --fold out (corpora other than RAVDESS, e.g. TESS, SAVEE). random: "
-            "file-level, NOT speaker-independent (comparison only)."
+            "help": "speaker: disjoint speakers in train/validation/test. kfold: fold --fold of "
+            "--num_folds by speaker. emobox: EmoBox's fold --fold (1-6, a protocol of RAVDESS's "
+            "own, in its corpus.json). loso: leave speaker --fold out (e.g. TESS, SAVEE). "
+            "random: file-level, NOT speaker-independent (comparison only)."
         },
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the split."})
@@ -188,13 +208,41 @@ class DataArguments:
         },
     )
 
+    allow_duplicates: bool = field(
+        default=False,
+        metadata={
+            "help": "Train even when the same audio is in training and validation or test "
+            "(refused by default, naming both files); the card says so."
+        },
+    )
+    bootstrap_resamples: int = field(
+        default=1000,
+        metadata={"help": "Speaker-clustered bootstrap resamples behind every 95 %% interval."},
+    )
+    bootstrap_seed: int = field(default=0, metadata={"help": "Seed of the bootstrap resamples."})
+
     def __post_init__(self):
-        # None means "the protocol's default": EmoBox's folds are the speech files only.
-        emobox = self.split == "emobox" or str(self.cv_folds).strip().lower() == "emobox"
-        if self.vocal_channel is None:
-            self.vocal_channel = EMOBOX_VOCAL_CHANNEL if emobox else "all"
-        if self.fold is None and self.split != "emobox":
+        if self.bootstrap_resamples < 1:
+            raise ValueError(f"--bootstrap_resamples {self.bootstrap_resamples}: must be 1 or more")
+        # None means "the protocol's default": a corpus's own protocol (EmoBox's folds: the
+        # speech files only) says which rows it is defined on, once the corpus is loaded
+        # (training.data.load_prepared_dataset); the shared protocols use all rows.
+        if self.vocal_channel is None and not uses_corpus_protocol(self):
+            self.vocal_channel = "all"
+        if self.fold is None and self.split in PROTOCOLS:
             self.fold = 0
+
+
+def corpus_protocol(data_args: DataArguments) -> str | None:
+    """The corpus's own protocol a run asks for (--split emobox or --cv_folds emobox), if any."""
+    cv_folds = str(data_args.cv_folds).strip().lower()
+    if data_args.cv_folds is not None and not cv_folds.isdigit() and cv_folds != "loso":
+        return cv_folds
+    return data_args.split if data_args.split not in PROTOCOLS else None
+
+
+def uses_corpus_protocol(data_args: DataArguments) -> bool:
+    return corpus_protocol(data_args) is not None
 
 
 # Defaults that suit this task better than TrainingArguments' own; YAML and flags override them.
@@ -335,10 +383,9 @@ def resolve_protocol(data_args: DataArguments) -> str | None:
                 f"--cv_folds {data_args.cv_folds}: give a number of folds (3 or more), loso or "
                 "emobox"
             )
-    if data_args.split == "emobox" and data_args.cv_folds is None:
-        if data_args.fold not in EMOBOX_TEST_ACTORS:
-            return (
-                f"--split emobox needs --fold 1 to {len(EMOBOX_TEST_ACTORS)} (EmoBox's fold "
-                f"numbers), got {data_args.fold}; --cv_folds emobox runs all of them"
-            )
+    if data_args.split not in PROTOCOLS and data_args.cv_folds is None and data_args.fold is None:
+        return (
+            f"--split {data_args.split} needs --fold (one of its folds' numbers; EmoBox's are 1 to "
+            f"6); --cv_folds {data_args.split} runs all of them"
+        )
     return None

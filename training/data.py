@@ -1,26 +1,20 @@
-"""Prepared data for training: load the Arrow data (RAVDESS or any prepared corpus), split it,
-and batch it for the model."""
+"""Prepared data for training: load the Arrow data of any prepared corpus with its corpus.json,
+split it, and batch it for the model."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import datasets
 import numpy as np
 import torch
 from transformers import Wav2Vec2FeatureExtractor
 
-from data_scripts.common.splits import (
-    corpus_split_summary,
-    split_corpus,
-    split_each_corpus,
-)
-from data_scripts.corpora.ravdess.builder import build_ravdess
-from data_scripts.corpora.ravdess.facts import VOCAL_CHANNELS, parse_file_name
-from data_scripts.corpora.ravdess.sources import sources_from_data_dir
-from data_scripts.corpora.ravdess.splits import split_dataset, split_summary
-from training.arguments import DataArguments
+from data_scripts.common.splits import split_corpus, split_each_corpus, split_summary
+from data_scripts.corpora.builder import build_corpus
+from data_scripts.corpora.corpus_record import corpus_record, facts_of, read_corpus_record
+from data_scripts.corpora.registry import DOWNLOAD_CORPUS, scan_corpus
+from training.arguments import DataArguments, corpus_protocol
 from training.multi_corpus import combine_corpora
 
 logger = logging.getLogger(__name__)
@@ -28,96 +22,94 @@ logger = logging.getLogger(__name__)
 # Columns the collator reads; numpy format hands each row's waveform over without copying
 # it into a Python list.
 MODEL_COLUMNS = ["audio", "label", "length"]
-EMOBOX_ONLY = (
-    "--split emobox / --cv_folds emobox: EmoBox's folds are RAVDESS's; this dataset is not"
-)
+# The column `--vocal_channel` selects rows by, where a corpus has it.
+CHANNEL_COLUMN = "vocal_channel"
 
 
-def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, list[int]]:
-    """All rows of the chosen vocal channel, from a saved dataset or the (cached) builder, and
-    the actors of every channel (the speaker split's universe, whichever channel is trained)."""
+def load_prepared_dataset(data_args: DataArguments) -> tuple[datasets.Dataset, dict | None]:
+    """All rows of the chosen vocal channel and the corpus's record (corpus.json: its facts and
+    every speaker, the speaker split's universe whichever channel is trained), from a saved
+    dataset, several of them, or the download folder (built or reused from the cache)."""
     if data_args.extra_dataset_dir:
-        dataset = combine_corpora([data_args.dataset_dir, *data_args.extra_dataset_dir])
-        return dataset, None
+        return combine_corpora([data_args.dataset_dir, *data_args.extra_dataset_dir])
     if data_args.dataset_dir:
         dataset = datasets.load_from_disk(data_args.dataset_dir)
         if isinstance(dataset, datasets.DatasetDict):
             dataset = datasets.concatenate_datasets(list(dataset.values()))
-        if not is_ravdess(dataset):
-            if data_args.split == "emobox" or data_args.cv_folds == "emobox":
-                raise ValueError(EMOBOX_ONLY)
-            if data_args.vocal_channel != "all":
-                raise ValueError(
-                    f"--vocal_channel {data_args.vocal_channel}: {data_args.dataset_dir} is not "
-                    "RAVDESS and has no vocal channels; leave the flag out"
-                )
-            return dataset, None
-        actors = sorted(int(a) for a in np.unique(np.asarray(dataset["actor"])))
-        if data_args.vocal_channel != "all":
-            # In memory: a cache file must not be written into the user's saved dataset.
-            dataset = dataset.filter(
-                lambda channel: channel == data_args.vocal_channel,
-                input_columns="vocal_channel",
-                keep_in_memory=True,
-            )
+        record = read_corpus_record(data_args.dataset_dir, dataset)
     else:
-        dataset = build_ravdess(
-            data_dir=data_args.data_dir,
-            config=data_args.vocal_channel,
-            cache_dir=data_args.cache_dir,
+        # Only the chosen channel is built (the rows, and their order, of a build of it alone).
+        facts = scan_corpus(DOWNLOAD_CORPUS, data_args.data_dir).facts
+        channel = resolve_channel({"facts": facts.as_dict()}, data_args)
+        scan = scan_corpus(DOWNLOAD_CORPUS, data_args.data_dir, config=channel)
+        dataset = build_corpus(scan, data_args.cache_dir, num_proc=None)
+        record = corpus_record(scan)
+    return select_channel(dataset, record, data_args), record
+
+
+def resolve_channel(record: dict | None, data_args: DataArguments) -> str:
+    """--vocal_channel, or by default the rows the corpus's protocol is defined on (EmoBox's
+    folds: speech), else all; ValueError for a protocol the corpus does not have."""
+    protocol = facts_of(record).get("protocols", {}).get(corpus_protocol(data_args) or "")
+    if protocol is None and corpus_protocol(data_args):
+        known = ", ".join(facts_of(record).get("protocols", {})) or "none"
+        raise ValueError(
+            f"--split/--cv_folds {corpus_protocol(data_args)}: not a protocol of this corpus "
+            f"(its own: {known}; every corpus has speaker, kfold, loso, random)"
         )
-        sources = sources_from_data_dir(Path(data_args.data_dir), VOCAL_CHANNELS)
-        actors = sorted({parse_file_name(source.file).actor for source in sources})
+    if data_args.vocal_channel is None:
+        data_args.vocal_channel = protocol.get("value", "all") if protocol else "all"
+    return data_args.vocal_channel
+
+
+def select_channel(
+    dataset: datasets.Dataset, record: dict | None, data_args: DataArguments
+) -> datasets.Dataset:
+    """The rows of --vocal_channel (default: those the corpus's protocol is defined on)."""
+    if resolve_channel(record, data_args) == "all":
+        return dataset
+    if CHANNEL_COLUMN not in dataset.column_names:
+        raise ValueError(
+            f"--vocal_channel {data_args.vocal_channel}: {data_args.dataset_dir} has no vocal "
+            "channels; leave the flag out"
+        )
+    # In memory: a cache file must not be written into the user's saved dataset.
+    dataset = dataset.filter(
+        lambda channel: channel == data_args.vocal_channel,
+        input_columns=CHANNEL_COLUMN,
+        keep_in_memory=True,
+    )
     if len(dataset) == 0:
         raise ValueError(f"no {data_args.vocal_channel} recordings in the prepared data")
-    return dataset, actors
+    return dataset
 
 
 EVALUATED_SPLITS = ("validation", "test")
 
 
-def is_ravdess(dataset: datasets.Dataset) -> bool:
-    """RAVDESS's builder writes actors and vocal channels; every other corpus has speakers."""
-    return {"actor", "vocal_channel"} <= set(dataset.column_names)
-
-
-def describe_split(splits: datasets.DatasetDict) -> dict:
-    """split.json's content: RAVDESS's actor summary, or the corpus summary (speakers)."""
-    if is_ravdess(splits["test"]):
-        return split_summary(splits)
-    return corpus_split_summary(splits)
-
-
 def split_for_training(
-    dataset: datasets.Dataset, data_args: DataArguments, actors: list[int] | None = None
+    dataset: datasets.Dataset, data_args: DataArguments, record: dict | None = None
 ) -> tuple[datasets.DatasetDict, dict]:
     """Train/validation/test splits of the chosen protocol, and their description for split.json.
 
-    `actors`: every actor of the corpus (all channels), so the split does not depend on the
-    channel trained."""
-    if is_ravdess(dataset):
-        splits = split_dataset(
-            dataset,
-            protocol=data_args.split,
-            seed=data_args.split_seed,
-            fold=data_args.fold,
-            num_folds=data_args.num_folds,
-            actors=actors,
-        )
-    elif data_args.split == "emobox":
-        raise ValueError(EMOBOX_ONLY)
-    elif "corpus" in dataset.column_names and len(set(dataset["corpus"])) > 1:
-        splits = split_each_corpus(
+    The corpus's speakers (`record`) are split, so the split does not depend on the channel
+    trained."""
+    protocols = facts_of(record).get("protocols") or {}
+    if "corpus" in dataset.column_names and len(set(dataset["corpus"])) > 1:
+        splits, parameters = split_each_corpus(
             dataset, data_args.split, data_args.split_seed, data_args.fold, data_args.num_folds
         )
     else:
-        splits = split_corpus(
+        splits, parameters = split_corpus(
             dataset,
             protocol=data_args.split,
             seed=data_args.split_seed,
             fold=data_args.fold,
             num_folds=data_args.num_folds,
+            speakers=(record or {}).get("speakers") or None,
+            protocols=protocols,
         )
+    summary = split_summary(splits, parameters, protocols)
     # Evaluation keeps dataset order (per-file results line up with the rows). Ordering the
     # evaluated splits by length (a stable sort) makes each batch's clips alike in length, so
     # batches carry little padding: evaluation 1.13x as fast on CPU (BENCHMARKS.md).
@@ -127,11 +119,29 @@ def split_for_training(
         if name in splits:
             order = np.argsort(np.asarray(splits[name]["length"]), kind="stable")
             splits[name] = splits[name].select(order, keep_in_memory=True)
-    return splits, describe_split(splits)
+    return splits, summary
+
+
+def describe_split(splits: datasets.DatasetDict, summary: dict, record: dict | None) -> dict:
+    """split.json's content for `splits` made with the parameters `summary` records (after
+    rows were dropped from them)."""
+    parameters = {k: v for k, v in summary.items() if k not in ("splits", "protocol_check")}
+    return split_summary(splits, parameters, facts_of(record).get("protocols"))
 
 
 def model_view(dataset: datasets.Dataset) -> datasets.Dataset:
     return dataset.with_format("numpy", columns=MODEL_COLUMNS)
+
+
+def normalised_batch(feature_extractor: Wav2Vec2FeatureExtractor, waveforms: list) -> dict:
+    """Each clip normalised on its own, right-padded, with its attention mask (tensors)."""
+    return feature_extractor(
+        waveforms,
+        sampling_rate=feature_extractor.sampling_rate,
+        padding=True,
+        return_attention_mask=True,
+        return_tensors="pt",
+    )
 
 
 class AudioClassificationCollator:
@@ -170,12 +180,6 @@ class AudioClassificationCollator:
             # crop again: a slower speed lengthens the clip.
             rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
             waveforms = [self._crop(self.augment(waveform, rng)) for waveform in waveforms]
-        batch = self.feature_extractor(
-            waveforms,
-            sampling_rate=self.feature_extractor.sampling_rate,
-            padding=True,
-            return_attention_mask=True,
-            return_tensors="pt",
-        )
+        batch = normalised_batch(self.feature_extractor, waveforms)
         batch["labels"] = torch.tensor([int(row["label"]) for row in rows], dtype=torch.long)
         return batch

@@ -13,8 +13,6 @@ content, so that epochs, folds and later runs reuse them.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import json
 import logging
@@ -26,6 +24,7 @@ import torch
 from transformers import PreTrainedModel, Wav2Vec2FeatureExtractor
 
 from training.model.exact_forward import feature_encoder, make_batch_independent
+from training.model.freed_memory import release_freed_memory
 
 logger = logging.getLogger(__name__)
 
@@ -49,25 +48,6 @@ _HEAD_ONLY_CONFIG_KEYS = {
 _EVAL_IRRELEVANT_MARKERS = ("dropout", "layerdrop", "mask_", "apply_spec_augment")
 # Rows per Arrow record batch written: a few MB for a base model, whatever the corpus size.
 WRITER_BATCH_SIZE = 64
-
-
-def _malloc_trim():
-    """glibc's `malloc_trim`, or None on other C libraries."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-
-
-_MALLOC_TRIM = _malloc_trim()
-
-
-def release_freed_memory() -> None:
-    """Clips of every length leave activation buffers of every size freed in glibc's heap
-    (its mmap threshold rises after the first large free), so resident memory would grow with
-    the number of clips; give the freed pages back (measured in BENCHMARKS.md)."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 def _hash_tensor(hasher, name: str, tensor: torch.Tensor) -> None:

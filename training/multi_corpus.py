@@ -17,15 +17,16 @@ import pyarrow as pa
 from datasets.table import InMemoryTable
 
 from data_scripts.common.arrow_cache import DECODING_LINE_PREFIX, recorded_decode_settings
-from data_scripts.corpora.builder import CORPUS_LINE_PREFIX, corpus_features, recorded_corpus_facts
+from data_scripts.common.audio_hash import AUDIO_HASH_COLUMN, audio_sha256
+from data_scripts.corpora.builder import corpus_features
+from data_scripts.corpora.corpus_record import (
+    RECORD_FORMAT,
+    corpus_name,
+    facts_of,
+    load_saved_corpus,
+)
 from data_scripts.corpora.emotions import in_shared_order
 from data_scripts.corpora.interface import CorpusFacts
-from training.cross_corpus import corpus_name, load_eval_dataset
-
-
-def _title(dataset: datasets.Dataset, name: str) -> str:
-    facts = recorded_corpus_facts(dataset)
-    return facts["title"] if facts else ("RAVDESS" if name == "ravdess" else name)
 
 
 def _common_columns(dataset: datasets.Dataset, name: str, label_names: list[str]) -> pa.Table:
@@ -36,10 +37,7 @@ def _common_columns(dataset: datasets.Dataset, name: str, label_names: list[str]
     table = dataset.data.table
     own = dataset.features["label"].names
     renumber = np.array([label_names.index(label) for label in own], dtype=np.int64)
-    if "actor" in dataset.column_names:  # RAVDESS
-        speakers = [f"{name}:{int(a):02d}" for a in table.column("actor").to_pylist()]
-    else:
-        speakers = [f"{name}:{s}" if s else "" for s in table.column("speaker").to_pylist()]
+    speakers = [f"{name}:{s}" if s else "" for s in table.column("speaker").to_pylist()]
     columns = {
         "audio": table.column("audio"),
         "label": pa.array(renumber[table.column("label").to_numpy()]),
@@ -48,15 +46,26 @@ def _common_columns(dataset: datasets.Dataset, name: str, label_names: list[str]
         "length": table.column("length").cast(pa.int64()),
         "file": pa.array([f"{name}/{f}" for f in table.column("file").to_pylist()], pa.string()),
         "corpus": pa.array([name] * len(table), pa.string()),
+        AUDIO_HASH_COLUMN: _audio_hashes(table),
     }
     return pa.table(columns)
 
 
-def combine_corpora(dataset_dirs: list[str]) -> datasets.Dataset:
-    """One dataset of every corpus's rows; ValueError for two copies of one corpus or corpora
-    decoded with different settings (their audio would not be alike)."""
-    loaded = [load_eval_dataset(d) for d in dataset_dirs]
-    names = [corpus_name(dataset, d) for dataset, d in zip(loaded, dataset_dirs, strict=True)]
+def _audio_hashes(table: pa.Table) -> pa.Array:
+    """The prepared fingerprints, or computed here for data prepared before they existed."""
+    if AUDIO_HASH_COLUMN in table.column_names:
+        return table.column(AUDIO_HASH_COLUMN).cast(pa.string())
+    arrays = table.column("audio").combine_chunks().field("array")
+    return pa.array([audio_sha256(a.values.to_numpy()) for a in arrays], pa.string())
+
+
+def combine_corpora(dataset_dirs: list[str]) -> tuple[datasets.Dataset, dict]:
+    """One dataset of every corpus's rows and its record (the combined facts, every corpus's
+    speakers prefixed); ValueError for two copies of one corpus or corpora decoded with
+    different settings (their audio would not be alike)."""
+    saved = [load_saved_corpus(d) for d in dataset_dirs]
+    loaded = [dataset for dataset, _ in saved]
+    names = [corpus_name(record, d) for (_, record), d in zip(saved, dataset_dirs, strict=True)]
     repeated = [name for name, count in Counter(names).items() if count > 1]
     if repeated:
         raise ValueError(f"--dataset_dir: the corpus {repeated[0]} is given twice")
@@ -70,7 +79,9 @@ def combine_corpora(dataset_dirs: list[str]) -> datasets.Dataset:
     label_names = list(
         in_shared_order({label for d in loaded for label in d.features["label"].names})
     )
-    titles = [_title(d, n) for d, n in zip(loaded, names, strict=True)]
+    titles = [
+        facts_of(record).get("title", name) for (_, record), name in zip(saved, names, strict=True)
+    ]
     facts = CorpusFacts(
         name="+".join(names),
         title=" + ".join(titles),
@@ -86,13 +97,17 @@ def combine_corpora(dataset_dirs: list[str]) -> datasets.Dataset:
         for line in (loaded[0].info.description or "").splitlines()
         if line.startswith(DECODING_LINE_PREFIX)
     ]
-    description = "\n".join(
-        [
-            facts.description,
-            f"{facts.title}: {len(table)} files; {shares}.",
-            f"{CORPUS_LINE_PREFIX}{json.dumps(facts.as_dict(), sort_keys=True)}",
-            *decoding,
-        ]
-    )
+    summary = f"{facts.title}: {len(table)} files; {shares}."
+    description = "\n".join([facts.description, summary, *decoding])
     info = datasets.DatasetInfo(description=description, features=corpus_features(facts))
-    return datasets.Dataset(InMemoryTable(table), info=info)
+    record = {
+        "format": RECORD_FORMAT,
+        "facts": facts.as_dict(),
+        "speakers": {
+            f"{name}:{speaker}": gender
+            for (_, rec), name in zip(saved, names, strict=True)
+            for speaker, gender in ((rec or {}).get("speakers") or {}).items()
+        },
+        "description": summary,
+    }
+    return datasets.Dataset(InMemoryTable(table), info=info), record

@@ -1,12 +1,14 @@
 """Robustness evaluation (`ser-evaluate --conditions ...`): a saved model scored on a prepared
 corpus under each condition (training.augment.conditions), each with its per-file table and
-results, then one table, one PNG and the model card's `## Robustness` section.
+results (speaker-clustered intervals included), then one table, one PNG and the model card's
+`## Robustness` section.
 
 Which files: when the model folder holds the run's `test_predictions.csv` and every file of it
 is in the corpus, the run's test split only (the model never trained on it); otherwise every
-file of the corpus (another corpus: cross-corpus robustness). Scoring is cross_corpus's: the
-same probabilities as `pipeline` gives each corrupted clip, the same two numbers (handed in as
-`score`, so this module does not import training.cross_corpus, which imports it).
+file of the corpus (another corpus: cross-corpus robustness). Scoring is cross-corpus
+evaluation's own (EmotionClassifier, the same probabilities as `pipeline` gives each corrupted
+clip, the same numbers), handed in by ser-evaluate as `score` and `pick_folder` so this module
+does not import training.cross_corpus, which calls it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
-from transformers import AutoFeatureExtractor
-
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
-from training.augment.conditions import Condition, Corruptor
+from data_scripts.corpora.corpus_record import corpus_name, load_saved_corpus
+from training.augment.conditions import Condition, Corruptor, parse_conditions
+from training.inference.classifier import EmotionClassifier
 from training.reports.per_file_results import PREDICTIONS_FILE
 from training.reports.robustness_card import (
     ROBUSTNESS_DIR,
@@ -29,10 +31,10 @@ from training.reports.robustness_card import (
 )
 
 RESULTS_FILE = "results.json"
-# (dataset, transform(audio, row)) -> (results, per-file table text): cross-corpus scoring,
-# handed in by ser-evaluate (training.cross_corpus imports this module, not the reverse).
-Score = Callable[[object, Callable], tuple[dict, str]]
+REPORT_FILE = "robustness.json"
 CARD = "README.md"
+# (dataset, transform(audio, row), classifier) -> (results, per-file table text).
+Score = Callable[[object, Callable, EmotionClassifier], tuple[dict, str]]
 
 
 def run_test_files(model_dir: Path, dataset) -> list[int] | None:
@@ -49,12 +51,7 @@ def run_test_files(model_dir: Path, dataset) -> list[int] | None:
     return sorted(rows[name] for name in files)
 
 
-def _model_rate(model_dir: Path) -> int:
-    """The rate the model hears (the prepared audio is at it): the corruptions' rate."""
-    return int(AutoFeatureExtractor.from_pretrained(model_dir).sampling_rate)
-
-
-def evaluate_condition(dataset, condition: Condition, corruptor, score: Score, folder) -> dict:
+def evaluate_condition(dataset, condition: Condition, corruptor, score, folder: Path) -> dict:
     """Score one condition; write its table and results; return the results."""
     files = dataset["file"]
     scored, table = score(dataset, lambda audio, row: corruptor(audio, condition, files[row]))
@@ -67,55 +64,81 @@ def evaluate_condition(dataset, condition: Condition, corruptor, score: Score, f
 def evaluate_robustness(
     model_dir,
     dataset,
-    name: str,
+    facts: dict,
     conditions: list[Condition],
-    score: Score,
-    output_dir=None,
-    seed: int = 0,
-    noise_dir: str | None = None,
-    rir_dir: str | None = None,
+    corruptor: Corruptor,
+    score: Callable,
+    folder: Path,
 ) -> dict:
-    """Every condition on one corpus (`dataset`, called `name`); writes robustness/NAME/ and
-    returns its report. Folders and bitrates are checked before anything is scored."""
+    """Every condition on one corpus (`dataset`; `facts`: its corpus name and dataset_dir);
+    writes `folder` (robustness/NAME) and returns its report."""
     model_dir = Path(model_dir)
-    output_dir = Path(output_dir or model_dir)
-    corruptor = Corruptor(_model_rate(model_dir), seed, noise_dir, rir_dir)
-    corruptor.check(conditions)
+    name = facts["corpus"]
     test_rows = run_test_files(model_dir, dataset)
     if test_rows is not None:
         dataset = dataset.select(test_rows, keep_in_memory=True)
         note = f"The run's test split ({len(dataset)} files of {name}, from {PREDICTIONS_FILE})."
     else:
         note = f"Every file of {name} ({len(dataset)} files)."
-    folder = output_dir / ROBUSTNESS_DIR / name
     report = {
-        "corpus": name,
+        **facts,
+        "folder": f"{ROBUSTNESS_DIR}/{folder.name}",
         "model_dir": str(model_dir),
-        "seed": seed,
+        "seed": corruptor.seed,
         "files_note": note,
         "conditions": [
             evaluate_condition(dataset, condition, corruptor, score, folder)
             for condition in conditions
         ],
     }
-    write_json_atomic(folder / "robustness.json", report)
+    write_json_atomic(folder / REPORT_FILE, report)
     plot_accuracy_by_condition(report, folder / ROBUSTNESS_PNG)
     write_text_atomic(folder / "README.md", robustness_markdown(report) + "\n")
     return report
+
+
+def run_robustness(args, score: Score, pick_folder: Callable) -> list[dict]:
+    """`ser-evaluate --conditions`: every condition on every --dataset_dir. Conditions, folders,
+    bitrates and result folders are all checked before anything is scored."""
+    conditions = parse_conditions(args.conditions)
+    classifier = EmotionClassifier.from_pretrained(args.model_dir, batch_size=args.batch_size)
+    corruptor = Corruptor(
+        classifier.sampling_rate, args.corruption_seed, args.noise_dir, args.rir_dir
+    )
+    corruptor.check(conditions)
+    output_dir = Path(args.output_dir or args.model_dir)
+    corpora, folders = [], []
+    for dataset_dir in args.dataset_dir:
+        dataset, record = load_saved_corpus(dataset_dir)
+        name = corpus_name(record, dataset_dir)
+        folder = pick_folder(
+            output_dir, name, dataset_dir, args.model_dir, args.overwrite, tuple(folders),
+            ROBUSTNESS_DIR, REPORT_FILE,
+        )  # fmt: skip
+        folders.append(folder)
+        corpora.append((dataset, {"corpus": name, "dataset_dir": str(dataset_dir)}, folder))
+    reports = [
+        evaluate_robustness(
+            args.model_dir, dataset, facts, conditions, corruptor,
+            lambda subset, transform: score(subset, transform, classifier), folder,
+        )
+        for dataset, facts, folder in corpora
+    ]  # fmt: skip
+    if output_dir.resolve() == Path(args.model_dir).resolve():
+        update_card(Path(args.model_dir) / CARD, reports)
+    print_summary(reports)
+    return reports
 
 
 def print_summary(reports: list[dict]) -> None:
     """One line per corpus and condition on stdout."""
     for report in reports:
         for result in report["conditions"]:
+            shared = result["shared_classes"]
+            accuracy = shared["intervals"]["metrics"]["accuracy"]
             print(
                 f"{report['corpus']} {result['condition']}: accuracy "
-                f"{100 * result['shared_classes']['accuracy']:.1f} %, UAR "
-                f"{100 * result['shared_classes']['uar']:.1f} % ({result['scored_files']} files)"
+                f"{100 * shared['accuracy']:.1f} % [{100 * accuracy['low']:.1f}, "
+                f"{100 * accuracy['high']:.1f}], UAR {100 * shared['uar']:.1f} % "
+                f"({result['scored_files']} files; {report['folder']})"
             )
-
-
-def summarise_in_card(output_dir, model_dir, reports: list[dict]) -> None:
-    """The model card's robustness section, when the results went into the model's folder."""
-    if Path(output_dir or model_dir).resolve() == Path(model_dir).resolve():
-        update_card(Path(model_dir) / CARD, reports)

@@ -6,6 +6,7 @@ import numpy as np
 from torch.utils.data import SequentialSampler
 from transformers import Trainer
 
+from training.cnn_feature_cache import LIVE_AUDIO, fill_live_features
 from training.model.exact_forward import make_batch_independent
 
 
@@ -31,6 +32,22 @@ class EmotionTrainer(Trainer):
         self.eval_data_collator = eval_data_collator or self.data_collator
         self.encoder_learning_rate = encoder_learning_rate
         self.batch_independence = make_batch_independent(self.model)
+        # Set by `training.cached_cnn_training.use_cnn_feature_cache`: batches then carry the
+        # frozen CNN's cached outputs instead of audio.
+        self.feature_cache = None
+
+    def _prepare_inputs(self, inputs):
+        inputs = super()._prepare_inputs(inputs)
+        if LIVE_AUDIO in inputs:  # random crops: their CNN output is computed now
+            inputs = fill_live_features(self.model, inputs, self.accelerator.autocast)
+        return inputs
+
+    def floating_point_ops(self, inputs) -> int:
+        # transformers counts the main input's elements; the attention mask has the audio's
+        # shape, so total_flos stays what the audio path reports.
+        if self.feature_cache is not None:
+            inputs = {**inputs, "input_values": inputs["attention_mask"]}
+        return super().floating_point_ops(inputs)
 
     def _get_eval_sampler(self, eval_dataset):
         # transformers applies train_sampling_strategy="group_by_length" to evaluation too and

@@ -10,10 +10,10 @@ The output directory loads with `pipeline("audio-classification", model=output_d
 
 from __future__ import annotations
 
-import copy
 import logging
 import pickle
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -22,12 +22,9 @@ if __package__ in (None, ""):
 
 import transformers
 from transformers import TrainingArguments, set_seed
-from transformers.trainer_utils import get_last_checkpoint
 
 from data_scripts.common.arrow_cache import recorded_decode_settings
-from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
-from data_scripts.corpora.ravdess.facts import EMOBOX_METRIC_NAMES
 from training.arguments import (
     DataArguments,
     ModelArguments,
@@ -36,10 +33,11 @@ from training.arguments import (
     parse_arguments,
 )
 from training.augment.augmenter import augment_summary, build_augmenter
+from training.cached_cnn_training import use_cnn_feature_cache
 from training.class_weights import class_weighting, loss_function
 from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
 from training.cross_corpus import check_eval_datasets, evaluate_corpora
-from training.cv_folds import corpus_facts, cross_validation_folds
+from training.cross_validation import run_cross_validation
 from training.data import (
     AudioClassificationCollator,
     describe_split,
@@ -48,6 +46,7 @@ from training.data import (
     split_for_training,
 )
 from training.divergence import StopWhenWeightsAreNotFinite
+from training.leakage import audit_split
 from training.model.checkpoint_refusal import refusal_message
 from training.model.decode_settings import record_decode_settings
 from training.model.model_builder import (
@@ -58,15 +57,21 @@ from training.model.model_builder import (
 from training.model.short_clips import drop_too_short
 from training.model.window_facts import record_window_facts
 from training.probe import build_probe_trainer
-from training.reports.cv_summary import (
-    cv_summary_markdown,
-    emobox_markdown,
-    summarize_folds,
-    write_cv_summary_card,
-)
 from training.reports.run_report import RunOutcome, write_run_report
 from training.reports.scores import detailed_metrics, logits_of, make_compute_metrics
-from training.run_folder.output_dir import check_inputs, claim_output_dir, remove_if_empty
+from training.run_evaluation import (
+    bootstrap_settings,
+    calibrate,
+    calibration_report,
+    evaluate_validation,
+    split_extras,
+)
+from training.run_folder.output_dir import (
+    check_inputs,
+    claim_output_dir,
+    remove_if_empty,
+    resume_target,
+)
 from training.run_folder.push_to_dir import check_push_target, push_to_dir
 from training.run_folder.run_info import collect_run_info, describe_processes
 from training.trainer import EmotionTrainer
@@ -80,10 +85,12 @@ def _resume_checkpoint(training_args: TrainingArguments) -> str | None:
     if resume in (None, "", "false", "False"):
         return None
     if resume in ("true", "True", True):
-        last = get_last_checkpoint(training_args.output_dir)
+        # The newest complete one (announced when the output folder was claimed).
+        last = resume_target(training_args, announce=False)
         if last is None:
             raise ValueError(
-                f"--resume_from_checkpoint true: no checkpoint in {training_args.output_dir}"
+                "--resume_from_checkpoint true: no complete checkpoint in "
+                f"{training_args.output_dir}"
             )
         return last
     return resume
@@ -110,36 +117,41 @@ def _train_and_test(
     """One train/validate/test run; returns the test metrics and the split (split.json)."""
     set_seed(training_args.seed)
     # The main process builds the Arrow cache; the others then find it and only read it.
-    with training_args.main_process_first(desc="prepare RAVDESS"):
-        dataset, actors = load_prepared_dataset(data_args)
-    splits, split_info = split_for_training(dataset, data_args, actors)
+    with training_args.main_process_first(desc="prepare the data"):
+        dataset, record = load_prepared_dataset(data_args)
+    splits, split_info = split_for_training(dataset, data_args, record)
+    leakage = audit_split(splits, data_args.allow_duplicates)  # refused before any training
     check_eval_datasets(data_args.eval_dataset_dir, label_names(dataset))  # before training
     logger.info("split %s: %s", data_args.split, {k: len(v) for k, v in splits.items()})
     model, transfer, feature_extractor, extractor_source = _build_model(model_args, dataset)
     # Clips the encoder turns into no frame are dropped by predict's rule, counted and named.
     splits, too_short = drop_too_short(splits, model)
     if too_short:  # the summary describes the rows actually used
-        split_info = describe_split(splits)
+        split_info = describe_split(splits, split_info, record)
     split_info["dropped_too_short"] = too_short
+    split_info["leakage"] = leakage
     record_window_facts(feature_extractor, data_args.max_train_seconds, splits["train"]["length"])
     trainer, views = _build_trainer(
         model, feature_extractor, dataset, splits, model_args, data_args, training_args
     )
     trainer.add_callback(StopWhenWeightsAreNotFinite())  # a NaN run stops, named, not finished
 
+    started = time.perf_counter()
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
+    trained = time.perf_counter()
     training_history = list(trainer.state.log_history)  # before the best model is re-evaluated
+    # T goes into the weights before they are saved: every number below is the calibrated model's.
+    validation = splits["validation"]
+    calibration = calibrate(trainer, model, views["validation"], validation, model_args.calibration)
     trainer.save_model()  # with load_best_model_at_end this is the best checkpoint
     trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
 
-    eval_metrics = trainer.evaluate()
-    trainer.log_metrics("eval", eval_metrics)
-    trainer.save_metrics("eval", eval_metrics)
+    eval_metrics, validation_logits = evaluate_validation(trainer, views, validation, data_args)
 
     test = splits["test"]
-    logits, details, test_metrics = _test(trainer, views["test"], test)
+    logits, details, test_metrics = _test(trainer, views["test"], test, record, data_args)
 
     processes = describe_processes(training_args)  # every rank takes part in the gather
     if trainer.is_world_process_zero():
@@ -150,7 +162,12 @@ def _train_and_test(
             processes=processes,
             feature_extractor=feature_extractor_settings(feature_extractor, extractor_source),
         )
-        cross = evaluate_corpora(training_args.output_dir, data_args.eval_dataset_dir)
+        cache = getattr(trainer, "feature_cache", None)
+        run_info["cnn_feature_cache"] = None if cache is None else cache.summary()
+        bootstrap = bootstrap_settings(data_args)
+        cross = evaluate_corpora(  # the run's own folder: a resumed run replaces its results
+            training_args.output_dir, data_args.eval_dataset_dir, overwrite=True, **bootstrap
+        )
         run_info["class_weighting"] = class_weighting(data_args.class_weighting, splits["train"])
         outcome = RunOutcome(
             test=test,
@@ -162,15 +179,26 @@ def _train_and_test(
             split_info=split_info,
             run_info=run_info,
             training_history=training_history,
+            validation=validation,
+            validation_logits=validation_logits,
+            calibration=calibration_report(
+                calibration, validation_logits, validation, logits, test
+            ),
         )
         write_run_report(
             Path(training_args.output_dir),
             outcome,
             {
-                **_card_facts(model_args, data_args, training_args, dataset, test),
+                **_card_facts(model_args, data_args, training_args, dataset, test, record),
                 "cross_corpus": cross,
             },
         )
+    # What the run costs after training (final validation, test, reports), beside training.
+    logger.info(
+        "training %.1f s; after it (validation, test, reports) %.1f s",
+        trained - started,
+        time.perf_counter() - trained,
+    )
     return test_metrics, split_info
 
 
@@ -231,29 +259,46 @@ def _build_trainer(model, feature_extractor, dataset, splits, model_args, data_a
         compute_loss_func=loss_function(data_args.class_weighting, splits["train"]),
         encoder_learning_rate=model_args.encoder_learning_rate,
     )
+    frozen_cnn = model_args.freeze_feature_encoder or model_args.freeze_encoder
+    if frozen_cnn and model_args.feature_cache_gb != 0:
+        # The CNN never changes: its outputs once per clip, reused by every epoch and pass.
+        cached_views = use_cnn_feature_cache(
+            trainer,
+            splits,
+            feature_extractor,
+            data_args.max_train_seconds,
+            model_args.feature_cache_gb,
+            data_args.cache_dir,
+        )
+        views = cached_views or views
     return trainer, views
 
 
-def _test(trainer, test_view, test) -> tuple:
-    """Logits, detailed metrics and the `test_*` metrics (saved) of the test split, in order."""
+def _test(trainer, test_view, test, record, data_args) -> tuple:
+    """Logits, detailed metrics and the `test_*` metrics (saved) of the test split, in order,
+    with their intervals and calibration numbers."""
     prediction = trainer.predict_in_order(test_view, test["label"])
     logits = logits_of(prediction.predictions)
     details = detailed_metrics(
-        logits, prediction.label_ids, label_names(test), metric_groups(test, group_columns(test))
+        logits,
+        prediction.label_ids,
+        label_names(test),
+        metric_groups(test, group_columns(test, record)),
     )
     test_metrics = {f"test_{k}": v for k, v in details.items()}
     test_metrics["test_loss"] = prediction.metrics.get("test_loss")
     test_metrics["test_samples"] = len(test)
+    test_metrics.update(split_extras(logits, test, label_names(test), data_args, "test_"))
     trainer.save_metrics("test", test_metrics)
     return logits, details, test_metrics
 
 
-def _card_facts(model_args, data_args, training_args, dataset, test) -> dict:
+def _card_facts(model_args, data_args, training_args, dataset, test, record) -> dict:
     """What the model card says about how the run was set up."""
     return {
         "base_model": model_args.model_path,
         "vocal_channel": data_args.vocal_channel,
-        **corpus_card_facts(dataset, data_args.vocal_channel, test),
+        **corpus_card_facts(dataset, data_args.vocal_channel, test, record),
         "pooling": model_args.pooling,
         "split_protocol": data_args.split,
         "training": _training_summary(model_args, data_args, training_args),
@@ -281,62 +326,7 @@ def _training_summary(
     }
 
 
-def emobox_summary(summary: dict) -> dict:
-    """Our cross-validation means and stds under EmoBox's names, in % like its tables."""
-    return {
-        name: {k: 100 * v for k, v in summary[ours].items()}
-        for name, ours in EMOBOX_METRIC_NAMES.items()
-    }
-
-
-def _emobox_results(notes: list[dict], summary: dict) -> dict:
-    """The EmoBox view of a cross-validation: its names, % units, and whether it is comparable
-    (every fold's split says so: speech only, EmoBox's file counts)."""
-    return {
-        "protocol": "EmoBox RAVDESS folds 1-6 (Ma et al., Interspeech 2024)",
-        "comparable": all(note["comparable"] for note in notes),
-        "note": notes[0]["note"],
-        "metrics_percent": emobox_summary(summary),
-        "names": dict(EMOBOX_METRIC_NAMES),
-    }
-
-
-def run_cross_validation(
-    model_args: ModelArguments,
-    data_args: DataArguments,
-    training_args: TrainingArguments,
-    argv: list[str] | None = None,
-) -> dict:
-    """Speaker-independent cross-validation: one run per fold, then mean and std."""
-    root = Path(training_args.output_dir)
-    folds, emobox_notes = [], []
-    fold_settings = cross_validation_folds(data_args)
-    for number, (fold, fold_data) in enumerate(fold_settings, start=1):
-        fold_training = copy.deepcopy(training_args)
-        fold_training.output_dir = str(root / f"fold_{fold}")
-        logger.info("cross-validation fold %d of %d", number, len(fold_settings))
-        metrics, split_info = _train_and_test(model_args, fold_data, fold_training, argv)
-        test = split_info["splits"]["test"]
-        test_actors = test.get("actors", test.get("speakers"))  # RAVDESS's actors, or speakers
-        folds.append({"fold": fold, "test_actors": test_actors, **metrics})
-        if "emobox" in split_info:
-            emobox_notes.append(split_info["emobox"])
-    summary = summarize_folds(folds)
-    results = {"folds": folds, "summary": summary}
-    if data_args.cv_folds == "emobox":
-        results["emobox"] = _emobox_results(emobox_notes, summary)
-    if training_args.process_index == 0:
-        write_json_atomic(root / "cv_results.json", results)
-        corpora = corpus_facts(data_args)
-        markdown = cv_summary_markdown(folds, summary, "speakers" if corpora else "actors")
-        if "emobox" in results:
-            markdown = emobox_markdown(results["emobox"]) + "\n\n" + markdown
-        write_text_atomic(root / "cv_summary.md", markdown)
-        write_cv_summary_card(root, folds, summary, results.get("emobox"), corpora)
-    return results
-
-
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> int:
     debug, argv = pop_debug_flag(argv)  # a bare --debug: tracebacks of errors
     try:
         model_args, data_args, training_args = parse_arguments(argv)
@@ -354,17 +344,18 @@ def main(argv: list[str] | None = None) -> dict:
         # Inputs first, then the output folder (created, locked): nothing before the checks.
         check_inputs(model_args, data_args)
         check_push_target(model_args.push_to_dir, training_args.output_dir, data_args.cv_folds)
-        lock = claim_output_dir(training_args, is_main=training_args.process_index == 0)
+        lock = claim_output_dir(training_args, training_args.process_index == 0, data_args)
         try:
             if data_args.cv_folds:
-                return run_cross_validation(model_args, data_args, training_args, argv)
-            results = run_training(model_args, data_args, training_args, argv)
+                run_cross_validation(model_args, data_args, training_args, argv, _train_and_test)
+                return 0
+            run_training(model_args, data_args, training_args, argv)
         finally:
             if lock is not None:
                 lock.release()
         if model_args.push_to_dir and training_args.process_index == 0:
             push_to_dir(training_args.output_dir, model_args.push_to_dir)
-        return results
+        return 0
     except USER_ERRORS as error:
         if isinstance(error, pickle.UnpicklingError):
             error = ValueError(refusal_message("a checkpoint file", error))
@@ -374,4 +365,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

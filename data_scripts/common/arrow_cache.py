@@ -1,12 +1,12 @@
 """What every corpus's Arrow cache shares: table size, workers, input fingerprint, failure reason.
 
-Both builders (RAVDESS's, data_scripts.corpora.ravdess.builder, and every other corpus's,
-data_scripts.corpora.builder) write tables of `FILES_PER_TABLE` clips, key their cache on
+The one builder (data_scripts.corpora.builder, RAVDESS and every other corpus) writes tables of
+`FILES_PER_TABLE` clips, keys its cache on
 `input_fingerprint` (file names, sizes and mtimes; the SHA-256 of small files such as a CSV)
-and the decode settings, and record those settings in the dataset's description on the line
+and the decode settings, and records those settings in the dataset's description on the line
 `recorded_decode_settings` reads back. A worker's failure reaches the prepare command as one
-line (`failure_message`), and both prepare commands run their work through `run_prepare`:
-one-line errors, then the same `saved_line`.
+line (`failure_message`), and the prepare command runs its work through `run_prepare`:
+one-line errors, then `saved_line`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ def input_fingerprint(sources: Iterable, extra_files: list[Path]) -> list:
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: listed in the mapping but missing") from None
         stats.append((path, status.st_size, status.st_mtime_ns))
-    hashes = [(str(p), hashlib.sha256(p.read_bytes()).hexdigest()) for p in extra_files]
+    hashes = []
+    for extra in extra_files:
+        with open(extra, "rb") as handle:
+            hashes.append((str(extra), hashlib.file_digest(handle, "sha256").hexdigest()))
     return [stats, hashes]
 
 

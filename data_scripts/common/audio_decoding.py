@@ -8,22 +8,25 @@ a few shared lengths before resampling (see `resample`); the samples are those o
 `torchaudio.functional.resample`, which rebuilds the kernel on every call.
 
 Faults a decoder must not hide are refused with `AudioDecodeError`, one line naming the file:
-undecodable bytes, a WAV whose header declares more frames than the file holds (a cut download),
-and a file with no samples.
+undecodable bytes, a header declaring more frames than the file holds (a cut download or copy:
+`declared_length`), a file with no samples, a sample rate no recording uses (a crafted header:
+rates sharing no factor with 16 kHz made torchaudio build a table of gigabytes), NaN or
+infinite samples, samples too large to be audio, and (whole-file decoding only) a file too long
+to decode in memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import io
 import math
-import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import soundfile as sf
+
+from data_scripts.common.declared_length import declared_frames
 
 if TYPE_CHECKING:
     import torch
@@ -33,8 +36,23 @@ if TYPE_CHECKING:
 
 # The rate every prepared dataset is decoded to: the input rate of wav2vec2 models.
 TARGET_SAMPLING_RATE = 16_000
-# A RIFF chunk size of all ones means "unknown" (a stream that was never finalised).
-_UNKNOWN_CHUNK_SIZE = 0xFFFFFFFF
+# Sample rates of real recordings: below 1 kHz nothing of speech is left, above 768 kHz no
+# converter records. A header claiming another rate is damaged or crafted: 1 Hz would turn a
+# small file into hours of 16 kHz audio.
+MIN_SAMPLING_RATE, MAX_SAMPLING_RATE = 1_000, 768_000
+# Float audio is scaled to +-1, and floats holding integer samples reach 2^31. Larger values are
+# no recording; from about 1e19, the feature extractor's per-clip variance overflows float32 and
+# the normalised clip becomes all zeros (a file scaled by 1e20 was `no speech`, or `happy 0.979`).
+MAX_SAMPLE_MAGNITUDE = 1e10
+# Whole-file decoding (datasets, not predict, which reads stretches) holds about five copies of
+# the file's samples at once (read, downmix, padding, filtering): 2^26 samples (frames x
+# channels) is at most 1.3 GB, 23 minutes of 48 kHz stereo or 70 minutes of 16 kHz mono. Emotion
+# corpora hold clips of seconds; a 4 GB recording used to need 20 GB and die naming nothing.
+MAX_WHOLE_FILE_SAMPLES = 1 << 26
+# torchaudio's resampling table (up x (2 * width + down) float32 taps) is used up to this size,
+# which every common rate stays far below (11.025 kHz, the largest: 640 x 455); beyond it,
+# `sinc_resampling` computes the same filter per output sample.
+MAX_RESAMPLING_TABLE = 1 << 22
 
 
 class AudioDecodeError(ValueError):
@@ -106,68 +124,73 @@ def resample(mono: torch.Tensor, source_rate: int, settings: DecodeSettings) -> 
     up, down = settings.target_sampling_rate // divisor, source_rate // divisor
     # torchaudio's output length, rounded as it rounds it (a float32 ceil).
     kept = int(torch.ceil(torch.as_tensor(up * frames / down)))
+    width = math.ceil(settings.lowpass_filter_width * down / (min(up, down) * settings.rolloff))
+    if up * (2 * width + down) > MAX_RESAMPLING_TABLE:
+        from data_scripts.common.sinc_resampling import sinc_resample
+
+        return sinc_resample(
+            mono, up, down, kept, settings.lowpass_filter_width, settings.rolloff,
+            settings.resampling_method,
+        )  # fmt: skip
     extended = torch.nn.functional.pad(mono, (0, padded_length(frames) - frames))
     return resampler(source_rate, settings)(extended)[:kept]
 
 
-def declared_wav_frames(handle: BinaryIO) -> int | None:
-    """Frames the RIFF/WAVE header's data chunk declares, or None when it is not a plain RIFF
-    WAV or the size is unknown. libsndfile silently shortens a cut file's data chunk to what is
-    there, so its frame count cannot reveal the cut; the header can."""
-    start = handle.tell()
-    try:
-        riff = handle.read(12)
-        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
-            return None
-        block_align = None
-        while True:
-            header = handle.read(8)
-            if len(header) < 8:
-                return None
-            chunk_id, size = header[:4], struct.unpack("<I", header[4:])[0]
-            if chunk_id == b"fmt ":
-                fmt = handle.read(size)
-                if len(fmt) < 14:
-                    return None
-                block_align = struct.unpack("<H", fmt[12:14])[0]
-                handle.seek(size % 2, io.SEEK_CUR)  # chunks are padded to even sizes
-            elif chunk_id == b"data":
-                if not block_align or size == _UNKNOWN_CHUNK_SIZE:
-                    return None
-                return size // block_align
-            else:
-                handle.seek(size + size % 2, io.SEEK_CUR)
-    finally:
-        handle.seek(start)
+def check_opened(sound: sf.SoundFile, declared: int | None, name: str) -> None:
+    """AudioDecodeError naming the file for what its header alone reveals: a rate no recording
+    uses, fewer frames than the header declares (`declared_length.declared_frames`), none."""
+    rate = sound.samplerate
+    if not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
+        raise AudioDecodeError(
+            f"{name}: sample rate {rate} Hz is outside {MIN_SAMPLING_RATE}-{MAX_SAMPLING_RATE} Hz, "
+            "which no recording uses: the header is damaged; export the file again"
+        )
+    if declared is not None and declared > sound.frames:
+        raise AudioDecodeError(
+            f"{name}: truncated: header declares {declared} frames, file holds {sound.frames}"
+        )
+    if sound.frames == 0:
+        raise AudioDecodeError(f"{name}: holds no audio samples")
 
 
 def _read(handle: BinaryIO, name: str) -> tuple[np.ndarray, int]:
-    """(mono float32 samples, rate); AudioDecodeError for a cut or empty file."""
-    declared = declared_wav_frames(handle)
+    """(mono float32 samples, rate); AudioDecodeError for what `check_opened` refuses, a file
+    too long to decode whole, one whose frames run out early, or impossible samples."""
+    declared = declared_frames(handle)
     try:
         with sf.SoundFile(handle) as sound:
-            rate = sound.samplerate
+            check_opened(sound, declared, name)
+            rate, frames = sound.samplerate, sound.frames
+            if frames * sound.channels > MAX_WHOLE_FILE_SAMPLES:
+                raise AudioDecodeError(
+                    f"{name}: too long to decode whole: {frames / rate / 60:.1f} minutes at "
+                    f"{rate} Hz in {sound.channels} channel(s) hold {frames * sound.channels} "
+                    f"samples, above the limit of {MAX_WHOLE_FILE_SAMPLES}: cut it into clips, "
+                    "or classify it with ser-predict, which reads long recordings in stretches"
+                )
             if sound.subtype == "PCM_16":
                 mono = _pcm16_mono(sound.read(dtype="int16", always_2d=True))
             else:
                 mono = _mono(sound.read(dtype="float32", always_2d=True))
-                refuse_non_finite(mono, name, 0, rate)
+                refuse_impossible_samples(mono, name, 0, rate)
     except (sf.LibsndfileError, RuntimeError) as error:
         raise AudioDecodeError(f"{name}: cannot decode audio ({error})") from error
-    held = len(mono)
-    if declared is not None and declared > held:
-        raise AudioDecodeError(
-            f"{name}: truncated: header declares {declared} frames, file holds {held}"
-        )
-    if held == 0:
-        raise AudioDecodeError(f"{name}: holds no audio samples")
+    if len(mono) < frames:
+        raise AudioDecodeError(f"{name}: ends early: {len(mono)} of {frames} frames readable")
     return mono, rate
 
 
-def refuse_non_finite(mono: np.ndarray, name: str, first_frame: int, rate: int) -> None:
-    """Float files can hold NaN or infinite samples (a damaged export or a broken effect chain).
-    One such sample makes every training loss NaN, and with it every weight of the model, so it
-    is refused naming the file and the time. Integer PCM cannot hold them."""
+def refuse_impossible_samples(mono: np.ndarray, name: str, first_frame: int, rate: int) -> None:
+    """Float files can hold NaN or infinite samples (a damaged export or a broken effect chain),
+    or values no recording holds (above MAX_SAMPLE_MAGNITUDE). One NaN sample makes every
+    training loss NaN, and with it every weight of the model; a huge one makes the normalised
+    clip zeros. Either is refused naming the file and the time. Integer PCM cannot hold them."""
+    if not len(mono):
+        return
+    # Two reductions without a temporary (np.abs would allocate the clip again); NaN propagates.
+    peak = max(float(mono.max()), -float(mono.min()))
+    if peak <= MAX_SAMPLE_MAGNITUDE:  # False for NaN too
+        return
     finite = np.isfinite(mono)
     if not finite.all():
         seconds = (first_frame + int(np.argmin(finite))) / rate
@@ -175,6 +198,12 @@ def refuse_non_finite(mono: np.ndarray, name: str, first_frame: int, rate: int) 
             f"{name}: holds NaN or infinite samples (the first at {seconds:.3f} s): the file is "
             "damaged; export it again or leave it out"
         )
+    seconds = (first_frame + int(np.argmax(np.abs(mono) > MAX_SAMPLE_MAGNITUDE))) / rate
+    raise AudioDecodeError(
+        f"{name}: holds samples of magnitude {peak:.3g} (the first at {seconds:.3f} s), where "
+        f"audio stays within +-1 (at most {MAX_SAMPLE_MAGNITUDE:.0e}): the file is damaged or "
+        "mis-scaled; export it again or leave it out"
+    )
 
 
 def _mono(samples: np.ndarray) -> np.ndarray:

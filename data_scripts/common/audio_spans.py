@@ -23,16 +23,18 @@ from data_scripts.common.audio_decoding import (
     DecodeSettings,
     _mono,
     _pcm16_mono,
-    declared_wav_frames,
-    refuse_non_finite,
+    check_opened,
+    refuse_impossible_samples,
     resample,
 )
+from data_scripts.common.declared_length import declared_frames
 
 
 class SpanDecoder:
     """An open audio file whose decoded samples (mono, at the settings' rate) are read by span.
 
-    Refuses, naming the file, what `decode_audio` refuses: undecodable, a WAV cut short, empty.
+    Refuses, naming the file, what `decode_audio` refuses (undecodable, cut short, empty, a rate
+    no recording uses, impossible samples), except length: only a stretch is ever decoded.
     Use as a context manager (it holds the file open).
     """
 
@@ -44,21 +46,18 @@ class SpanDecoder:
         except OSError as error:
             raise AudioDecodeError(f"{path}: cannot read ({error.strerror or error})") from error
         try:
-            declared = declared_wav_frames(self._handle)
+            declared = declared_frames(self._handle)
             self._sound = sf.SoundFile(self._handle)
         except (sf.LibsndfileError, RuntimeError) as error:
             self._handle.close()
             raise AudioDecodeError(f"{path}: cannot decode audio ({error})") from error
         self.frames = self._sound.frames
         self.source_rate = self._sound.samplerate
-        if declared is not None and declared > self.frames:
+        try:
+            check_opened(self._sound, declared, self.name)
+        except AudioDecodeError:
             self.close()
-            raise AudioDecodeError(
-                f"{path}: truncated: header declares {declared} frames, file holds {self.frames}"
-            )
-        if self.frames == 0:
-            self.close()
-            raise AudioDecodeError(f"{path}: holds no audio samples")
+            raise
         divisor = math.gcd(self.source_rate, settings.target_sampling_rate)
         self._up = settings.target_sampling_rate // divisor
         self._down = self.source_rate // divisor
@@ -93,7 +92,7 @@ class SpanDecoder:
                 mono = _pcm16_mono(block)
             else:
                 mono = _mono(self._sound.read(stop - start, dtype="float32", always_2d=True))
-                refuse_non_finite(mono, self.name, start, self.source_rate)
+                refuse_impossible_samples(mono, self.name, start, self.source_rate)
         except (sf.LibsndfileError, RuntimeError) as error:
             raise AudioDecodeError(f"{self.name}: cannot decode audio ({error})") from error
         if len(mono) < stop - start:

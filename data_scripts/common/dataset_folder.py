@@ -1,9 +1,10 @@
 """Save a dataset folder safely: replace only a folder this tool wrote, stage under a unique name.
 
 The folder is written into `.<name>.<pid>.incomplete` beside the target, so two builds never
-share a staging folder; the swap into place holds a lock on the parent folder, so the last
-build to finish wins with a complete folder. A folder that is not a saved dataset (the data
-folder, a user's files) is never deleted.
+share a staging folder; the swap into place holds a lock (`filelock`, an flock the kernel
+releases if the process dies) on a file in the temporary folder named by the target's path, so
+the last build to finish wins with a complete folder and nothing is left beside it. A folder
+that is not a saved dataset (the data folder, a user's files) is never deleted.
 
 A dataset read straight from the build cache is saved as hard links to the cache's Arrow files
 plus the two JSON files `save_to_disk` writes (the same folder, checked by
@@ -15,22 +16,25 @@ as it is.
 
 from __future__ import annotations
 
-import fcntl
+import hashlib
 import json
 import os
 import re
 import shutil
-from contextlib import contextmanager
+import tempfile
 from pathlib import Path
 
 import datasets
+import filelock
 from datasets.utils.py_utils import asdict  # save_to_disk's own (it knows Features)
 
 from data_scripts.common.orphans import pid_alive
 from data_scripts.common.writable import check_writable
 
-# What `Dataset.save_to_disk` writes, and nothing else.
-SAVED_DATASET_FILE = re.compile(r"^(data-\d{5}-of-\d{5}\.arrow|dataset_info\.json|state\.json)$")
+# What `Dataset.save_to_disk` writes, and the corpus's record beside it (corpus.json).
+SAVED_DATASET_FILE = re.compile(
+    r"^(data-\d{5}-of-\d{5}\.arrow|dataset_info\.json|state\.json|corpus\.json)$"
+)
 STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(incomplete|old)$")
 
 
@@ -74,20 +78,20 @@ def _remove_stale_staging(output_dir: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-@contextmanager
-def _folder_lock(folder: Path):
-    """An exclusive flock on the folder itself: released by the kernel if the process dies."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(descriptor)
+def _swap_lock(output_dir: Path) -> filelock.FileLock:
+    """The lock two builds of one target take to swap it into place (waits for the other). It
+    lives in the temporary folder, keyed by the target's path, so nothing is left beside the
+    user's folder."""
+    key = hashlib.sha256(str(output_dir.resolve()).encode()).hexdigest()[:16]
+    return filelock.FileLock(
+        Path(tempfile.gettempdir()) / f"ser-prepare-{key}.lock", fallback_to_soft=False
+    )
 
 
-def holds_dataset(folder: Path, dataset: datasets.Dataset) -> bool:
+def holds_dataset(folder: Path, dataset: datasets.Dataset, beside: dict | None = None) -> bool:
     """True when `folder` is a saved dataset with `dataset`'s fingerprint (an earlier save of
-    the same build: datasets fingerprints a cached build by its cache key) and all its files."""
+    the same build: datasets fingerprints a cached build by its cache key), all its files, and
+    the files `beside` it ({name: text}) as given."""
     try:
         state = json.loads((folder / "state.json").read_text())
     except (OSError, ValueError):
@@ -98,7 +102,15 @@ def holds_dataset(folder: Path, dataset: datasets.Dataset) -> bool:
         and bool(files)
         and all(f.is_file() for f in files)
         and is_saved_dataset(folder)
+        and all(_text(folder / name) == text for name, text in (beside or {}).items())
     )
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 def _link_cache_files(dataset: datasets.Dataset, staging: Path) -> bool:
@@ -129,12 +141,18 @@ def _link_cache_files(dataset: datasets.Dataset, staging: Path) -> bool:
     return True
 
 
-def save_dataset(dataset: datasets.Dataset, output_dir: str | Path, inputs: tuple = ()) -> None:
-    """Link (or save_to_disk) into a staging sibling, then swap it into place under a lock;
-    nothing to do when the target already holds this build."""
+def save_dataset(
+    dataset: datasets.Dataset,
+    output_dir: str | Path,
+    inputs: tuple = (),
+    beside: dict | None = None,
+) -> None:
+    """Link (or save_to_disk) into a staging sibling with the files `beside` the Arrow files
+    ({name: text}: corpus.json), then swap it into place under a lock; nothing to do when the
+    target already holds this build."""
     output_dir = Path(output_dir).absolute()
     check_dataset_output(output_dir, inputs)
-    if output_dir.is_dir() and holds_dataset(output_dir, dataset):
+    if output_dir.is_dir() and holds_dataset(output_dir, dataset, beside):
         return
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(output_dir)
@@ -143,7 +161,9 @@ def save_dataset(dataset: datasets.Dataset, output_dir: str | Path, inputs: tupl
     try:
         if not _link_cache_files(dataset, staging):
             dataset.save_to_disk(str(staging))
-        with _folder_lock(output_dir.parent):
+        for name, text in (beside or {}).items():
+            (staging / name).write_text(text)
+        with _swap_lock(output_dir):
             # Checked again under the lock: something may have appeared while we saved.
             check_dataset_output(output_dir, inputs)
             if output_dir.exists():

@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 PART_SUFFIX = ".part"
 TOO_MANY_REQUESTS = 429
 RANGE_NOT_SATISFIABLE = 416
-HASH_CHUNK_SIZE = 1 << 20
 CONTENT_RANGE_PATTERN = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 CONTENT_RANGE_TOTAL_PATTERN = re.compile(r"^bytes \*/(\d+)$")
 # Lost connections and timeouts are worth retrying; a malformed URL is not.
@@ -47,13 +46,11 @@ def part_path(destination: Path) -> Path:
     return destination.with_name(destination.name + PART_SUFFIX)
 
 
-def file_md5(path: Path, chunk_size: int = HASH_CHUNK_SIZE) -> str:
-    """MD5 hex digest of a file, read in chunks so large archives need little memory."""
-    digest = hashlib.md5()
+def file_md5(path: Path) -> str:
+    """MD5 hex digest of a file, read in chunks by hashlib so large archives need little
+    memory."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def verify_file(path: Path, expected_size: int | None, expected_md5: str | None) -> None:

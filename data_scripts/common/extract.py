@@ -5,7 +5,10 @@ for RAVDESS); this module refuses what no archive may hold (absolute paths, `..`
 backslashes), streams members with a byte cap (a zip bomb must not fill the disk or the memory),
 and writes into a hidden sibling folder that is renamed into place when complete, with a marker
 holding the archive's MD5, so an interrupted run never leaves a partial folder under the final
-name and a completed one is skipped on re-run.
+name and a completed one is skipped on re-run. The marker is written only after the staged files
+were checked against the archive's list (every member, at its size, nothing else), and a
+folder is taken as complete only when it still passes that check. Callers that may run
+concurrently hold a lock (data_scripts.common.folder_lock) around the extraction.
 """
 
 from __future__ import annotations
@@ -85,8 +88,32 @@ def stream_member(
     return written
 
 
+def extraction_problem(folder: Path, members: list[zipfile.ZipInfo]) -> str | None:
+    """Why `folder` is not exactly the archive's files at their sizes (the first missing, cut
+    or extra file), or None. Two extractions sharing a staging folder once left most, not all,
+    files; this is the check that keeps such a folder from being called complete."""
+    expected = {
+        PurePosixPath(*member_parts(info.filename)).as_posix(): info.file_size
+        for info in members
+        if not info.is_dir()
+    }
+    found = {
+        path.relative_to(folder).as_posix(): path.stat().st_size
+        for path in folder.rglob("*")
+        if path.is_file() and path.name != COMPLETE_MARKER
+    }
+    for name, size in sorted(expected.items()):
+        if name not in found:
+            return f"{name} is missing"
+        if found[name] != size:
+            return f"{name} holds {found[name]} bytes, the archive {size}"
+    extra = sorted(set(found) - set(expected))
+    return f"{extra[0]} is not in the archive" if extra else None
+
+
 def is_complete(destination: Path, archive_md5: str) -> bool:
-    """Whether `destination` holds a finished extraction of the archive with this MD5."""
+    """Whether `destination` holds the marker of a finished extraction of the archive with this
+    MD5 (check its files with `extraction_problem` too: a marker can outlive a file)."""
     marker = destination / COMPLETE_MARKER
     return marker.is_file() and marker.read_text().strip() == archive_md5
 
@@ -116,6 +143,10 @@ def extract_staged(
                 target.parent.mkdir(exist_ok=True)
                 with open(target, "wb") as sink:
                     stream_member(archive, info, sink, max_member_bytes, corpus)
+        # The marker goes only over a verified, complete extraction.
+        problem = extraction_problem(staging, members)
+        if problem is not None:
+            raise ValueError(f"{zip_path}: extraction into {staging} is incomplete: {problem}")
         (staging / COMPLETE_MARKER).write_text(archive_md5 + "\n")
         _move_into_place(staging, destination)
     except BaseException:

@@ -1,19 +1,27 @@
-"""Any corpus as a `datasets` Arrow cache of 16 kHz mono audio: one schema for every kind.
+"""Every corpus, RAVDESS included, as a `datasets` Arrow cache of 16 kHz mono audio: one builder,
+one schema.
 
-Columns: `audio`, `label` (a ClassLabel with the corpus's names), `speaker`, `gender` ("" where
-unknown), `length`, `file`, `corpus`, then the corpus's own fields as strings. The decoding,
-batching, cache fingerprint and error reporting are RAVDESS's (data_scripts.common.arrow_cache):
-the same decoder (`audio_decoding.decode_audio`), tables of a few dozen clips built column-wise,
-and a cache keyed by the files' names, sizes and mtimes, their labels and the decode settings. The
-description records the corpus's facts (name, breakdown fields, license) for training and cards.
+Columns: `audio`, `label` (a ClassLabel with the corpus's names, in its facts' order), `speaker`,
+`gender` ("" where unknown), `length`, `file`, `corpus`, `audio_sha256` (the SHA-256 of the
+decoded 16 kHz samples, for training's leakage audit), then the corpus's own fields (strings
+unless its facts give a type: RAVDESS's `actor`, `statement` and `repetition` are int32). Clips
+are decoded by `audio_decoding.decode_audio` (files on disk or zip members read in memory) into
+tables of a few dozen clips built column-wise (datasets' per-example encoding of long float arrays
+costs about 20 ms a clip), on threads in this process or on `num_proc` worker processes. The
+cache is keyed by the files' names, sizes and mtimes, their labels, the corpus's facts and the
+decode settings, so a second build with the same inputs decodes nothing and any change rebuilds.
+A file that fails to decode stops the build naming it: a broken download must be fixed, not
+trained around. The corpus's facts travel beside the saved dataset (corpus_record.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
+import zipfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -30,22 +38,24 @@ from data_scripts.common.arrow_cache import (
     input_fingerprint,
 )
 from data_scripts.common.audio_decoding import DEFAULT_SETTINGS, DecodeSettings, decode_audio
+from data_scripts.common.audio_hash import AUDIO_HASH_COLUMN, audio_sha256
+from data_scripts.common.extract import open_archive
 from data_scripts.common.orphans import children_die_with_me
-from data_scripts.corpora.interface import CorpusFacts, CorpusFile, shortfalls
+from data_scripts.corpora.interface import CorpusFacts, CorpusFile, CorpusScan, shortfalls
+from data_scripts.corpora.ravdess.archives import stream_member
 
 logger = logging.getLogger(__name__)
 
 # Bumped whenever the rows this builder writes change for the same inputs and settings.
-CACHE_FORMAT_VERSION = "1.0.0"
+CACHE_FORMAT_VERSION = "2.1.0"  # 2.0.0: RAVDESS through this builder; 2.1.0: audio_sha256
 # The cache's folder name: datasets would take it from this module's file name, so it is fixed
 # here (the name this module has always had) and moving the module keeps the caches.
 DATASET_NAME = "builder"
-# The line of the dataset's description that records the corpus's facts.
-CORPUS_LINE_PREFIX = "corpus facts: "
 COMMON_COLUMNS = ("speaker", "gender", "length", "file", "corpus")
 
 
 def corpus_features(facts: CorpusFacts) -> datasets.Features:
+    types = dict(facts.field_types)
     return datasets.Features(
         {
             "audio": {
@@ -58,7 +68,8 @@ def corpus_features(facts: CorpusFacts) -> datasets.Features:
             "length": datasets.Value("int64"),
             "file": datasets.Value("string"),
             "corpus": datasets.Value("string"),
-            **{name: datasets.Value("string") for name in facts.field_names},
+            AUDIO_HASH_COLUMN: datasets.Value("string"),
+            **{name: datasets.Value(types.get(name, "string")) for name in facts.field_names},
         }
     )
 
@@ -94,20 +105,20 @@ class CorpusConfig(datasets.BuilderConfig):
 
 
 class EmotionCorpus(datasets.ArrowBasedBuilder):
-    """The rows of one scanned corpus (see data_scripts.corpora.registry.scan_corpus)."""
+    """The rows of one scanned corpus (data_scripts.corpora.registry.scan_corpus)."""
 
     BUILDER_CONFIG_CLASS = CorpusConfig
     VERSION = datasets.Version(CACHE_FORMAT_VERSION)
 
-    def __init__(
-        self, *args, facts: CorpusFacts, files: list[CorpusFile], extra_inputs=(), **kwargs
-    ):
+    def __init__(self, *args, scan: CorpusScan, **kwargs):
+        facts, files = scan.facts, scan.files
         if not files:
             raise ValueError(f"{facts.title}: no audio files")
         self.facts, self.files = facts, files
-        self.corpus_description = describe_files(facts, files)
-        for problem in shortfalls(facts, files):
-            logger.warning("PARTIAL CORPUS %s: %s", facts.title, problem)
+        self.corpus_description = scan.description or describe_files(facts, files)
+        if scan.description is None:  # a corpus that describes itself warns in its scan
+            for problem in shortfalls(facts, files):
+                logger.warning("PARTIAL CORPUS %s: %s", facts.title, problem)
         settings = kwargs.get("decode_settings", DEFAULT_SETTINGS).as_dict()
         fingerprint = json.dumps(
             [
@@ -115,7 +126,7 @@ class EmotionCorpus(datasets.ArrowBasedBuilder):
                 settings,
                 facts.as_dict(),
                 [asdict(f) for f in files],
-                input_fingerprint(files, list(extra_inputs)),
+                input_fingerprint(files, list(scan.extra_inputs)),
             ]
         )
         super().__init__(
@@ -132,7 +143,6 @@ class EmotionCorpus(datasets.ArrowBasedBuilder):
             description=(
                 f"{self.facts.description} {settings.target_sampling_rate} Hz mono.\n"
                 f"{self.corpus_description}\n"
-                f"{CORPUS_LINE_PREFIX}{json.dumps(self.facts.as_dict(), sort_keys=True)}\n"
                 f"{DECODING_LINE_PREFIX}{json.dumps(settings.as_dict(), sort_keys=True)}"
             ),
             features=corpus_features(self.facts),
@@ -141,26 +151,57 @@ class EmotionCorpus(datasets.ArrowBasedBuilder):
             citation=self.facts.citation,
         )
 
-    def _split_generators(self, dl_manager):
+    def _make_split_generators_kwargs(self, prepare_split_kwargs: dict) -> dict:
+        return {"num_proc": prepare_split_kwargs.get("num_proc") or 1}
+
+    def _split_generators(self, dl_manager, num_proc: int = 1):
+        # One process decodes on every core with threads (soundfile and torch release the GIL);
+        # worker processes decode on one thread each, so they do not fight over the cores.
         batches = [
             self.files[i : i + FILES_PER_TABLE] for i in range(0, len(self.files), FILES_PER_TABLE)
         ]
-        return [datasets.SplitGenerator(name=datasets.Split.TRAIN, gen_kwargs={"batches": batches})]
+        threads = default_num_proc() if num_proc == 1 else 1
+        return [
+            datasets.SplitGenerator(
+                name=datasets.Split.TRAIN,
+                gen_kwargs={"batches": batches, "decode_threads": threads},
+            )
+        ]
 
-    def _generate_tables(self, batches: list[list[CorpusFile]]):
-        """Tables in batch order; the next batch decodes on the thread pool meanwhile."""
+    def _read(self, clip: CorpusFile, archives: dict[str, zipfile.ZipFile]) -> np.ndarray:
+        settings = self.config.decode_settings
+        if clip.member is None:
+            return decode_audio(clip.path, settings, clip.path)
+        where = f"{clip.path}:{clip.member}"
+        try:
+            archive = archives[clip.path]  # opened by _generate_tables
+            data = io.BytesIO()
+            # Streamed with a byte cap: a zip bomb must not fill the memory.
+            stream_member(archive, archive.getinfo(clip.member), data)
+            data.seek(0)
+        except (OSError, zipfile.BadZipFile) as error:
+            raise ValueError(f"{where}: cannot read the archive member: {error}") from error
+        return decode_audio(data, settings, name=where)
+
+    def _generate_tables(self, batches: list[list[CorpusFile]], decode_threads: int):
+        """Tables in batch order; the next batch decodes on the thread pool meanwhile, each
+        decode on one torch thread."""
         import torch  # only when decoding: a cached build never needs it
 
         previous_threads = torch.get_num_threads()
         torch.set_num_threads(1)
         settings = self.config.decode_settings
-        pool = ThreadPoolExecutor(default_num_proc(), thread_name_prefix="decode")
+        archives: dict[str, zipfile.ZipFile] = {}
+        pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="decode")
         features = corpus_features(self.facts)
 
         def submit(batch):
-            return [pool.submit(decode_audio, f.path, settings, f.path) for f in batch]
+            return [pool.submit(self._read, clip, archives) for clip in batch]
 
         try:
+            # Opened before the threads start; reading one ZipFile from threads is safe.
+            for path in sorted({c.path for batch in batches for c in batch if c.member}):
+                archives[path] = open_archive(path)
             pending = submit(batches[0]) if batches else []
             for index, batch in enumerate(batches):
                 current = pending
@@ -170,6 +211,8 @@ class EmotionCorpus(datasets.ArrowBasedBuilder):
         finally:
             pool.shutdown(cancel_futures=True)
             torch.set_num_threads(previous_threads)
+            for archive in archives.values():
+                archive.close()
 
 
 def rows_table(facts, files, waveforms, settings: DecodeSettings, features) -> pa.Table:
@@ -193,38 +236,21 @@ def rows_table(facts, files, waveforms, settings: DecodeSettings, features) -> p
         "length": pa.array(lengths),
         "file": pa.array([f.file for f in files], pa.string()),
         "corpus": pa.array([facts.name] * len(files), pa.string()),
+        AUDIO_HASH_COLUMN: pa.array([audio_sha256(w) for w in waveforms], pa.string()),
     }
     for name in facts.field_names:
-        columns[name] = pa.array([dict(f.fields)[name] for f in files], pa.string())
+        columns[name] = pa.array([dict(f.fields)[name] for f in files], features[name].pa_type)
     return pa.Table.from_arrays(list(columns.values()), schema=features.arrow_schema)
 
 
-def build_corpus(
-    facts: CorpusFacts,
-    files: list[CorpusFile],
-    extra_inputs=(),
-    cache_dir=None,
-) -> datasets.Dataset:
-    """Every file's row, built once into the datasets cache and reused after. Decoding runs on
-    threads in this process (soundfile and torch release the GIL)."""
-    builder = EmotionCorpus(
-        facts=facts,
-        files=files,
-        extra_inputs=extra_inputs,
-        cache_dir=str(cache_dir) if cache_dir is not None else None,
-    )
+def build_corpus(scan: CorpusScan, cache_dir=None, num_proc: int | None = 1) -> datasets.Dataset:
+    """Every file's row, built once into the datasets cache and reused after. `num_proc`: worker
+    processes (None: one per core); with 1, decoding runs on threads in this process."""
+    builder = EmotionCorpus(scan=scan, cache_dir=str(cache_dir) if cache_dir is not None else None)
+    num_proc = min(num_proc or default_num_proc(), -(-len(scan.files) // FILES_PER_TABLE))
     try:
         with children_die_with_me():
-            builder.download_and_prepare()
+            builder.download_and_prepare(num_proc=num_proc if num_proc > 1 else None)
     except datasets.exceptions.DatasetGenerationError as error:
-        raise ValueError(f"{facts.title} build failed: {failure_message(error)}") from error
+        raise ValueError(f"{scan.facts.title} build failed: {failure_message(error)}") from error
     return builder.as_dataset(split="train")
-
-
-def recorded_corpus_facts(dataset: datasets.Dataset) -> dict | None:
-    """The corpus facts this builder recorded in the dataset's description, or None (RAVDESS's
-    builder, or a dataset from elsewhere)."""
-    for line in (dataset.info.description or "").splitlines():
-        if line.startswith(CORPUS_LINE_PREFIX):
-            return json.loads(line.removeprefix(CORPUS_LINE_PREFIX))
-    return None

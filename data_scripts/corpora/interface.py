@@ -1,9 +1,10 @@
 """What every corpus module gives the builder: its facts and its files, one record per clip.
 
-A corpus module (crema_d, tess, savee, emodb, folder, manifest) has a `FACTS` (or builds one)
-and a `scan(...)` that lists `CorpusFile`s with labels already decoded from file names, folders
-or rows. Labels are the shared English names (`emotions.SHARED_EMOTIONS`), so corpora can be
-compared and combined by name.
+A corpus module (ravdess_corpus, crema_d, tess, savee, emodb, folder, manifest) has a `FACTS`
+(or builds one) and a `scan(...)` that lists `CorpusFile`s with labels already decoded from file
+names, folders or rows. Labels are the shared English names (`emotions.SHARED_EMOTIONS`), so
+corpora can be compared and combined by name; `label_names` fixes their id order (RAVDESS keeps
+its own code order). docs/data.md says how to add a corpus.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class CorpusFile:
     label: str  # an English emotion name (or a manifest's own label)
     speaker: str = UNKNOWN
     gender: str = UNKNOWN
-    fields: tuple[tuple[str, str], ...] = ()  # the corpus's own fields, in FACTS.field_names order
+    fields: tuple[tuple[str, str | int], ...] = ()  # the corpus's own fields, FACTS' order
+    member: str | None = None  # the member name when `path` is a zip archive holding the clip
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,9 @@ class CorpusFacts:
     name: str  # the --corpus value and the `corpus` column, e.g. "crema_d"
     title: str  # e.g. "CREMA-D"
     label_names: tuple[str, ...]  # the ClassLabel's names, in id order
-    field_names: tuple[str, ...] = ()  # extra string columns (e.g. CREMA-D's sentence, level)
+    field_names: tuple[str, ...] = ()  # extra columns (e.g. CREMA-D's sentence, level)
+    # Extra columns that are not strings, {name: datasets Value dtype} (RAVDESS's actor: int32).
+    field_types: tuple[tuple[str, str], ...] = ()
     breakdown_fields: tuple[str, ...] = ()  # test metrics are also broken down by these
     expected_files: int | None = None  # the whole corpus
     expected_speakers: int | None = None
@@ -43,6 +47,14 @@ class CorpusFacts:
     citation: str = ""
     homepage: str = ""
     description: str = ""
+    # The card's own words where a corpus has more to say than the generic sections: its limits
+    # (markdown bullets), its license terms, and a BibTeX entry.
+    limits: str = ""
+    terms: str = ""
+    bibtex: str = ""
+    # Protocols of the corpus's own besides the shared ones (data_scripts.common.splits), e.g.
+    # RAVDESS's EmoBox folds: {name: {"folds": {fold: [test speakers]}, ...}}.
+    protocols: dict = field(default_factory=dict, compare=False)
     notes: list[str] = field(default_factory=list, compare=False)
 
     def as_dict(self) -> dict:
@@ -51,6 +63,7 @@ class CorpusFacts:
             "title": self.title,
             "label_names": list(self.label_names),
             "field_names": list(self.field_names),
+            "field_types": dict(self.field_types),
             "breakdown_fields": list(self.breakdown_fields),
             "expected_files": self.expected_files,
             "expected_speakers": self.expected_speakers,
@@ -58,7 +71,25 @@ class CorpusFacts:
             "citation": self.citation,
             "homepage": self.homepage,
             "description": self.description,
+            "limits": self.limits,
+            "terms": self.terms,
+            "bibtex": self.bibtex,
+            "protocols": self.protocols,
         }
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    """What scanning a corpus gives the builder: its facts, its files, the other files the build
+    depends on (a CSV), every speaker of the whole corpus with their gender (the speaker split's
+    universe, also when a build takes one vocal channel), and the description of what was found
+    (None: the builder's own per-label and per-speaker counts)."""
+
+    facts: CorpusFacts
+    files: list[CorpusFile]
+    extra_inputs: list[Path] = field(default_factory=list)
+    speakers: dict[str, str] | None = None
+    description: str | None = None
 
 
 def shortfalls(facts: CorpusFacts, files: list[CorpusFile]) -> list[str]:

@@ -21,7 +21,9 @@ from data_scripts.corpora.interface import UNKNOWN, CorpusFacts, CorpusFile
 
 REQUIRED = ("path", "label")
 # Columns every prepared dataset has; a manifest may not use them for its own metadata.
-RESERVED = ("audio", "label", "speaker", "gender", "length", "file", "corpus", "path")
+RESERVED = (
+    "audio", "label", "speaker", "gender", "length", "file", "corpus", "audio_sha256", "path",
+)  # fmt: skip
 GENDER_SPELLINGS = {"male": "male", "m": "male", "female": "female", "f": "female", "": UNKNOWN}
 
 

@@ -5,20 +5,24 @@
     ser-prepare --corpus manifest --manifest clips.csv --output_dir data/mine
     ser-prepare --data_dir data --output_dir data/prepared   # RAVDESS (data_scripts.ravdess)
 
-RAVDESS (the default) goes through its own builder and keeps its columns; every other kind
-goes through `data_scripts.corpora.builder`.
+Every kind, RAVDESS (the default) included, is scanned (data_scripts.corpora.registry), built by
+the one builder (data_scripts.corpora.builder) and saved with its corpus.json beside the Arrow
+files (data_scripts.corpora.corpus_record). `ravdess-prepare` and `python -m data_scripts.ravdess`
+are this command.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from data_scripts.common.arrow_cache import run_prepare
 from data_scripts.common.cli_errors import pop_debug_flag
 from data_scripts.common.dataset_folder import check_dataset_output, save_dataset
 from data_scripts.corpora.builder import build_corpus
-from data_scripts.corpora.ravdess.builder import CONFIG_CHANNELS, build_ravdess
+from data_scripts.corpora.corpus_record import CORPUS_FILE, corpus_record, record_text
+from data_scripts.corpora.ravdess_corpus import CONFIG_CHANNELS
 from data_scripts.corpora.registry import CORPUS_CHOICES, scan_corpus
 
 
@@ -47,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output_dir", required=True, help="where save_to_disk writes the rows")
     parser.add_argument("--config", default="all", choices=sorted(CONFIG_CHANNELS))
     parser.add_argument("--cache_dir", default=None, help="datasets cache (default: HF's)")
-    parser.add_argument("--num_proc", type=int, default=None, help="RAVDESS: worker processes")
+    parser.add_argument("--num_proc", type=int, default=None, help="worker processes (all cores)")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
@@ -78,32 +82,32 @@ def prepare(args: argparse.Namespace):
         if x
     )
     check_dataset_output(args.output_dir, inputs)  # before any work
-    if args.corpus == "ravdess":
-        dataset = build_ravdess(
-            args.data_dir, args.archive_dir, args.config, args.cache_dir, args.num_proc
-        )
-    else:
-        labels = tuple(label.strip() for label in args.labels.split(",") if label.strip())
-        facts, files, extra = scan_corpus(
-            args.corpus,
-            args.data_dir,
-            args.manifest,
-            args.speaker_pattern,
-            labels,
-            args.allow_outside,
-        )
-        dataset = build_corpus(facts, files, extra, args.cache_dir)
-    save_dataset(dataset, Path(args.output_dir), inputs)
+    labels = tuple(label.strip() for label in args.labels.split(",") if label.strip())
+    scan = scan_corpus(
+        args.corpus,
+        args.data_dir,
+        args.manifest,
+        args.speaker_pattern,
+        labels,
+        args.allow_outside,
+        args.archive_dir,
+        args.config,
+    )
+    dataset = build_corpus(scan, args.cache_dir, args.num_proc)
+    beside = {CORPUS_FILE: record_text(corpus_record(scan))}
+    save_dataset(dataset, Path(args.output_dir), inputs, beside)
     return dataset
 
 
-def main(argv: list[str] | None = None):
+def main(argv: list[str] | None = None) -> int:
+    """0 once the dataset is saved (a console script exits with what main returns)."""
     debug, argv = pop_debug_flag(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     check_combination(parser, args)
-    return run_prepare(lambda: prepare(args), args.output_dir, debug)
+    run_prepare(lambda: prepare(args), args.output_dir, debug)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

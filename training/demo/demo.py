@@ -168,7 +168,8 @@ def _test_examples(data: Path, split_json: Path) -> list[Path]:
     """One strong-intensity speech clip per emotion (normal for neutral) of a test actor."""
     import json
 
-    actor = json.loads(split_json.read_text())["splits"]["test"]["actors"][0]
+    # RAVDESS's speakers are its actors' two-digit numbers.
+    actor = int(json.loads(split_json.read_text())["splits"]["test"]["speakers"][0])
     folder = data / "classification_data" / "speech" / f"Actor_{actor:02d}"
     return [
         folder / f"03-01-{emotion:02d}-{1 if emotion == 1 else 2:02d}-01-01-{actor:02d}.wav"
@@ -200,7 +201,7 @@ Where things are ({output_dir}):
   prepared/                          Arrow dataset (datasets.load_from_disk)
   model/                             the classifier: pipeline("audio-classification", model=...)
   model/README.md                    model card; model/*.png curves and confusion matrix
-  model/test_results.json            held-out-speaker metrics; model/split.json the actors
+  model/test_results.json            held-out-speaker metrics; model/split.json the speakers
   model/test_predictions.csv         one row per test file: every test number recomputes from it
   predictions.json                   the predict command's output
   exported/                          the shipped classifier: model, card, results, manifest.json
@@ -216,7 +217,7 @@ Next, with real data (see README.md):
   python -m training.inference.export runs/small exported/small --onnx --quantize int8""")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -226,7 +227,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     run_demo(Path(args.output_dir), args.epochs)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -35,7 +35,7 @@ def write_ctc_checkpoint(
             f"weights_format {weights_format!r}: choose one of {', '.join(WEIGHT_FORMATS)}"
         )
     torch.manual_seed(seed)
-    config = AutoConfig.from_pretrained(config_path)
+    config = AutoConfig.from_pretrained(config_path, trust_remote_code=False)
     model = Wav2Vec2ForCTC(config)
     output_dir = Path(output_dir)
     present = [name for name in CHECKPOINT_FILES if (output_dir / name).exists()]

@@ -1,7 +1,5 @@
-"""Ship a trained classifier: a clean model directory, verified, optionally with ONNX and int8.
-
-    python -m training.inference.export SOURCE DEST [--fold K] [--onnx] [--quantize int8]
-    python -m training.inference.export --check DEST
+"""Ship a trained classifier: a clean model directory, verified, optionally with ONNX and int8
+(`ser-export SOURCE DEST [--fold K] [--onnx] [--quantize int8]`, `ser-export --check DEST`).
 
 SOURCE is a finished training run, one fold of a cross-validation (`--fold K`), or any
 `save_pretrained` audio-classification directory. DEST gets the model, its card, the run's
@@ -25,18 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoFeatureExtractor
 
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.common.orphans import pid_alive
 from data_scripts.common.writable import check_writable
 from training.inference import onnx_export
 from training.inference.audio_io import AUDIO_EXTENSIONS, load_audio
+from training.inference.classifier import EmotionClassifier
 from training.inference.export_card import CARD_NAME, write_export_card
 from training.inference.export_check import compare, generated_clips, pipeline_answers
 from training.inference.manifest import MANIFEST_NAME, check_export, read_manifest, write_manifest
-from training.model.decode_settings import model_decode_settings
 from training.model.model_file import MODEL_WEIGHTS, sha256_of
+from training.model.remote_code import refuse_remote_code
 from training.model.trained_classifier import load_trained_classifier
 
 logger = logging.getLogger(__name__)
@@ -44,7 +42,16 @@ logger = logging.getLogger(__name__)
 # training.reports.per_file_results writes it (that module loads `datasets`; inference does not).
 PREDICTIONS_FILE = "test_predictions.csv"
 MODEL_FILES = ("config.json", MODEL_WEIGHTS, "preprocessor_config.json")
-RUN_FILES = ("test_results.json", PREDICTIONS_FILE, "split.json", "run_info.json")
+# The validation table and calibration.json travel too: the card's calibration numbers and
+# `ser-compare` recompute from what the export holds.
+RUN_FILES = (
+    "test_results.json",
+    PREDICTIONS_FILE,
+    "split.json",
+    "run_info.json",
+    "validation_predictions.csv",
+    "calibration.json",
+)
 RUN_INFO = "run_info.json"
 QUANTIZATIONS = ("int8",)
 
@@ -82,6 +89,8 @@ def check_source(source: Path) -> bool:
     unfinished run, a folder without a model, or a model changed after training."""
     if not source.is_dir():
         raise ValueError(f"SOURCE {source}: no such folder")
+    _refuse_links(source)
+    refuse_remote_code(source, "SOURCE")
     is_run = any((source / name).exists() for name in (*RUN_FILES, "trainer_state.json")) or any(
         source.glob("checkpoint-*")
     )
@@ -101,6 +110,20 @@ def check_source(source: Path) -> bool:
     if is_run:
         _check_trained_weights(source)
     return is_run
+
+
+def _refuse_links(source: Path) -> None:
+    """ValueError naming every symbolic link among the files an export copies or reads: a
+    README.md linked to a key file would put that file into the export's card and manifest."""
+    names = [*MODEL_FILES, CARD_NAME, *RUN_FILES, *sorted(p.name for p in source.glob("*.png"))]
+    links = [name for name in dict.fromkeys(names) if (source / name).is_symlink()]
+    if links:
+        raise ValueError(
+            f"SOURCE {source}: {', '.join(links)} "
+            + ("is a symbolic link" if len(links) == 1 else "are symbolic links")
+            + "; an export copies only the folder's own files: put a copy of the file there "
+            "instead of the link (or remove it)"
+        )
 
 
 def _check_trained_weights(run: Path) -> None:
@@ -181,20 +204,17 @@ def _test_clips(run: Path, labels: list[str], options: ExportOptions) -> tuple[l
     }
 
 
-def _generated_references(source: Path, scratch: Path) -> tuple[list, dict, list]:
+def _generated_references(classifier, scratch: Path) -> tuple[list, dict, list]:
     """Generated clips (saved as .npy for the check process) and the source model's answers."""
-    extractor = AutoFeatureExtractor.from_pretrained(source)
-    model = load_trained_classifier(source).eval()
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    arrays = generated_clips(extractor.sampling_rate)
-    clips, rows = [], []
+    arrays = generated_clips(classifier.sampling_rate)
+    clips = []
     for index, array in enumerate(arrays):
         path = scratch / f"generated_{index}.npy"
         np.save(path, array)
         clips.append({"name": path.name, "npy": str(path)})
-        rows.append(onnx_export.torch_probabilities(model, extractor, array))
     names = [clip["name"] for clip in clips]
-    return clips, onnx_export.as_answers(rows, names, labels), arrays
+    rows = classifier.probabilities(arrays)
+    return clips, onnx_export.as_answers(rows, names, classifier.labels), arrays
 
 
 def _copy_files(source: Path, staging: Path, is_run: bool) -> None:
@@ -207,20 +227,15 @@ def _copy_files(source: Path, staging: Path, is_run: bool) -> None:
 
 
 def _onnx_forms(staging: Path, clips_arrays: list, names: list, quantize: str | None) -> dict:
-    """model.onnx (and model.int8.onnx), each checked against PyTorch on the verified clips."""
-    extractor = AutoFeatureExtractor.from_pretrained(staging)
+    """model.onnx (and model.int8.onnx), each checked against PyTorch on the verified clips,
+    all three scored by EmotionClassifier one clip at a time (the ONNX file takes no mask)."""
+    pytorch = EmotionClassifier.from_pretrained(staging, device="cpu", batch_size=1)
+    labels = pytorch.labels
     model = load_trained_classifier(staging).eval()
-    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    path = onnx_export.export_onnx(model, staging / onnx_export.ONNX_FILE, extractor.sampling_rate)
-    reference = onnx_export.as_answers(
-        [onnx_export.torch_probabilities(model, extractor, a) for a in clips_arrays], names, labels
-    )
-    session = onnx_export.onnx_session(path)
-    answers = onnx_export.as_answers(
-        [onnx_export.session_probabilities(session, extractor, a) for a in clips_arrays],
-        names,
-        labels,
-    )
+    path = onnx_export.export_onnx(model, staging / onnx_export.ONNX_FILE, pytorch.sampling_rate)
+    reference = onnx_export.as_answers(pytorch.probabilities(clips_arrays), names, labels)
+    onnx = EmotionClassifier.from_pretrained(staging, backend="onnxruntime", batch_size=1)
+    answers = onnx_export.as_answers(onnx.probabilities(clips_arrays), names, labels)
     try:
         result = {"onnx": compare(answers, reference, f"onnxruntime on {path.name}")}
     except ValueError as error:
@@ -228,12 +243,11 @@ def _onnx_forms(staging: Path, clips_arrays: list, names: list, quantize: str | 
         raise ValueError(f"{error}; no ONNX file written") from error
     if quantize == "int8":
         int8 = onnx_export.quantize_int8(path, staging / onnx_export.INT8_FILE)
-        int8_session = onnx_export.onnx_session(int8)
-        quantized = onnx_export.as_answers(
-            [onnx_export.session_probabilities(int8_session, extractor, a) for a in clips_arrays],
-            names,
-            labels,
+        quantized_model = EmotionClassifier.from_pretrained(
+            staging, backend="onnxruntime", onnx_file=onnx_export.INT8_FILE, batch_size=1
         )
+        quantized = onnx_export.as_answers(quantized_model.probabilities(clips_arrays), names,
+                                           labels)  # fmt: skip
         result["int8"] = {
             "clips": len(names),
             "label_agreement": onnx_export.label_agreement(quantized, answers),
@@ -249,6 +263,11 @@ def _onnx_forms(staging: Path, clips_arrays: list, names: list, quantize: str | 
 def export_model(source: str | Path, dest: str | Path, options: ExportOptions) -> dict:
     """Export SOURCE to DEST as the module docstring says; returns the manifest."""
     source, dest = resolve_source(Path(source), options.fold), Path(dest)
+    if dest.is_symlink():
+        # The export goes where the link points, and the link stays: renaming the link aside
+        # and the staging folder into its place would leave DEST a plain folder beside the
+        # link's target, and the old link for rmtree, which refuses links.
+        dest = dest.resolve()
     is_run = check_source(source)
     check_dest(source, dest, options.overwrite)
     if options.quantize is not None and options.quantize not in QUANTIZATIONS:
@@ -272,19 +291,17 @@ def export_model(source: str | Path, dest: str | Path, options: ExportOptions) -
 
 def _build(source, staging, scratch, is_run, options, with_onnx) -> dict:
     _copy_files(source, staging, is_run)
-    extractor = AutoFeatureExtractor.from_pretrained(staging)
-    model_labels = load_trained_classifier(source).config.id2label  # names the user's folder
-    labels = [model_labels[i] for i in range(len(model_labels))]
-    clips, references = _test_clips(source, labels, options) if is_run else ([], {})
+    # Loading refuses, naming the user's folder, what is not a usable classifier.
+    classifier = EmotionClassifier.from_pretrained(source, device="cpu", batch_size=1)
+    clips, references = _test_clips(source, classifier.labels, options) if is_run else ([], {})
     if clips:
         reference_name, kind = PREDICTIONS_FILE, "test files of the run"
-        settings = model_decode_settings(extractor)
-        arrays = [load_audio(clip["path"], settings) for clip in clips]
+        arrays = [load_audio(clip["path"], classifier.decode_settings) for clip in clips]
     else:
         if is_run:
             logger.warning("no test audio of %s found (--audio_dir): using generated clips", source)
         reference_name, kind = "the source model", "generated clips"
-        clips, references, arrays = _generated_references(source, scratch)
+        clips, references, arrays = _generated_references(classifier, scratch)
     names = [clip["name"] for clip in clips]
     verification = {}
     if with_onnx:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-import yaml
-
 from data_scripts.common.atomic_write import write_text_atomic
 from training.inference.manifest import MANIFEST_NAME
 from training.inference.onnx_export import INT8_FILE, INT8_OPS, ONNX_FILE
+from training.reports.card_text import front_matter
 
 CARD_NAME = "README.md"
 _SHORT_CARD_METADATA = {"library_name": "transformers", "pipeline_tag": "audio-classification"}
@@ -31,7 +30,7 @@ def _size(path: Path) -> str:
 
 
 def _short_card(title: str) -> str:
-    front = "---\n" + yaml.safe_dump(_SHORT_CARD_METADATA, sort_keys=False) + "---\n"
+    front = front_matter(_SHORT_CARD_METADATA)
     return f"{front}\n# {title}\n\nAn audio-classification model directory.\n"
 
 

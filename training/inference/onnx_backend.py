@@ -11,18 +11,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoFeatureExtractor
+from transformers import AutoConfig
 
-from training.inference.onnx_export import ONNX_FILE, onnx_session, receptive_field, softmax
+from training.inference.onnx_export import (
+    ONNX_FILE,
+    onnx_session,
+    receptive_field,
+    session_probabilities,
+)
 from training.model.decode_settings import model_decode_settings
+from training.model.remote_code import load_feature_extractor
 
 
 def onnx_path(model_dir: str | Path, onnx_file: str | None) -> Path:
-    """The ONNX file to load: `onnx_file` (a path, or a name inside model_dir) or model.onnx.
+    """The ONNX file to load: a bare name (default model.onnx) inside model_dir only, never in
+    the current folder (which once scored another model's file under this model's name); a path
+    (with a folder part, `./x.onnx` too) as given.
 
     ValueError naming the command that creates it when it is not there."""
     name = onnx_file or ONNX_FILE
-    path = Path(name) if Path(name).is_file() else Path(model_dir) / name
+    bare = Path(name).name == name
+    path = Path(model_dir) / name if bare else Path(name)
+    if not bare and not path.is_file():
+        raise ValueError(f"--onnx_file {name}: no such file")
     if not path.is_file():
         quantize = " --quantize int8" if "int8" in name else ""
         raise ValueError(
@@ -39,9 +50,10 @@ class OnnxScorer:
         if device not in ("auto", "cpu"):
             raise ValueError(f"--device {device}: --backend onnxruntime runs on the CPU")
         path = onnx_path(model_dir, onnx_file)
+        self.onnx_file = path.absolute()  # recorded in predict's log and JSON
         self.device = torch.device("cpu")
-        self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
-        self.config = AutoConfig.from_pretrained(model_dir)
+        self.feature_extractor = load_feature_extractor(model_dir)
+        self.config = AutoConfig.from_pretrained(model_dir, trust_remote_code=False)
         self.session = onnx_session(path)
         self.sampling_rate = self.feature_extractor.sampling_rate
         self.decode_settings = model_decode_settings(self.feature_extractor)
@@ -57,10 +69,5 @@ class OnnxScorer:
         on CPU faster per clip than batches (BENCHMARKS.md, long recordings)."""
         rows = np.zeros((len(arrays), len(self.labels)), dtype=np.float32)
         for index, array in enumerate(arrays):
-            inputs = self.feature_extractor(
-                array, sampling_rate=self.sampling_rate, return_tensors="np"
-            )
-            values = np.asarray(inputs["input_values"], dtype=np.float32)
-            (logits,) = self.session.run(["logits"], {"input_values": values})
-            rows[index] = softmax(logits.astype(np.float64))[0]
+            rows[index] = session_probabilities(self.session, self.feature_extractor, array)
         return rows

@@ -130,18 +130,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def torch_probabilities(model, feature_extractor, clip: np.ndarray) -> np.ndarray:
-    """The PyTorch model's probabilities for one clip (no padding, like pipeline)."""
-    inputs = feature_extractor(
-        clip, sampling_rate=feature_extractor.sampling_rate, return_tensors="pt"
-    )
-    with torch.inference_mode():
-        logits = model(input_values=inputs["input_values"].float()).logits
-    return torch.softmax(logits.double(), dim=-1)[0].numpy()
-
-
 def session_probabilities(session, feature_extractor, clip: np.ndarray) -> np.ndarray:
-    """An onnxruntime session's probabilities for one clip."""
+    """An onnxruntime session's probabilities (float64) for one clip: the ONNX backend's
+    scoring (training.inference.onnx_backend)."""
     inputs = feature_extractor(
         clip, sampling_rate=feature_extractor.sampling_rate, return_tensors="np"
     )

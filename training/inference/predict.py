@@ -3,10 +3,13 @@
     python -m training.inference.predict --model_dir R clip.wav folder/ \
         [--json out.json] [--csv out.csv] [--timeline --csv_timeline t.csv --timeline_png DIR]
 
-Files (those libsndfile opens: training.inference.audio_io) are decoded window by window with
-the decode settings saved with the model, windows without speech are left out (`silence`), and
-the rest scored; a file's answer is the mean over its speech windows, `no speech` when it has
-none. Windows default to the length of the model's training clips (training.model.window_facts).
+Files (those libsndfile opens: training.inference.audio_io) are decoded with the decode settings
+saved with the model and classified by training.inference.classifier.EmotionClassifier: a file
+no longer than the model's training clips is scored whole, as evaluation scored it (`scored:
+whole`, the answer test_predictions.csv holds), and is `no speech` only when the voice-activity
+detector hears nothing in it; a longer one is the mean over its speech windows (`scored:
+windows`). Windows default to the length of the model's training clips
+(training.model.window_facts); the timeline always shows them, `silence` where no one speaks.
 Output paths are checked before any scoring (training.inference.output_paths). A file that
 cannot be decoded or scored is reported by name and the rest are still processed.
 Exit code: 0 all files classified, 1 some failed, 2 usage error (no files, no model, bad output).
@@ -19,39 +22,31 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from data_scripts.common.cli_errors import pop_debug_flag
+from training.inference.abstention import apply_min_confidence, check_min_confidence
 from training.inference.audio_io import AUDIO_EXTENSIONS, is_audio_file
-from training.inference.onnx_backend import OnnxScorer
+from training.inference.classifier import BACKENDS, DEFAULT_BATCH_SIZE, EmotionClassifier
+from training.inference.onnx_backend import onnx_path
 from training.inference.output_paths import check_outputs, check_png_folder
 from training.inference.predict_outputs import (
-    TOP_K,
     format_segments,
     format_table,
     write_csv,
     write_json,
     write_timeline_csv,
 )
-from training.inference.scoring import DTYPES, Scorer
-from training.inference.timeline import (
-    NO_SPEECH,
-    segments,
-    smoothed_labels,
-    whole_file_probabilities,
-)
-from training.inference.vad import VAD_CHOICES, make_vad
-from training.inference.windows import score_file, window_starts
-from training.model.window_facts import HOP_FRACTION, default_windows
+from training.inference.scoring import DTYPES
+from training.inference.vad import VAD_CHOICES
+from training.inference.windows import window_starts
+from training.model.window_facts import HOP_FRACTION
 
 __all__ = ["find_audio_files", "main", "predict_files", "window_starts"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 8
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
-BACKENDS = ("pytorch", "onnxruntime")
 MAX_SKIPPED_LISTED = 5
 
 
@@ -91,34 +86,6 @@ def _warn_skipped(skipped: list[Path]) -> None:
     )
 
 
-def _result(
-    path: Path, rows: list[dict], duration: float, labels, smooth: int, seconds: tuple
-) -> dict:
-    """The whole-file answer (mean over speech windows) with its timeline."""
-    mean = whole_file_probabilities(rows, labels)
-    averaged = sum(1 for row in rows if row["probabilities"] is not None)
-    result = {"file": str(path), "emotion": NO_SPEECH, "probability": None, "top": [],
-              "probabilities": None}  # fmt: skip
-    if mean is not None:
-        order = np.argsort(-mean)
-        result.update(
-            emotion=labels[order[0]],
-            probability=float(mean[order[0]]),
-            top=[[labels[i], float(mean[i])] for i in order[:TOP_K]],
-            probabilities={label: float(p) for label, p in zip(labels, mean, strict=True)},
-        )
-    result.update(duration_seconds=duration, windows=averaged,
-                  silence_windows=len(rows) - averaged)  # fmt: skip
-    result["timeline"] = {
-        "window_seconds": seconds[0],
-        "hop_seconds": seconds[1],
-        "smooth": smooth,
-        "windows": rows,
-        "segments": segments(rows, smoothed_labels(rows, labels, smooth), duration),
-    }
-    return result
-
-
 def predict_files(
     model_dir: str | Path,
     paths: list[str | Path],
@@ -131,36 +98,22 @@ def predict_files(
     smooth: int = 1,
     backend: str = "pytorch",
     onnx_file: str | None = None,
+    timeline: bool = True,
 ) -> tuple[list[dict], list[tuple[Path, str]]]:
-    """Classify every audio file in `paths` (files or folders) with the model in `model_dir`.
+    """Classify every audio file in `paths` (files or folders) with the model in `model_dir`
+    (EmotionClassifier, one file at a time).
 
-    Returns (results, failures). Each result: file, emotion (`no speech` when no window holds
-    speech), probability, top (TOP_K [label, probability] pairs), probabilities (every label),
-    duration_seconds, windows (the speech windows averaged), silence_windows, and timeline
-    (windows and segments). failures: (path, reason) for files that are missing, undecodable,
-    empty or unscorable. Raises ValueError when no audio file is found or an argument is out of
-    range. Windows default to the model's recorded training clip length (window_facts).
+    Returns (results, failures). Each result holds the fields of
+    training.inference.file_answer.file_result and, with `timeline`, the `timeline` (windows
+    and segments; without it a clip scored whole is not also scored window by window).
+    failures: (path, reason) for files that are missing, undecodable, empty or unscorable.
+    Raises ValueError when no audio file is found, an argument is out of range, or the model
+    cannot be loaded (ClassifierLoadError).
     """
     if batch_size < 1:
         raise ValueError(f"--batch_size must be at least 1, got {batch_size}")
     if smooth < 1 or smooth % 2 == 0:
         raise ValueError(f"--smooth {smooth}: give an odd number of windows (1 = off)")
-    source, default_hop = "--window_seconds", None
-    if window_seconds is None:
-        defaults = default_windows(model_dir)
-        window_seconds, source, default_hop = (
-            defaults.window_seconds,
-            defaults.source,
-            defaults.hop_seconds,
-        )
-    if hop_seconds is None:
-        hop_seconds = default_hop or round(window_seconds * HOP_FRACTION, 3)
-    logger.info("windows of %.2f s every %.2f s (from %s)", window_seconds, hop_seconds, source)
-    if not 0 < hop_seconds <= window_seconds:
-        raise ValueError(
-            f"need 0 < hop_seconds <= window_seconds, got hop {hop_seconds}, "
-            f"window {window_seconds}"
-        )
     skipped: list[Path] = []
     files, failures = find_audio_files(paths, skipped)
     if skipped:
@@ -168,25 +121,41 @@ def predict_files(
     if not files:
         raise ValueError(f"no audio files (libsndfile formats: {'/'.join(AUDIO_EXTENSIONS)}) "
                          f"found in {paths}")  # fmt: skip
-    if backend == "onnxruntime":  # the ONNX export (training.inference.onnx_backend)
-        scorer = OnnxScorer(model_dir, onnx_file, device)
-    else:
-        scorer = Scorer(model_dir, device, dtype)
-    detector = make_vad(vad, scorer.sampling_rate)
-    window = int(round(window_seconds * scorer.sampling_rate))
-    hop = int(round(hop_seconds * scorer.sampling_rate))
-    logger.info("classifying %d files on %s with %s", len(files), scorer.device, model_dir)
+    classifier = EmotionClassifier.from_pretrained(
+        model_dir, backend=backend, onnx_file=onnx_file, device=device, dtype=dtype,
+        batch_size=batch_size,
+    )  # fmt: skip
+    classifier.prepare_vad(vad)  # a detector that cannot run is a usage error, not per file
+    source = "--window_seconds"
+    if window_seconds is None:
+        window_seconds, source = classifier.window_seconds, classifier.window_source
+        hop_seconds = classifier.hop_seconds if hop_seconds is None else hop_seconds
+    if hop_seconds is None:
+        hop_seconds = round(window_seconds * HOP_FRACTION, 3)
+    logger.info("windows of %.2f s every %.2f s (from %s)", window_seconds, hop_seconds, source)
+    if classifier.trained_seconds:
+        logger.info("clips up to %.2f s are scored whole, as evaluation scored them",
+                    max(classifier.trained_seconds, window_seconds))  # fmt: skip
+    onnx = f" ({classifier.onnx_file})" if classifier.onnx_file else ""
+    logger.info(
+        "classifying %d files on %s with %s%s", len(files), classifier.device, model_dir, onnx
+    )
     results = []
     with tqdm(desc="scoring", unit="s audio", total=0) as progress:
         for path in files:
             try:
-                rows, duration = score_file(path, scorer, detector, window, hop, batch_size,
-                                            progress)  # fmt: skip
+                if timeline:
+                    result = classifier.timeline(path, window_seconds, hop_seconds, vad=vad,
+                                                 smooth=smooth, progress=progress)  # fmt: skip
+                else:
+                    result = classifier.classify_file(
+                        path, vad=vad, window_seconds=window_seconds, hop_seconds=hop_seconds,
+                        progress=progress,
+                    )  # fmt: skip
             except ValueError as error:
                 failures.append((path, str(error).removeprefix(f"{path}: ")))
                 continue
-            seconds = (window_seconds, hop_seconds)
-            results.append(_result(path, rows, duration, scorer.labels, smooth, seconds))
+            results.append(result)
     return results, failures
 
 
@@ -234,6 +203,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--onnx_file", help="with --backend onnxruntime: e.g. model.int8.onnx (default model.onnx)"
     )
+    parser.add_argument(
+        "--min_confidence",
+        type=float,
+        default=None,
+        help="label files and windows whose top probability is below P `uncertain` (0-1)",
+    )
     parser.add_argument("--json", dest="json_path", help="write all results and failures here")
     parser.add_argument("--csv", dest="csv_path", help="write one row per file here")
     parser.add_argument(
@@ -262,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                "--csv_timeline": args.csv_timeline}  # fmt: skip
     try:
         # Every output path is checked against the inputs before any audio is scored.
+        check_min_confidence(args.min_confidence)
         files, _ = find_audio_files(args.paths)
         check_outputs(outputs, files)
         pictures = {}
@@ -280,14 +256,20 @@ def main(argv: list[str] | None = None) -> int:
             smooth=args.smooth,
             backend=args.backend,
             onnx_file=args.onnx_file,
+            timeline=bool(args.timeline or args.csv_timeline or args.timeline_png),
         )
+        apply_min_confidence(results, args.min_confidence)
     except (ValueError, OSError) as error:
         if debug:
             logger.exception("traceback")
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.json_path:
-        write_json(args.json_path, args.model_dir, results, failures, timeline=args.timeline)
+        onnx_file = None
+        if args.backend == "onnxruntime":  # the file scored, as resolved (predict_files's)
+            onnx_file = onnx_path(args.model_dir, args.onnx_file).absolute()
+        write_json(args.json_path, args.model_dir, results, failures, timeline=args.timeline,
+                   onnx_file=onnx_file)  # fmt: skip
     if args.csv_path:
         write_csv(args.csv_path, results)
     if args.csv_timeline:

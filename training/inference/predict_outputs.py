@@ -7,9 +7,7 @@ import csv
 from pathlib import Path
 
 from data_scripts.common.atomic_write import atomic_output, write_json_atomic
-
-# Classes shown per file in the printed table and the results' `top` lists.
-TOP_K = 3
+from training.inference.file_answer import TOP_K
 
 
 def _number(value, digits: int = 3) -> str:
@@ -47,13 +45,17 @@ def format_segments(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: str | Path, model_dir, results, failures, timeline: bool = False) -> None:
-    """Results and failures; each result's windows and segments only with `timeline`."""
+def write_json(
+    path: str | Path, model_dir, results, failures, timeline: bool = False, onnx_file=None
+) -> None:
+    """Results and failures; each result's windows and segments only with `timeline`;
+    `onnx_file`: the ONNX file scored (--backend onnxruntime)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     kept = results if timeline else [{k: v for k, v in r.items() if k != "timeline"}
                                      for r in results]  # fmt: skip
     payload = {
         "model_dir": str(model_dir),
+        **({"onnx_file": str(onnx_file)} if onnx_file else {}),
         "results": kept,
         "failures": [{"file": str(p), "reason": reason} for p, reason in failures],
     }
@@ -62,20 +64,23 @@ def write_json(path: str | Path, model_dir, results, failures, timeline: bool = 
 
 def _labels(results: list[dict]) -> list[str]:
     for r in results:
-        for row in r["timeline"]["windows"]:
+        if r["probabilities"]:
+            return list(r["probabilities"])
+        for row in r.get("timeline", {}).get("windows", []):
             if row["probabilities"]:
                 return list(row["probabilities"])
     return []
 
 
 def write_csv(path: str | Path, results: list[dict]) -> None:
-    """One row per classified file with every class probability as a `prob_<label>` column
-    (empty for a file with no speech)."""
+    """One row per classified file: how it was scored, its speech share, and every class
+    probability as a `prob_<label>` column (empty for a file with no speech)."""
     labels = _labels(results)
     with atomic_output(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["file", "emotion", "probability", "duration_seconds", "windows", "silence_windows"]
+            + ["scored", "speech_share"]
             + [f"prob_{label}" for label in labels]
         )
         for r in results:
@@ -83,6 +88,7 @@ def write_csv(path: str | Path, results: list[dict]) -> None:
             writer.writerow(
                 [r["file"], r["emotion"], _number(r["probability"], 6)]
                 + [f"{r['duration_seconds']:.3f}", r["windows"], r["silence_windows"]]
+                + [r["scored"], _number(r["speech_share"], 4)]
                 + [_number(probabilities.get(label), 6) for label in labels]
             )
 

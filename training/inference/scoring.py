@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoFeatureExtractor
 
 from training.model.checkpoint_refusal import refusal_message, weights_file
 from training.model.decode_settings import model_decode_settings
 from training.model.exact_forward import feature_encoder, make_batch_independent
+from training.model.remote_code import load_feature_extractor
 from training.model.short_clips import too_short
 from training.model.trained_classifier import load_trained_classifier
 
@@ -61,7 +61,7 @@ class Scorer:
         self.device = resolve_device(device)
         if self.device.type == "cpu" and dtype == "float16":
             raise ValueError("--dtype float16 needs a GPU; use float32 or bfloat16 on CPU")
-        self.feature_extractor = AutoFeatureExtractor.from_pretrained(model_dir)
+        self.feature_extractor = load_feature_extractor(model_dir)
         try:
             self.model = load_trained_classifier(model_dir, dtype=DTYPES[dtype])
         except pickle.UnpicklingError as error:

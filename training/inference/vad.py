@@ -47,7 +47,7 @@ class SileroVad:
         finally:
             torch.set_num_threads(threads)
         self.sampling_rate = sampling_rate
-        self._frame = _FRAME_SAMPLES[sampling_rate]
+        self._frame = self.frame_samples = _FRAME_SAMPLES[sampling_rate]
 
     @torch.inference_mode()
     def speech_frames(self, samples: np.ndarray) -> np.ndarray:
@@ -65,39 +65,72 @@ class SileroVad:
         batch = np.stack(
             [padded[i * lane * frame : ((i + 1) * lane + warm) * frame] for i in range(lanes)]
         )
-        self._model.reset_states()
-        tensor = torch.from_numpy(batch)
-        heard = np.zeros((lanes, warm + lane), dtype=bool)
+        return self.run_lanes(batch)[:, warm:].reshape(-1)[:frames]
+
+    @torch.inference_mode()
+    def continue_lane(self, samples: np.ndarray, state=None) -> tuple[np.ndarray, tuple]:
+        """One lane's answers for `samples` (whole frames), carrying on from `state` (None: a
+        fresh lane), and the state after them. A frame's answer depends only on its lane's
+        frames up to it, so the live stream (training.serving) reproduces `speech_frames`'
+        answers from the samples heard so far, computing each frame once."""
+        if state is None:
+            self._model.reset_states()
+        else:
+            self._model._state, self._model._context = state
+        heard = self.run_lanes(samples[None, :], fresh=False)[0]
+        return heard, (self._model._state, self._model._context)
+
+    @torch.inference_mode()
+    def run_lanes(self, batch: np.ndarray, fresh: bool = True) -> np.ndarray:
+        """Per lane (a row of whole frames, warm-up included) and frame: speech or not. Lanes
+        run as parallel streams from a fresh state (`fresh`) or the model's current one."""
+        if fresh:
+            self._model.reset_states()
+        tensor = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32))
+        steps = batch.shape[1] // self._frame
+        heard = np.zeros((len(batch), steps), dtype=bool)
         # Silero's small steps run 1.6x faster on one thread than on two (BENCHMARKS.md).
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            for index in range(warm + lane):
-                chunk = tensor[:, index * frame : (index + 1) * frame]
+            for index in range(steps):
+                chunk = tensor[:, index * self._frame : (index + 1) * self._frame]
                 heard[:, index] = (
                     self._model(chunk, self.sampling_rate)[:, 0].numpy() >= SPEECH_THRESHOLD
                 )
         finally:
             torch.set_num_threads(threads)
-        return heard[:, warm:].reshape(-1)[:frames]
+        return heard
 
     def speech(self, stretch: np.ndarray, offsets: list[int], size: int) -> np.ndarray:
         """Per window (`size` samples from each of `offsets` into `stretch`): does speech cover
         at least MIN_SPEECH_FRACTION of it (frames counted by their middles)."""
+        return self.speech_fractions(stretch, offsets, size)[0] >= MIN_SPEECH_FRACTION
+
+    def speech_fractions(
+        self, stretch: np.ndarray, offsets: list[int], size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(per window: the share of its frames heard as speech, frame middles and speech per
+        frame of `stretch`). The frames let a caller measure the speech share of any span."""
         heard = self.speech_frames(stretch)
         middles = (np.arange(len(heard)) + 0.5) * self._frame
-        result = []
+        fractions = []
         for offset in offsets:
             inside = (middles >= offset) & (middles < offset + size)
-            result.append(inside.any() and heard[inside].mean() >= MIN_SPEECH_FRACTION)
-        return np.array(result, dtype=bool)
+            fractions.append(heard[inside].mean() if inside.any() else 0.0)
+        return np.array(fractions, dtype=np.float64), np.stack([middles, heard])
 
 
 class NoVad:
-    """`--vad none`: every window is scored as speech."""
+    """`--vad none`: every window is scored as speech; speech shares are not measured."""
 
     def speech(self, stretch: np.ndarray, offsets: list[int], size: int) -> np.ndarray:
         return np.ones(len(offsets), dtype=bool)
+
+    def speech_fractions(
+        self, stretch: np.ndarray, offsets: list[int], size: int
+    ) -> tuple[np.ndarray, None]:
+        return np.ones(len(offsets), dtype=np.float64), None
 
 
 def make_vad(choice: str, sampling_rate: int):

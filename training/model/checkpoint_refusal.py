@@ -1,7 +1,8 @@
-"""The one line shown when a checkpoint is not plain tensors: the file and torch's reason only.
+"""The one line shown when a checkpoint cannot be loaded: the file and the reason only.
 
 torch's weights_only error suggests reloading with `weights_only=False`, which would run
-whatever code the pickle holds; that advice is never shown.
+whatever code the pickle holds; that advice is never shown. A safetensors file cut short (a
+copy or download that stopped) raises safetensors' own error, which names no file.
 """
 
 from __future__ import annotations
@@ -28,7 +29,16 @@ def refusal_message(path: str | Path, error: BaseException) -> str:
     return f"refused to load {path}: not a plain-tensor checkpoint ({refusal_reason(error)})"
 
 
-def weights_file(model_dir: str | Path) -> Path:
-    """The pickled weights file of a model folder, or the folder when it has none."""
-    candidate = Path(model_dir) / "pytorch_model.bin"
+def weights_file(model_dir: str | Path, name: str = "pytorch_model.bin") -> Path:
+    """The weights file `name` of a model folder, or the folder when it has none (a lone file
+    is itself)."""
+    candidate = Path(model_dir) / name
     return candidate if candidate.is_file() else Path(model_dir)
+
+
+def damaged_message(path: str | Path, error: BaseException) -> str:
+    """A safetensors file that does not parse: which file, safetensors' reason, what to do."""
+    return (
+        f"{path}: cannot be read ({error}): the weights file is damaged or was cut short; "
+        "copy or download it again"
+    )

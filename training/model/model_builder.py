@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
@@ -28,8 +29,8 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
-from data_scripts.corpora.ravdess.facts import EMOTIONS
-from training.model.checkpoint_refusal import refusal_message
+from data_scripts.corpora.registry import DOWNLOAD_LABELS
+from training.model.checkpoint_refusal import damaged_message, refusal_message
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def load_checkpoint_config(model_path: str, config_path: str | None = None) -> P
             "checkpoint's config.json"
         )
     try:
-        return AutoConfig.from_pretrained(source or model_path)
+        return AutoConfig.from_pretrained(source or model_path, trust_remote_code=False)
     except (OSError, ValueError) as error:
         raise CheckpointError(f"{model_path}: cannot read the model config: {error}") from error
 
@@ -113,7 +114,7 @@ def load_checkpoint_config(model_path: str, config_path: str | None = None) -> P
 def build_classifier(
     model_path: str,
     config_path: str | None = None,
-    labels: tuple[str, ...] = EMOTIONS,
+    labels: tuple[str, ...] = DOWNLOAD_LABELS,
     pooling: str = "mean",
     classifier_proj_size: int = 256,
     attn_implementation: str | None = None,
@@ -191,10 +192,17 @@ def _from_pretrained(source, config, model_path: str, kwargs: dict):
     hf_logging.set_verbosity_error()
     try:
         return AutoModelForAudioClassification.from_pretrained(
-            source, config=config, output_loading_info=True, ignore_mismatched_sizes=True, **kwargs
+            source,
+            config=config,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,
+            trust_remote_code=False,
+            **kwargs,
         )
     except pickle.UnpicklingError as error:
         raise CheckpointError(refusal_message(model_path, error)) from error
+    except SafetensorError as error:
+        raise CheckpointError(damaged_message(model_path, error)) from error
     except OSError as error:
         if "pickle" in str(error).lower() or "weights_only" in str(error):
             raise CheckpointError(refusal_message(model_path, error)) from error
@@ -237,7 +245,7 @@ def build_feature_extractor(
         source = str(found)
     elif not path.exists():
         try:  # a hub id (or a cached one)
-            extractor = AutoFeatureExtractor.from_pretrained(model_path)
+            extractor = AutoFeatureExtractor.from_pretrained(model_path, trust_remote_code=False)
             source = model_path
         except (OSError, ValueError):
             extractor = None

@@ -8,13 +8,9 @@ from pathlib import Path
 
 # The weights file `save_pretrained` writes.
 MODEL_WEIGHTS = "model.safetensors"
-_CHUNK = 1 << 20
 
 
 def sha256_of(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks (model files are hundreds of MB)."""
-    digest = hashlib.sha256()
+    """Hex SHA-256 of a file, read in chunks by hashlib (model files are hundreds of MB)."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()

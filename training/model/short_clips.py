@@ -48,7 +48,6 @@ def drop_too_short(splits: datasets.DatasetDict, model) -> tuple[datasets.Datase
         dropped += [split[int(i)]["file"] for i in short]
         kept[name] = split.select(np.flatnonzero(counted >= 1), keep_in_memory=True)
     result = datasets.DatasetDict(kept)
-    result.split_parameters = getattr(splits, "split_parameters", None)
     if dropped:
         listed = ", ".join(sorted(dropped)[:MAX_FILES_LISTED])
         more = (

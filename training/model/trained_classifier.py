@@ -4,23 +4,31 @@
 fine-tuned CTC model a user starts from) quietly adds a random head: predict then printed
 `LABEL_1 0.502` for every file. Every command that reads a trained model (predict, evaluate,
 export) loads it here and gets one line naming the folder instead; so does a model whose
-weights are NaN (saved by a run that diverged), which predict used to fail file by file.
+weights are NaN (saved by a run that diverged), which predict used to fail file by file, a
+pickle that is not plain tensors, and a weights file cut short (each was a traceback, or torch's
+advice to disable `weights_only`).
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from transformers import AutoModelForAudioClassification, PreTrainedModel
 from transformers.utils import logging as hf_logging
+
+from training.model.checkpoint_refusal import damaged_message, refusal_message, weights_file
+from training.model.remote_code import refuse_remote_code
 
 MAX_NAMED = 4
 
 
 class NotAClassifierError(ValueError):
-    """The folder's weights lack tensors of a classifier, or hold NaN: not a usable one."""
+    """The folder's weights lack tensors of a classifier, hold NaN, are a pickle that is not plain
+    tensors, or do not parse: not a usable one."""
 
 
 def first_non_finite(named_parameters: Iterable[tuple[str, torch.Tensor]]) -> str | None:
@@ -34,13 +42,20 @@ def first_non_finite(named_parameters: Iterable[tuple[str, torch.Tensor]]) -> st
 
 
 def load_trained_classifier(model_dir: str | Path, **kwargs) -> PreTrainedModel:
-    """The `*ForSequenceClassification` model saved in `model_dir`, every tensor from its file."""
+    """The `*ForSequenceClassification` model saved in `model_dir`, every tensor from its file;
+    a folder asking to run its own code is refused first (training.model.remote_code)."""
+    refuse_remote_code(model_dir)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # its "newly initialized" table; the refusal replaces it
     try:
         model, info = AutoModelForAudioClassification.from_pretrained(
-            model_dir, output_loading_info=True, **kwargs
+            model_dir, output_loading_info=True, trust_remote_code=False, **kwargs
         )
+    except pickle.UnpicklingError as error:
+        raise NotAClassifierError(refusal_message(weights_file(model_dir), error)) from error
+    except SafetensorError as error:
+        where = weights_file(model_dir, "model.safetensors")
+        raise NotAClassifierError(damaged_message(where, error)) from error
     finally:
         hf_logging.set_verbosity(verbosity)
     missing = sorted(info["missing_keys"])

@@ -34,18 +34,36 @@ class Windows:
 def record_window_facts(feature_extractor, max_train_seconds, clip_samples) -> None:
     """Store the crop length and the median training clip length (seconds) in the extractor."""
     rate = feature_extractor.sampling_rate
-    median = float(np.median(np.asarray(clip_samples, dtype=np.float64))) / rate
+    lengths = np.asarray(clip_samples, dtype=np.float64)
+    median = float(np.median(lengths)) / rate
     facts = {"max_train_seconds": max_train_seconds, "median_seconds": round(median, 3)}
+    # Without a crop the model saw whole clips up to the longest one: predict scores clips up
+    # to that length whole (trained_clip_seconds).
+    facts["longest_seconds"] = round(float(lengths.max()) / rate, 3) if len(lengths) else None
     setattr(feature_extractor, WINDOW_FACTS_KEY, facts)
+
+
+def _recorded_facts(model_dir: str | Path) -> dict | None:
+    config_path = Path(model_dir) / "preprocessor_config.json"
+    if not config_path.is_file():
+        return None
+    return json.loads(config_path.read_text()).get(WINDOW_FACTS_KEY)
+
+
+def trained_clip_seconds(model_dir: str | Path) -> float | None:
+    """The longest clip the model was trained on whole: the training crop (max_train_seconds),
+    or without a crop the longest training clip; None when the model does not record them.
+    Evaluation scores every test clip whole, so predict scores clips up to this length whole
+    too and gives each the answer test_predictions.csv holds."""
+    facts = _recorded_facts(model_dir) or {}
+    seconds = facts.get("max_train_seconds") or facts.get("longest_seconds")
+    return float(seconds) if seconds else None
 
 
 def default_windows(model_dir: str | Path) -> Windows:
     """Window = the median training clip, no longer than the training crop; hop = the window.
     A model directory that records neither keeps the old 8 s / 4 s windows, with a warning."""
-    config_path = Path(model_dir) / "preprocessor_config.json"
-    facts = None
-    if config_path.is_file():
-        facts = json.loads(config_path.read_text()).get(WINDOW_FACTS_KEY)
+    facts = _recorded_facts(model_dir)
     if not facts or not facts.get("median_seconds"):
         logger.warning(
             "%s does not record the training clips' length (trained before windows were "

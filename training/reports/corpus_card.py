@@ -1,18 +1,21 @@
-"""The model card's text for a corpus other than RAVDESS: its front matter, data, split rows,
-limits and license sections, all from the facts the builder recorded (data_scripts.corpora)."""
+"""The model card's text about the corpus: its front matter, data, split rows, limits and license
+sections, all from the facts in the dataset's corpus.json (data_scripts.corpora), whichever
+corpus it is."""
 
 from __future__ import annotations
 
+from data_scripts.corpora.registry import DOWNLOAD_FACTS
 from training.reports.card_text import table
 
 # Hub license identifiers of the corpora whose licence has one; others are "other".
-HUB_LICENSES = {"crema_d": "odbl", "tess": "cc-by-nc-nd-4.0"}
+HUB_LICENSES = {"ravdess": "cc-by-nc-sa-4.0", "crema_d": "odbl", "tess": "cc-by-nc-nd-4.0"}
 
 
-def other_corpus(info: dict) -> dict | None:
-    """The corpus facts of a run on a corpus other than RAVDESS, else None."""
+def corpus_of(info: dict) -> dict:
+    """The run's corpus facts (corpus.json's); a card written without any says what a run on
+    the download folder's corpus would."""
     facts = info.get("dataset")
-    return facts if isinstance(facts, dict) and facts.get("name") != "ravdess" else None
+    return facts if isinstance(facts, dict) and facts else DOWNLOAD_FACTS.as_dict()
 
 
 def front_matter_fields(facts: dict) -> dict:
@@ -21,6 +24,7 @@ def front_matter_fields(facts: dict) -> dict:
         "license": HUB_LICENSES.get(name, "other"),
         "tags": ["audio-classification", "speech-emotion-recognition", name],
         "datasets": [name],
+        "metrics": ["accuracy", "recall", "f1"],
     }
 
 
@@ -67,6 +71,8 @@ def split_table(parts: dict, split_names) -> str:
 
 
 def limits_section(facts: dict) -> str:
+    if facts.get("limits"):
+        return f"## Intended use and limits\n\n{facts['limits']}"
     return f"""## Intended use and limits
 
 For research on speech emotion recognition. Not for decisions about people: the emotions in
@@ -76,15 +82,31 @@ A corpus with few speakers gives numbers with several points of uncertainty."""
 
 
 def license_section(facts: dict) -> str:
-    lines = [
-        "## License and citation",
-        "",
+    terms = facts.get("terms") or (
         f"The weights were trained on {facts.get('title', 'the corpus')}, licensed as: "
-        f"{facts.get('license', 'unknown')}. Check its terms before you use or share them.",
-    ]
+        f"{facts.get('license', 'unknown')}. Check its terms before you use or share them."
+    )
+    lines = ["## License and citation", "", terms]
     if facts.get("citation"):
         lines += ["", f"Please cite: {facts['citation']}."]
+    if facts.get("bibtex"):
+        lines += ["", "```bibtex", facts["bibtex"], "```"]
     return "\n".join(lines)
+
+
+def with_interval(scores: dict, name: str) -> str:
+    """The value in percent, then its 95 % speaker-clustered interval where one was computed."""
+    entry = (scores.get("intervals") or {}).get("metrics", {}).get(name)
+    text = f"{100 * scores[name]:.1f}"
+    return text + (f" [{100 * entry['low']:.1f}, {100 * entry['high']:.1f}]" if entry else "")
+
+
+def interval_note(intervals: dict) -> str:
+    who = f"{intervals['speakers']} speakers" if intervals["speakers"] else "files (no speakers)"
+    return (
+        f"95 % intervals from {intervals['resamples']} bootstrap resamples of {who}, "
+        f"{intervals['files']} files, seed {intervals['seed']}."
+    )
 
 
 def cross_corpus_markdown(results: list[dict]) -> str:
@@ -99,11 +121,13 @@ def cross_corpus_markdown(results: list[dict]) -> str:
                     result["corpus"],
                     label,
                     str(result["scored_files"]),
-                    f"{100 * scores['accuracy']:.1f}",
-                    f"{100 * scores['uar']:.1f}",
-                    f"{100 * scores['macro_f1']:.1f}",
+                    *(with_interval(scores, name) for name in ("accuracy", "uar", "macro_f1")),
                 ]
             )
+            if scores.get("intervals"):
+                notes.append(
+                    f"- {result['corpus']}, {label}: " + interval_note(scores["intervals"])
+                )
         lacks = []
         if result["model_only_labels"]:
             lacks.append(f"the corpus lacks {', '.join(result['model_only_labels'])}")

@@ -1,7 +1,7 @@
-"""Cross-validation over actor folds: mean and std of the folds' test metrics, and its card.
+"""Cross-validation over speaker folds: mean and std of the folds' test metrics, and its card.
 
 `folds` is what `run_cross_validation` stores in cv_results.json: one entry per fold,
-{"fold": k, "test_actors": [...], "test_accuracy": ..., "test_recall_<emotion>": ..., ...}.
+{"fold": k, "test_speakers": [...], "test_accuracy": ..., "test_recall_<emotion>": ..., ...}.
 """
 
 from __future__ import annotations
@@ -9,17 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from data_scripts.common.atomic_write import write_text_atomic
 from training.reports import corpus_card
 from training.reports.card_text import (
-    CARD_METADATA,
-    DATA_LICENSE,
     HEADLINE_METRICS,
-    LIMITS_SECTION,
+    front_matter,
     is_number,
-    license_section,
     percent,
     table,
 )
@@ -50,7 +46,7 @@ def _mean_std(entry: dict) -> str:
     return f"{percent(entry['mean'])} ± {percent(entry['std'])}"
 
 
-def cv_summary_markdown(folds: list[dict], summary: dict, speakers: str = "actors") -> str:
+def cv_summary_markdown(folds: list[dict], summary: dict, speakers: str = "speakers") -> str:
     """A Markdown table with one row per fold and a final mean ± std row (values in percent),
     then the per-class recall over folds; `speakers` names the test column's people."""
     names = [name for name in HEADLINE_METRICS if name in summary]
@@ -58,7 +54,7 @@ def cv_summary_markdown(folds: list[dict], summary: dict, speakers: str = "actor
     rows = [
         [
             str(fold["fold"]),
-            ", ".join(str(a) for a in sorted(fold.get("test_actors") or [])),
+            ", ".join(str(a) for a in sorted(fold.get("test_speakers") or [])),
             str(fold.get("test_samples", "")),
         ]
         + [percent(fold.get(f"test_{name}")) for name in names]
@@ -81,23 +77,44 @@ def cv_summary_markdown(folds: list[dict], summary: dict, speakers: str = "actor
     return "\n".join(lines) + "\n"
 
 
-def emobox_markdown(emobox: dict) -> str:
-    """The cross-validation under EmoBox's names (UA, WA, macro-F1), and whether the numbers
-    can stand beside EmoBox's table."""
+def pooled_intervals_markdown(pooled: dict | None) -> str:
+    """The interval to quote: every fold's test files pooled, resampling speakers."""
+    if not pooled:
+        return ""
+    rows = [
+        [
+            HEADLINE_METRICS.get(name, "Recall: " + name.removeprefix(RECALL_PREFIX)),
+            f"{percent(entry['value'])} [{percent(entry['low'])}, {percent(entry['high'])}]",
+        ]
+        for name, entry in pooled["metrics"].items()
+    ]
+    who = f"{pooled['speakers']} speakers" if pooled.get("speakers") else "files (no speakers)"
+    lines = [
+        f"Pooled over the {pooled['folds']} folds' test files ({pooled['files']} files, {who}): "
+        f"95 % intervals from {pooled['resamples']} bootstrap resamples of {pooled['unit']}s, "
+        f"seed {pooled['seed']}. Each file is scored by the fold model that never heard its "
+        "speaker; these are the intervals to quote.",
+        "",
+        table(["metric", "pooled (%) [95 % interval]"], rows),
+    ]
+    if pooled.get("note"):
+        lines += ["", f"Note: {pooled['note']}."]
+    return "\n".join(lines)
+
+
+def protocol_markdown(results: dict) -> str:
+    """The cross-validation over a corpus protocol's folds under its metric names (EmoBox's UA,
+    WA, macro-F1), and whether the numbers can stand beside its published table."""
     rows = [
         [f"{name} ({ours})", f"{entry['mean']:.2f} ± {entry['std']:.2f}"]
         for (name, entry), ours in zip(
-            emobox["metrics_percent"].items(), emobox["names"].values(), strict=True
+            results["metrics_percent"].items(), results["names"].values(), strict=True
         )
     ]
-    verdict = (
-        "Comparable with EmoBox's RAVDESS table: its six folds, the 1440 speech files, 8 classes."
-        if emobox["comparable"]
-        else f"{emobox['note']}."
-    )
+    verdict = results["comparable_note"] if results["comparable"] else f"{results['note']}."
     return "\n".join(
         [
-            f"EmoBox names (%, mean ± std over folds). {verdict}",
+            f"{results['title']} names (%, mean ± std over folds). {verdict}",
             "",
             table(["metric", "value"], rows),
         ]
@@ -110,34 +127,38 @@ def write_cv_summary_card(
     summary: dict,
     emobox: dict | None = None,
     corpora: list[dict] | None = None,
+    pooled: dict | None = None,
 ) -> Path:
-    """Write one README.md summarising a speaker-independent cross-validation (with EmoBox's
-    names when `emobox`, the `emobox` entry of cv_results.json, is given). `corpora`: the facts
-    the builder recorded of each corpus trained on, None for RAVDESS; the title, limits and
+    """Write one README.md summarising a speaker-independent cross-validation (with a corpus
+    protocol's names, e.g. EmoBox's, when `emobox`, that protocol's entry of cv_results.json, is
+    given). `corpora`: the facts of each corpus trained on (corpus.json); the title, limits and
     license sections follow them."""
-    title = "EmoBox folds" if emobox else f"{len(folds)} folds"
-    if corpora:
-        corpus, speakers = " + ".join(f.get("title", "a corpus") for f in corpora), "speakers"
-        license_id = corpus_card.front_matter_fields(corpora[0])["license"]
-        metadata = {"license": license_id if len(corpora) == 1 else "other", **CARD_METADATA}
-        limits = corpus_card.limits_section({"title": corpus})
-        licenses = [corpus_card.license_section(f) for f in corpora]
-        # One heading, then each corpus's paragraphs.
-        terms = "\n\n".join([licenses[0], *(t.split("\n", 2)[2] for t in licenses[1:])])
-    else:
-        corpus, speakers = "RAVDESS", "actors"
-        metadata = {"license": DATA_LICENSE, **CARD_METADATA}
-        limits, terms = LIMITS_SECTION, license_section()
+    title = f"{emobox['title']} folds" if emobox else f"{len(folds)} folds"
+    corpora = [f for f in corpora or [] if f] or [corpus_card.corpus_of({})]
+    corpus, speakers = " + ".join(f.get("title", "a corpus") for f in corpora), "speakers"
+    fields = corpus_card.front_matter_fields(corpora[0])
+    metadata = {**fields, "license": fields["license"] if len(corpora) == 1 else "other"}
+    if len(corpora) > 1:
+        metadata["datasets"] = [f.get("name", "dataset") for f in corpora]
+    limits = (
+        corpus_card.limits_section(corpora[0])
+        if len(corpora) == 1
+        else corpus_card.limits_section({"title": corpus})
+    )
+    licenses = [corpus_card.license_section(f) for f in corpora]
+    # One heading, then each corpus's paragraphs.
+    terms = "\n\n".join([licenses[0], *(t.split("\n", 2)[2] for t in licenses[1:])])
     text = "\n\n".join(
         [
-            "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---",
+            front_matter(metadata).removesuffix("\n"),
             f"# Cross-validation on {corpus} ({title})",
             f"Speaker-independent cross-validation: each fold's test {speakers} were never "
             "seen in its training or validation data. Each fold's model is in `fold_<k>/` with "
             "its own model card. Values in percent; std is the population standard deviation "
             "over folds (ddof=0).",
-            *([emobox_markdown(emobox)] if emobox else []),
+            *([protocol_markdown(emobox)] if emobox else []),
             cv_summary_markdown(folds, summary, speakers).strip("\n"),
+            *([pooled_intervals_markdown(pooled)] if pooled else []),
             limits,
             terms,
         ]

@@ -8,20 +8,20 @@ Every optional piece of information may be missing: the card then leaves it out.
     pooling         str: the classification head's pooling (e.g. "mean", "weighted_layers").
     vocal_channel   "speech" | "song" | "all".
     sampling_rate   int: model input rate (default: preprocessor_config.json, else 16 kHz).
-    split           dict: what `split_summary` (data_scripts.corpora.ravdess.splits) returns
+    split           dict: what `split_summary` (data_scripts.common.splits) returns
                     (split.json):
-                    protocol, seed, fold, num_folds, and split["splits"][name] = {"actors": [...],
-                    "count": n, ...} for name in train, validation, test.
+                    protocol, seed, fold, num_folds, and split["splits"][name] = {"speakers":
+                    [...], "genders": {...}, "count": n, ...} for name in train, validation, test.
     test_metrics    dict: test_accuracy, test_uar, test_macro_f1, test_loss, test_samples,
                     test_recall_<emotion>, and breakdowns test_<group>_{accuracy,uar,macro_f1,count}
                     for each breakdown value (test_confusion_matrix is not shown).
     eval_metrics    dict: eval_accuracy, eval_uar, eval_macro_f1 of the kept checkpoint.
     training        dict: hyperparameter name -> scalar value, shown as a table.
-    dataset         dict: a corpus other than RAVDESS, its facts as data_scripts.corpora recorded
-                    them (name, title, label_names, license, citation, ...): the card's title,
-                    data, limits and license sections and front matter then follow it.
-    breakdown       dict: {column: values} the test metrics are broken down by (default:
-                    RAVDESS's vocal channels and intensities).
+    dataset         dict: the corpus's facts from its corpus.json (name, title, label_names,
+                    license, citation, protocols, ...): the card's title, data, limits and
+                    license sections and front matter follow it (default: the download folder's
+                    corpus).
+    breakdown       dict: {column: values} the test metrics are broken down by.
     cross_corpus    list: training.cross_corpus results, one per other corpus evaluated.
     run_info        dict: num_processes, device, n_gpu, precision, distributed_backend,
                     total_train_batch_size, finished_at, versions (dict), command (list or str).
@@ -33,44 +33,33 @@ import json
 import re
 from pathlib import Path
 
-import yaml
+from huggingface_hub import EvalResult
 
 from data_scripts.common.atomic_write import write_text_atomic
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
-from data_scripts.corpora.ravdess.facts import INTENSITIES, VOCAL_CHANNELS, actor_gender
-from data_scripts.corpora.ravdess.splits import SPLIT_NAMES
+from data_scripts.common.splits import SPLIT_NAMES
 from training.reports import corpus_card
 from training.reports.card_text import (
-    CARD_METADATA,
-    DATA_LICENSE,
     HEADLINE_METRICS,
-    LIMITS_SECTION,
+    front_matter,
     is_number,
-    license_section,
     percent,
     scalar,
     table,
 )
 from training.reports.plots import CONFUSION_MATRIX_PNG, TRAINING_CURVES_PNG
+from training.reports.split_guarantees import split_guarantees_section
+from training.reports.uncertainty_card import uncertainty_sections
 
 MODEL_CARD_NAME = "README.md"
 PROTOCOLS = {
-    "speaker": "speaker-independent: train, validation and test actors are disjoint",
-    "kfold": "speaker-independent k-fold: each fold tests on actors never seen in training",
-    "emobox": "EmoBox's speaker-independent fold (Ma et al., Interspeech 2024): its test actors; "
-    "validation actors taken from its training actors",
+    "speaker": "speaker-independent: train, validation and test speakers are disjoint",
+    "kfold": "speaker-independent k-fold: each fold tests on speakers never seen in training",
     "loso": "leave one speaker out: the test speaker is never seen in training",
-    "random": "file-level random split: the same actors appear in training and test, so the "
+    "random": "file-level random split: the same speakers appear in training and test, so the "
     "numbers are NOT speaker-independent and overstate accuracy on new voices",
 }
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def _actor_list(actors) -> str:
-    actors = sorted(int(a) for a in actors)
-    males = sum(actor_gender(a) == "male" for a in actors)
-    listed = ", ".join(str(a) for a in actors)
-    return f"{listed} ({males} male, {len(actors) - males} female)"
 
 
 def _read_json(path: Path) -> dict:
@@ -84,49 +73,39 @@ def _read_json(path: Path) -> dict:
 
 
 def _front_matter(info: dict, model_type: str | None, title: str) -> str:
+    facts = corpus_card.corpus_of(info)
+    fields = corpus_card.front_matter_fields(facts)
     metadata: dict = {
-        "license": DATA_LICENSE,
+        "license": fields["license"],
         "library_name": "transformers",
         "pipeline_tag": "audio-classification",
-        **CARD_METADATA,
-        "tags": CARD_METADATA["tags"] + ([model_type] if model_type else []),
+        **fields,
+        "tags": fields["tags"] + ([model_type] if model_type else []),
     }
-    facts = corpus_card.other_corpus(info)
-    if facts:
-        fields = corpus_card.front_matter_fields(facts)
-        metadata.update(fields, tags=fields["tags"] + ([model_type] if model_type else []))
     base = info.get("base_model")
     if isinstance(base, str) and HUB_ID.match(base) and not Path(base).exists():
         metadata["base_model"] = base
     test = info.get("test_metrics") or {}
+    split = (info.get("split") or {}).get("protocol", "test")
     results = [
-        {"type": t, "name": name, "value": round(float(test[key]), 4)}
-        for key, t, name in (
+        EvalResult(
+            task_type="audio-classification",
+            task_name="Emotion recognition",
+            dataset_type=facts["name"],
+            dataset_name=f"{facts['title']} ({split} split)",
+            dataset_split="test",
+            metric_type=metric_type,
+            metric_name=name,
+            metric_value=round(float(test[key]), 4),
+        )
+        for key, metric_type, name in (
             ("test_accuracy", "accuracy", "Accuracy"),
             ("test_uar", "recall", "UAR (unweighted average recall)"),
             ("test_macro_f1", "f1", "Macro-F1"),
         )
         if is_number(test.get(key))
     ]
-    if results:
-        split = (info.get("split") or {}).get("protocol", "test")
-        metadata["model-index"] = [
-            {
-                "name": title,
-                "results": [
-                    {
-                        "task": {"type": "audio-classification", "name": "Emotion recognition"},
-                        "dataset": {
-                            "type": facts["name"] if facts else "ravdess",
-                            "name": f"{facts['title'] if facts else 'RAVDESS'} ({split} split)",
-                            "split": "test",
-                        },
-                        "metrics": results,
-                    }
-                ],
-            }
-        ]
-    return "---\n" + yaml.safe_dump(metadata, sort_keys=False) + "---\n"
+    return front_matter(metadata, title if results else None, results)
 
 
 def _model_section(info: dict, config: dict) -> str:
@@ -147,32 +126,21 @@ def _model_section(info: dict, config: dict) -> str:
 
 
 def _data_section(info: dict) -> str:
-    if corpus_card.other_corpus(info):
-        return corpus_card.data_section(corpus_card.other_corpus(info))
+    text = corpus_card.data_section(corpus_card.corpus_of(info))
     channel = info.get("vocal_channel")
-    channels = {"speech": "speech", "song": "song", "all": "speech and song"}.get(channel, channel)
-    lines = [
-        "## Data",
-        "",
-        "RAVDESS audio-only recordings (16-bit, 48 kHz, resampled for the model): 24 "
-        "professional actors (12 male, 12 female) speaking or singing two neutral statements.",
-    ]
-    if channels:
-        lines.append(f"Vocal channel used: **{channels}**.")
-    if channel in ("song", "all"):
-        lines.append("Song has no disgust and no surprised recordings; actor 18 has no song.")
-    return "\n".join(lines)
+    if channel and channel != "all":
+        text += f"\nVocal channel used: **{channel}**."
+    return text
 
 
-def _split_section(split: dict) -> str:
+def _split_section(split: dict, facts: dict) -> str:
     if not split:
         return ""
     protocol = split.get("protocol")
+    own = (facts.get("protocols") or {}).get(protocol) or {}
     lines = ["## Split protocol", ""]
     if protocol:
-        described = PROTOCOLS.get(protocol, protocol)
-        if "speaker_independent" in split:  # a corpus with speakers, not RAVDESS's actors
-            described = described.replace("actors", "speakers")
+        described = PROTOCOLS.get(protocol) or own.get("description", protocol)
         lines.append(f"Protocol: `{protocol}` ({described}).")
     details = [
         f"{key} {split[key]}" for key in ("seed", "fold", "num_folds") if split.get(key) is not None
@@ -180,20 +148,16 @@ def _split_section(split: dict) -> str:
     if details:
         lines.append(f"Settings: {', '.join(details)}.")
     lines += corpus_card.split_notes(split)
-    rows = []
     parts = split.get("splits") or {}
-    if any("speakers" in part for part in parts.values()):
-        return "\n".join([*lines, "", corpus_card.split_table(parts, SPLIT_NAMES)])
-    for name in SPLIT_NAMES:
-        if name in parts:
-            actors, count = parts[name].get("actors"), parts[name].get("count")
-            rows.append([name, _actor_list(actors) if actors else "", str(count or "")])
-    if rows:
-        lines += ["", table(["split", "actors", "files"], rows)]
-    emobox = split.get("emobox")
-    if emobox:
-        lines += ["", f"EmoBox: {emobox['note']}. {emobox['validation']}"]
-        lines.append("EmoBox's metric names: UA = UAR, WA = accuracy; macro-F1 is macro-F1.")
+    if parts:
+        lines += ["", corpus_card.split_table(parts, SPLIT_NAMES)]
+    check = split.get("protocol_check")
+    if check:
+        lines += ["", f"{own.get('title', protocol)}: {check['note']}. {check['validation']}"]
+        names = own.get("metric_names") or {}
+        if names:
+            listed = ", ".join(f"{name} = {ours}" for name, ours in names.items())
+            lines.append(f"{own.get('title', protocol)}'s metric names: {listed}.")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
@@ -219,7 +183,7 @@ def _metrics_section(test: dict, evaluation: dict, breakdown: dict | None = None
     lines.append(table(["metric", "test (%)", "validation (%)"], rows))
     if is_number(test.get("test_loss")):
         lines.append(f"\nTest loss: {float(test['test_loss']):.4f}.")
-    columns = breakdown or {"vocal channel": VOCAL_CHANNELS, "intensity": INTENSITIES}
+    columns = breakdown or {}
     groups = [value for values in columns.values() for value in values]
     breakdown = []
     for group in groups:
@@ -325,23 +289,25 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
     preprocessor = _read_json(output_dir / "preprocessor_config.json")
     title = info.get("model_name") or output_dir.resolve().name
     rate = info.get("sampling_rate") or preprocessor.get("sampling_rate") or TARGET_SAMPLING_RATE
-    facts = corpus_card.other_corpus(info)
+    facts = corpus_card.corpus_of(info)
     sections = [
         _front_matter(info, config.get("model_type"), title),
-        f"# {title}\n\nSpeech emotion recognition on {facts['title'] if facts else 'RAVDESS'}: "
+        f"# {title}\n\nSpeech emotion recognition on {facts['title']}: "
         "an audio-classification model that answers with one of the emotion names below.",
         _model_section(info, config),
         _data_section(info),
         corpus_section(info.get("corpus"), info.get("split") or {}),
-        _split_section(info.get("split") or {}),
+        _split_section(info.get("split") or {}, facts),
+        split_guarantees_section(info.get("split") or {}),
         _metrics_section(
             info.get("test_metrics") or {}, info.get("eval_metrics") or {}, info.get("breakdown")
         ),
+        uncertainty_sections(info, output_dir),
         corpus_card.cross_corpus_markdown(info["cross_corpus"]) if info.get("cross_corpus") else "",
         _figures_section(output_dir),
         _training_section(info.get("training") or {}, info.get("run_info") or {}),
-        corpus_card.limits_section(facts) if facts else LIMITS_SECTION,
-        corpus_card.license_section(facts) if facts else license_section(),
+        corpus_card.limits_section(facts),
+        corpus_card.license_section(facts),
         _usage_section(str(output_dir), int(rate)),
     ]
     return "\n\n".join(section.strip("\n") for section in sections if section) + "\n"

@@ -12,10 +12,14 @@ import numpy as np
 from data_scripts.common.atomic_write import write_text_atomic
 
 PREDICTIONS_FILE = "test_predictions.csv"
+# The validation files' table, beside the test one: calibration and validation intervals
+# recompute from it.
+VALIDATION_PREDICTIONS_FILE = "validation_predictions.csv"
 # RAVDESS's columns, in the order the table shows them.
 FILE_COLUMNS = ("file", "actor", "gender", "vocal_channel", "intensity", "statement", "repetition")
-# Columns no table shows: the audio, the label (shown by name) and the length in samples.
-MODEL_ONLY_COLUMNS = ("audio", "label", "length")
+# Columns no table shows: the audio, the label (shown by name), the length in samples and the
+# audio fingerprint.
+MODEL_ONLY_COLUMNS = ("audio", "label", "length", "audio_sha256")
 
 
 def file_columns(dataset: datasets.Dataset) -> tuple[str, ...]:
@@ -67,3 +71,19 @@ def write_predictions_csv(
     path = Path(path)
     write_text_atomic(path, predictions_csv(dataset, probabilities, label_names))
     return path
+
+
+def read_predictions_table(path: str | Path) -> dict[str, list[str]]:
+    """A per-file table as {column: values}; the one reader behind every recomputed number."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = list(reader.fieldnames or [])
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no per-file table there (was the run finished?)") from None
+    missing = [c for c in ("file", "true_emotion", "predicted_emotion") if c not in columns]
+    if missing:
+        raise ValueError(f"{path}: not a per-file table (no {', '.join(missing)} column)")
+    return {column: [row[column] for row in rows] for column in columns}

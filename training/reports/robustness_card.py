@@ -1,6 +1,7 @@
 """The robustness report's text and picture: one row per evaluation condition (accuracy, UAR,
-macro-F1 on the shared classes), the PNG of accuracy against condition, and the model card's
-`## Robustness` section, kept between markers so a new evaluation replaces the old one."""
+macro-F1 on the shared classes, each with its speaker-clustered 95 % interval), the PNG of
+accuracy against condition, and the model card's `## Robustness` section, kept between markers
+so a new evaluation replaces the old one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from matplotlib.figure import Figure
 
 from data_scripts.common.atomic_write import atomic_output, write_text_atomic
 from training.reports.card_text import table
+from training.reports.corpus_card import interval_note, with_interval
 
 ROBUSTNESS_DIR = "robustness"
 ROBUSTNESS_PNG = "accuracy_by_condition.png"
@@ -29,9 +31,7 @@ def robustness_table(report: dict) -> str:
                 f"`{condition['condition']}`",
                 condition.get("source") or "",
                 str(condition["scored_files"]),
-                f"{100 * scores['accuracy']:.1f}",
-                f"{100 * scores['uar']:.1f}",
-                f"{100 * scores['macro_f1']:.1f}",
+                *(with_interval(scores, name) for name in ("accuracy", "uar", "macro_f1")),
             ]
         )
     header = ["condition", "noise, room or coder", "files"]
@@ -41,19 +41,20 @@ def robustness_table(report: dict) -> str:
 
 def robustness_markdown(report: dict, heading: str = "#") -> str:
     """The report's README: what was corrupted and how, the table, the picture."""
-    corpus = report["corpus"]
+    corpus, folder = report["corpus"], report["folder"]
+    first = report["conditions"][0]["shared_classes"].get("intervals")
     return "\n".join(
         [
             f"{heading} Robustness on {corpus}",
             "",
             f"{report['files_note']} Each condition corrupts every clip deterministically "
             f"(seed {report['seed']}, the condition and the file's name). Per-file tables: "
-            f"`{ROBUSTNESS_DIR}/{corpus}/<condition>/test_predictions.csv`; the numbers below "
-            "recompute from them.",
+            f"`{folder}/<condition>/test_predictions.csv`; the numbers below recompute from "
+            "them. " + (interval_note(first) if first else ""),
             "",
             robustness_table(report),
             "",
-            f"![Accuracy by condition]({ROBUSTNESS_DIR}/{corpus}/{ROBUSTNESS_PNG})"
+            f"![Accuracy by condition]({folder}/{ROBUSTNESS_PNG})"
             if heading == "##"
             else f"![Accuracy by condition]({ROBUSTNESS_PNG})",
         ]

@@ -14,14 +14,22 @@ import torch
 
 from data_scripts.common.atomic_write import write_json_atomic
 from training.model.model_file import MODEL_WEIGHTS, sha256_of
+from training.reports.calibration import softmax
 from training.reports.model_card import write_model_card
-from training.reports.per_file_results import PREDICTIONS_FILE, write_predictions_csv
+from training.reports.per_file_results import (
+    PREDICTIONS_FILE,
+    VALIDATION_PREDICTIONS_FILE,
+    write_predictions_csv,
+)
 from training.reports.plots import (
     CONFUSION_MATRIX_PNG,
     TRAINING_CURVES_PNG,
     plot_confusion_matrix,
     plot_training_curves,
 )
+from training.reports.reliability_plot import RELIABILITY_PNG, plot_reliability
+
+CALIBRATION_FILE = "calibration.json"
 
 
 @dataclass
@@ -37,6 +45,9 @@ class RunOutcome:
     split_info: dict
     run_info: dict
     training_history: list[dict]
+    validation: object = None  # the validation split, in the order of `validation_logits`
+    validation_logits: np.ndarray | None = None
+    calibration: dict | None = None  # calibration.json (training.run_evaluation)
 
 
 def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) -> None:
@@ -47,6 +58,21 @@ def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) ->
     write_predictions_csv(
         output_dir / PREDICTIONS_FILE, outcome.test, probabilities, outcome.label_names
     )
+    if outcome.validation is not None and outcome.validation_logits is not None:
+        validation_probabilities = softmax(outcome.validation_logits)
+        write_predictions_csv(
+            output_dir / VALIDATION_PREDICTIONS_FILE,
+            outcome.validation,
+            validation_probabilities,
+            outcome.label_names,
+        )
+    if outcome.calibration is not None:
+        write_json_atomic(output_dir / CALIBRATION_FILE, outcome.calibration)
+        plot_reliability(
+            outcome.calibration["test_reliability"],
+            output_dir / RELIABILITY_PNG,
+            title="Test reliability (15 bins of the top probability)",
+        )
     write_json_atomic(output_dir / "split.json", outcome.split_info)
     run_info = dict(outcome.run_info)
     weights = output_dir / MODEL_WEIGHTS
@@ -74,5 +100,7 @@ def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) ->
             "test_metrics": outcome.test_metrics,
             "eval_metrics": outcome.eval_metrics,
             "run_info": run_info,
+            "calibration": outcome.calibration,
+            "test_table": output_dir / PREDICTIONS_FILE,
         },
     )

@@ -1,14 +1,13 @@
 """A lock file naming the training that writes an output folder, held for the whole run.
 
-The lock is an flock on `<output_dir>/.training.lock`, so the kernel releases it when the
-process dies however it dies; the file names the holder (pid, host, start, command) for the
-message a second run gets. A lock file that nobody holds was left by a killed run and is taken
-over with a warning.
+The lock is `filelock`'s on `<output_dir>/.training.lock` (an flock on Unix), so the kernel
+releases it when the process dies however it dies; the file names the holder (pid, host, start,
+command) for the message a second run gets. A lock file that nobody holds was left by a killed
+run and is taken over with a warning.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -16,6 +15,8 @@ import socket
 import sys
 import time
 from pathlib import Path
+
+import filelock
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +32,25 @@ class RunLock:
 
     def __init__(self, output_dir: str | Path):
         self.path = Path(output_dir) / LOCK_FILE_NAME
-        self._descriptor: int | None = None
+        # No soft (marker-file) fallback: a marker outlives a killed run, an flock does not.
+        self._lock = filelock.FileLock(
+            self.path, timeout=0, mode=0o644, fallback_to_soft=False, on_acquired=self._claim
+        )
 
     def acquire(self) -> RunLock:
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _describe(_read_holder(descriptor))
-            os.close(descriptor)
+            self._lock.acquire()
+        except filelock.Timeout:
+            holder = _describe(_read_holder(self.path))
             raise OutputDirBusy(
                 f"--output_dir {self.path.parent}: another training ({holder}) is writing there; "
                 "wait for it to finish or choose another folder"
             ) from None
-        previous = _read_holder(descriptor)
+        return self
+
+    def _claim(self, descriptor: int) -> None:
+        """Called with the lock held: warn about a dead holder's file, then name this run."""
+        previous = _parse(os.pread(descriptor, 4096, 0))
         if previous:
             logger.warning(
                 "--output_dir %s: taking over the lock of a run that is no longer running (%s)",
@@ -59,21 +65,25 @@ class RunLock:
         }
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, (json.dumps(holder) + "\n").encode(), 0)
-        self._descriptor = descriptor
-        return self
 
     def release(self) -> None:
-        if self._descriptor is None:
+        if not self._lock.is_locked:
             return
         self.path.unlink(missing_ok=True)  # while still held: nobody can take it half-removed
-        os.close(self._descriptor)
-        self._descriptor = None
+        self._lock.release(force=True)
 
 
-def _read_holder(descriptor: int) -> dict:
+def _parse(data: bytes) -> dict:
     try:
-        return json.loads(os.pread(descriptor, 4096, 0).decode() or "{}")
+        return json.loads(data.decode() or "{}")
     except ValueError:
+        return {}
+
+
+def _read_holder(path: Path) -> dict:
+    try:
+        return _parse(path.read_bytes()[:4096])
+    except OSError:
         return {}
 
 

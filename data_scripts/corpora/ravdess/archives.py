@@ -18,6 +18,7 @@ from data_scripts.common.download import file_md5
 from data_scripts.common.extract import (
     COMPLETE_MARKER,
     extract_staged,
+    extraction_problem,
     is_complete,
     member_parts,
     open_archive,
@@ -26,6 +27,7 @@ from data_scripts.common.extract import (
     unsafe_path,
 )
 from data_scripts.common.extract import stream_member as stream_any_member
+from data_scripts.common.folder_lock import folder_lock
 from data_scripts.corpora.ravdess.facts import FILE_NAME_PATTERN, MAX_MEMBER_BYTES, parse_file_name
 
 logger = logging.getLogger(__name__)
@@ -105,14 +107,27 @@ def extract_archive(
     """Extract a RAVDESS zip to `destination/Actor_XX/*.wav`; return the wav paths, sorted.
 
     `vocal_channel` ("speech" or "song"), when given, also refuses files of the other channel.
-    Skipped when `destination` holds a marker with this archive's MD5.
+    Skipped when `destination` holds a marker with this archive's MD5 over all of its files.
     """
     zip_path, destination = Path(zip_path), Path(destination)
+    members = check_members(zip_path, vocal_channel)  # before anything is created
+    # One extraction per folder at a time: they would share the staging folder.
+    with folder_lock(destination.parent, "extraction"):
+        return _extract_locked(zip_path, members, destination)
+
+
+def _extract_locked(
+    zip_path: Path, members: list[zipfile.ZipInfo], destination: Path
+) -> list[Path]:
     archive_md5 = file_md5(zip_path)
     if is_complete(destination, archive_md5):
-        logger.info("%s already extracted to %s; skipped", zip_path.name, destination)
-        return extracted_files(destination)
-    members = check_members(zip_path, vocal_channel)
+        problem = extraction_problem(destination, members)
+        if problem is None:
+            logger.info("%s already extracted to %s; skipped", zip_path.name, destination)
+            return extracted_files(destination)
+        logger.warning(
+            "%s: marked complete, but %s; extracting %s again", destination, problem, zip_path
+        )
     if destination.exists() and not _written_by_extraction(destination):
         raise ValueError(
             f"{destination}: holds files other than Actor_XX/<RAVDESS name>.wav; refusing to "

@@ -1,6 +1,6 @@
 """Fetch RAVDESS's two audio-only archives, extract them, and map every file to its labels.
 
-The download command (`ravdess-download`):
+The download command (`ser-download`):
 
     python data_scripts/download_and_map_emotion_data.py --data_dir data
     python -m data_scripts.download_and_map_emotion_data --archive_dir ~/Downloads
@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from data_scripts.common.cli_errors import USER_ERRORS, fail, pop_debug_flag
 from data_scripts.common.download import DownloadError, download_file, verify_file
+from data_scripts.common.folder_lock import folder_lock
 from data_scripts.common.writable import check_writable
 from data_scripts.corpora.ravdess.archives import extract_archive
 from data_scripts.corpora.ravdess.facts import ARCHIVES, DEFAULT_BASE_URL
@@ -64,26 +66,29 @@ def download_and_map(
     checksums = checksums or {}
     if not verify:
         logger.warning("--no_verify: archive sizes and MD5s are not checked")
-    for archive in ARCHIVES:
-        size, md5 = checksums.get(archive.file_name, (archive.size, archive.md5))
-        if not verify:
-            size, md5 = None, None
-        if archive_dir is not None:
-            path = Path(archive_dir) / archive.file_name
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: archive not found in --archive_dir")
-            if verify:
-                verify_file(path, size, md5)
-        else:
-            path = download_file(
-                archive_url(base_url, archive.file_name),
-                data_dir / ARCHIVE_FOLDER / archive.file_name,
-                expected_size=size,
-                expected_md5=md5,
-            )
-        destination = data_dir / CLASSIFICATION_FOLDER / archive.folder
-        extract_archive(path, destination, vocal_channel=archive.audio_type)
-    return map_emotion_data(data_dir)
+    # One download per data folder at a time: they would share the `.part` files and the
+    # extraction's staging folder. A second run waits, then finds everything verified.
+    with folder_lock(data_dir, "download"):
+        for archive in ARCHIVES:
+            size, md5 = checksums.get(archive.file_name, (archive.size, archive.md5))
+            if not verify:
+                size, md5 = None, None
+            if archive_dir is not None:
+                path = Path(archive_dir) / archive.file_name
+                if not path.is_file():
+                    raise FileNotFoundError(f"{path}: archive not found in --archive_dir")
+                if verify:
+                    verify_file(path, size, md5)
+            else:
+                path = download_file(
+                    archive_url(base_url, archive.file_name),
+                    data_dir / ARCHIVE_FOLDER / archive.file_name,
+                    expected_size=size,
+                    expected_md5=md5,
+                )
+            destination = data_dir / CLASSIFICATION_FOLDER / archive.folder
+            extract_archive(path, destination, vocal_channel=archive.audio_type)
+        return map_emotion_data(data_dir)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> MappingSummary:
+def main(argv: list[str] | None = None) -> int:
     debug, argv = pop_debug_flag(argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -119,8 +124,8 @@ def main(argv: list[str] | None = None) -> MappingSummary:
     except (DownloadError, *USER_ERRORS) as error:
         fail(error, debug)
     print(summary.format())
-    return summary
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,7 +195,7 @@ def parse_actor_range(text: str) -> list[int]:
     return sorted(actors)
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -215,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(1, f"error: {error}\n")
     for archive in archives.values():
         print(f"{archive.path}  {archive.files} files  {archive.size} bytes  md5 {archive.md5}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
