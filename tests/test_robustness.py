@@ -157,6 +157,7 @@ def test_the_report_has_a_picture_and_a_card_section(evaluated):
         (["--conditions", "reverb", "--rir_dir", "EMPTY"], "--rir_dir EMPTY: no audio files"),
         (["--conditions", "clean,mp3@400k"],
          "mp3@400k: at 16000 Hz MP3 bitrates run from 8k to 160k"),
+        (["--noise_dir", "EMPTY"], "--noise_dir: used only with --conditions"),
     ],
 )  # fmt: skip
 def test_unknown_conditions_and_empty_folders_are_refused_in_one_line(tmp_path, arguments, message):
