@@ -243,3 +243,56 @@ def test_an_empty_or_missing_noise_folder_is_refused_in_one_line(tmp_path, capsy
     assert "--noise_dir: used only with --augment" in line
     line = _refusal([*BASE, "--augment", "true", "--augment_noise", "1.5"], capsys)
     assert "--augment_noise 1.5: a probability is between 0 and 1" in line
+
+
+def test_augmentation_trains_on_several_corpora_with_class_weights_and_length_groups(
+    tmp_path, checkpoint
+):
+    """Two prepared corpora, balanced class weights and the length-grouped sampler (the
+    default) with --augment: the run's training loader gives every training row once per
+    epoch, each with its own label, and corrupted audio; the loss is the class-weighted one."""
+    from data_scripts.corpora.prepare import main as prepare
+    from data_scripts.corpora.ravdess.sample_archives import write_voice_file
+    from training.data import load_prepared_dataset, split_for_training
+    from training.wav2vec2_classification import _build_model, _build_trainer
+
+    emodb, crema = tmp_path / "emodb", tmp_path / "crema"
+    for speaker in ("03", "08", "09", "10"):
+        for name, emotion in (("a01Wa", "angry"), ("a02Fa", "happy"), ("b01La", "boredom")):
+            write_voice_file(emodb / f"{speaker}{name}.wav", emotion, speaker == "03", 1,
+                             sampling_rate=16_000, seconds=(0.5, 0.9))  # fmt: skip
+    for actor in ("1001", "1002", "1003", "1004"):
+        for code, emotion in (("ANG", "angry"), ("SAD", "sad"), ("NEU", "neutral")):
+            write_voice_file(crema / f"{actor}_DFA_{code}_XX.wav", emotion, True, 2,
+                             sampling_rate=16_000, seconds=(0.5, 0.9))  # fmt: skip
+    for corpus, folder in (("emodb", emodb), ("crema_d", crema)):
+        flags = ["--output_dir", str(tmp_path / corpus), "--cache_dir", str(tmp_path / "cache")]
+        assert prepare(["--corpus", corpus, "--data_dir", str(folder), *flags]) == 0
+    model_args, data_args, training_args = parse_arguments(
+        ["--model_path", str(checkpoint / "pytorch_model.bin"),
+         "--config_path", str(checkpoint / "config.json"),
+         "--dataset_dir", str(tmp_path / "emodb"), "--dataset_dir", str(tmp_path / "crema_d"),
+         "--output_dir", str(tmp_path / "run"), "--use_cpu", "true", "--augment", "true",
+         "--augment_noise", "1", "--class_weighting", "balanced",
+         "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0"]
+    )  # fmt: skip
+    assert training_args.train_sampling_strategy == "group_by_length"
+    set_seed(0)
+    dataset, record = load_prepared_dataset(data_args)
+    splits, _ = split_for_training(dataset, data_args, record)
+    model, _, extractor, _ = _build_model(model_args, dataset)
+    trainer, views = _build_trainer(
+        model, extractor, dataset, splits, model_args, data_args, training_args
+    )
+    train = views["train"]
+    assert trainer.compute_loss_func is not None  # balanced weights (None: plain cross-entropy)
+    plain = AudioClassificationCollator(extractor)
+    seen = []
+    for batch in trainer.get_train_dataloader():
+        seen += batch["labels"].tolist()
+        assert batch["input_values"].shape[0] == len(batch["labels"])
+    assert sorted(seen) == sorted(int(label) for label in train["label"])
+    rows = [train[i] for i in range(4)]
+    corrupted = trainer.data_collator(rows)
+    assert corrupted["labels"].tolist() == plain(rows)["labels"].tolist()
+    assert not torch.equal(corrupted["input_values"], plain(rows)["input_values"])
