@@ -10,7 +10,7 @@ from other processes hits all of them alike; medians over the repeats are report
   single  - batch size 1 (exact by construction, the slow reference).
 for the Trainer's evaluation (batch 16, as configs/training/small.yaml) and for
 `training.inference.predict` (its default batch 8). Evaluation also runs exact on the rows in length
-order, as training's evaluated splits are (`training.data.split_for_training`). Also one
+order, as training's evaluated splits are (`training.data.loading.split_for_training`). Also one
 training step (forward+backward, batch 8, frozen CNN) padded vs exact. Writes
 bench_output/exact_inference_bench.json.
 """
@@ -41,7 +41,7 @@ from transformers import TrainingArguments  # noqa: E402
 
 import training.inference.predict as predict_module  # noqa: E402
 from data_scripts.corpora.ravdess.facts import EMOTIONS  # noqa: E402
-from training.data import AudioClassificationCollator, model_view  # noqa: E402
+from training.data.batching import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
 from training.inference.scoring import Scorer  # noqa: E402
 from training.inference.vad import NoVad  # noqa: E402
@@ -49,7 +49,7 @@ from training.inference.windows import score_file  # noqa: E402
 from training.model.exact_forward import make_batch_independent  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
 from training.model.window_facts import FALLBACK_HOP_SECONDS, FALLBACK_WINDOW_SECONDS  # noqa: E402
-from training.trainer import EmotionTrainer  # noqa: E402
+from training.trainer.emotion_trainer import EmotionTrainer  # noqa: E402
 
 OUTPUT = REPO / "bench_output" / "exact_inference"
 RATE = 16_000
@@ -158,7 +158,8 @@ def main() -> None:
     )
     scorer = Scorer(model_dir, "cpu", "float32")
     view = model_view(dataset)
-    # What training.data.split_for_training hands the Trainer: evaluated splits in length order.
+    # What training.data.loading.split_for_training hands the Trainer: evaluated splits in
+    # length order.
     view_by_length = model_view(dataset.sort("length", keep_in_memory=True))
     collate = AudioClassificationCollator(extractor, 6.0, random_crop=True)
     order = np.argsort(seconds)[::-1]  # length-grouped, like training batches

@@ -52,7 +52,7 @@ from data_scripts.corpora.ravdess.mapping import MAPPING_FILE_NAME, read_mapping
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range
 from data_scripts.corpora.ravdess.sources import AudioSource
 from data_scripts.corpora.ravdess_corpus import FACTS, FEATURES, build_ravdess, clip_of
-from training.data import MODEL_COLUMNS
+from training.data.batching import MODEL_COLUMNS
 
 logger = logging.getLogger("bench_prepare")
 

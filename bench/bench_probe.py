@@ -38,8 +38,8 @@ from bench_support import PeriodicSampler, make_corpus  # noqa: E402
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range  # noqa: E402
 from data_scripts.corpora.ravdess_corpus import build_ravdess  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
-from training.frozen_features import cached_pooled_features  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
+from training.probing.frozen_features import cached_pooled_features  # noqa: E402
 from training.wav2vec2_classification import main as train_main  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -91,8 +91,8 @@ def run_one(setting: str, seed: int, checkpoint: Path, data: dict, args) -> dict
         "--seed", str(seed), "--output_dir", str(run_dir),
         "--cache_dir", str(args.output_dir / "cache"), *SETTINGS[setting],
     ]  # fmt: skip
-    evaluate = [sys.executable, "-m", "training.cross_corpus", "--model_dir", str(run_dir),
-                "--batch_size", "16", "--overwrite"]  # fmt: skip
+    evaluate = [sys.executable, "-m", "training.evaluation.cross_corpus",
+                "--model_dir", str(run_dir), "--batch_size", "16", "--overwrite"]  # fmt: skip
     started = time.perf_counter()
     with open(args.output_dir / f"{run_dir.name}.log", "a") as log:
         if not (run_dir / "test_predictions.csv").is_file():

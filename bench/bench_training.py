@@ -34,11 +34,11 @@ from data_scripts.corpora.ravdess.sample_archives import parse_actor_range, writ
 from data_scripts.corpora.ravdess_corpus import build_ravdess  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
 from training.augment.augmenter import Augmenter, AugmentSettings  # noqa: E402
-from training.cached_cnn_training import use_cnn_feature_cache  # noqa: E402
-from training.data import AudioClassificationCollator, model_view  # noqa: E402
+from training.data.batching import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
-from training.trainer import EmotionTrainer  # noqa: E402
+from training.trainer.cached_cnn_training import use_cnn_feature_cache  # noqa: E402
+from training.trainer.emotion_trainer import EmotionTrainer  # noqa: E402
 
 OUTPUT = REPO / "bench_output"
 PRESETS = ("full", "medium", "small")

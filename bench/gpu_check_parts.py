@@ -1,8 +1,8 @@
 """The measurements of bench/gpu_check.py, each a function of a model, data and a device.
 
 Everything runs through the project's code: the preset YAMLs parsed by `training.arguments`,
-models from `training.model.model_builder`, `training.trainer.EmotionTrainer` with
-`training.data`'s collator, `training.frozen_features` and predict's scorer.
+models from `training.model.model_builder`, `training.trainer.emotion_trainer.EmotionTrainer` with
+`training.data.batching`'s collator, `training.probing.frozen_features` and predict's scorer.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from transformers import TrainerCallback
 
 from data_scripts.corpora.ravdess.facts import EMOTIONS
 from training.arguments import parse_arguments
-from training.data import AudioClassificationCollator, model_view
-from training.frozen_features import cached_pooled_features
+from training.data.batching import AudioClassificationCollator, model_view
 from training.model.exact_forward import make_batch_independent
 from training.model.model_builder import build_classifier, build_feature_extractor
-from training.trainer import EmotionTrainer
+from training.probing.frozen_features import cached_pooled_features
+from training.trainer.emotion_trainer import EmotionTrainer
 
 RATE = 16_000
 

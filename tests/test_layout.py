@@ -1,12 +1,15 @@
-"""The rooms of `data_scripts/` and `training/` and the way imports run between them (README:
-project layout).
+"""The rooms of `data_scripts/` and `training/` and the way imports run between them
+(docs/architecture.md).
 
 data_scripts.common <- data_scripts.corpora.ravdess <- data_scripts.corpora (the interface, the
 other corpora, the builder, ser-prepare) <- the old command paths at data_scripts/'s root (shims
 only). training imports the first three, never a shim: training.model <- training.reports <-
-training.run_folder and training.inference <- the training run (its cross-corpus evaluation
-scores with inference's classifier), training.serving (server, stream) <- training.demo and
-bench/.
+training.run_folder and training.inference; training.data (loading, combining, splitting,
+batching) <- training.trainer (the Trainer's extensions) <- training.probing; training.inference
+<- training.evaluation (its cross-corpus scoring uses inference's classifier; the data side
+never imports evaluation); training.augment (corruptions of audio) <- training.evaluation (the
+robustness conditions); all of them <- the run's command at training/'s top;
+training.serving (server, stream) <- training.demo and bench/.
 Checked from the source (every import, also those inside functions), so a wrong-way import fails
 here before it becomes a cycle.
 """
@@ -23,7 +26,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-ROOMS = ("model", "reports", "run_folder", "inference", "serving", "demo")
+ROOMS = (
+    "model", "reports", "run_folder", "inference", "serving", "demo",
+    "data", "trainer", "probing", "evaluation", "augment",
+)  # fmt: skip
 # The rooms of data_scripts, innermost first: what every corpus uses, RAVDESS's folder, the
 # other corpora with the interface and builder, and the package root (the command shims).
 DATA_ROOMS = ("data_scripts.common", "data_scripts.corpora.ravdess", "data_scripts.corpora")
@@ -40,9 +46,29 @@ ALLOWED = {
     "training.run_folder": DATA | {"training.model"},
     "training.inference": DATA | {"training.model", "training.reports"},
     "training.serving": DATA | {"training.model", "training.reports", "training.inference"},
-    # The run's cross-corpus evaluation scores clips with inference's EmotionClassifier.
+    # The data side reads prepared corpora; it knows nothing of models, training or scoring.
+    "training.data": DATA,
+    "training.trainer": DATA | {"training.model", "training.data"},
+    "training.probing": DATA | {"training.model", "training.data", "training.trainer"},
+    # Corruptions of audio (augmentation, robustness conditions): signal code only.
+    "training.augment": DATA,
+    # Cross-corpus evaluation scores clips with inference's EmotionClassifier; the robustness
+    # conditions corrupt them first.
+    "training.evaluation": DATA
+    | {"training.model", "training.reports", "training.inference", "training.augment"},
+    # The run's command at training/'s top puts the rooms together.
     "training": DATA
-    | {"training.model", "training.reports", "training.run_folder", "training.inference"},
+    | {
+        "training.model",
+        "training.reports",
+        "training.run_folder",
+        "training.inference",
+        "training.data",
+        "training.trainer",
+        "training.probing",
+        "training.evaluation",
+        "training.augment",
+    },
     "training.demo": DATA
     | {
         "training.model",
@@ -129,6 +155,38 @@ def test_training_does_not_import_ravdess_internals_except_the_demo(path):
         if name == RAVDESS_INTERNALS or name.startswith(RAVDESS_INTERNALS + ".")
     }
     assert not named, f"{path.name} imports {sorted(named)}: read the corpus's corpus.json instead"
+
+
+# training/'s top holds the run's command and what only it uses; the work is in the rooms.
+MOST_LOOSE_MODULES = 8
+
+
+def test_training_top_holds_at_most_a_few_loose_modules():
+    loose = sorted(p.name for p in (REPO / "training").glob("*.py") if p.name != "__init__.py")
+    assert len(loose) <= MOST_LOOSE_MODULES, f"move some of {loose} into a room"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((REPO / "training" / "data").rglob("*.py")),
+    ids=lambda p: str(p.relative_to(REPO)),
+)
+def test_data_does_not_import_evaluation(path):
+    """Scoring is handed to the data side by its caller, never imported by it."""
+    named = {n for n in _project_imports(path) if _part(n) == "training.evaluation"}
+    assert not named, f"{path.name} imports {sorted(named)}"
+
+
+def test_no_module_shares_a_name_with_a_function_elsewhere():
+    """A name says one thing: no function `x` in training/ outside a module `x.py` (the module's
+    own main function may carry its name)."""
+    paths = [p for p in (REPO / "training").rglob("*.py") if p.name != "__init__.py"]
+    modules = {p.stem for p in paths}
+    for path in paths:
+        tree = ast.parse(path.read_text())
+        functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        shared = functions & (modules - {path.stem})
+        assert not shared, f"{path}: {sorted(shared)} also name modules"
 
 
 def test_no_import_cycles_between_modules():

@@ -18,7 +18,7 @@ import pytest
 
 from data_scripts.corpora import prepare
 from data_scripts.corpora.ravdess import download as ravdess_download
-from training import compare_runs, cross_corpus
+from training.evaluation import compare_runs, cross_corpus
 from training.arguments import parse_arguments
 from training.inference import export, predict
 from training.serving import serve, stream
@@ -84,7 +84,7 @@ PARSERS = {
     "training.inference.predict": predict.parse_args,
     "training.inference.export": lambda args: export.build_parser().parse_args(args),
     "ser-evaluate": lambda args: cross_corpus.build_parser().parse_args(args),
-    "training.cross_corpus": lambda args: cross_corpus.build_parser().parse_args(args),
+    "training.evaluation.cross_corpus": lambda args: cross_corpus.build_parser().parse_args(args),
     "training.wav2vec2_classification": parse_arguments,
     "ser-download": lambda args: ravdess_download.build_parser().parse_args(args),
     "ser-train": parse_arguments,
@@ -134,7 +134,7 @@ def test_readme_mentions_every_command_the_project_installs():
         "training.wav2vec2_classification",
         "training.inference.predict",
         "training.inference.export",
-        "training.cross_corpus",
+        "training.evaluation.cross_corpus",
     }
     # RAVDESS preparation is installed as ser-prepare (its default corpus); the old module path
     # keeps working with `python -m` but is no console script of its own.
@@ -161,7 +161,7 @@ def test_old_command_paths_run_the_moved_commands(old):
         "training.wav2vec2_classification",
         "training.inference.predict",
         "training.inference.export",
-        "training.cross_corpus",
+        "training.evaluation.cross_corpus",
         "training.demo.stand_in_checkpoint",
         "training.demo",
     ],

@@ -21,6 +21,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from data_scripts.common.splits import PROTOCOLS
 from training.augment.augmenter import check_augment_arguments
+from training.data.protocol import uses_corpus_protocol
 from training.model.model_builder import POOLING_CHOICES
 
 
@@ -226,23 +227,11 @@ class DataArguments:
             raise ValueError(f"--bootstrap_resamples {self.bootstrap_resamples}: must be 1 or more")
         # None means "the protocol's default": a corpus's own protocol (EmoBox's folds: the
         # speech files only) says which rows it is defined on, once the corpus is loaded
-        # (training.data.load_prepared_dataset); the shared protocols use all rows.
+        # (training.data.loading.load_prepared_dataset); the shared protocols use all rows.
         if self.vocal_channel is None and not uses_corpus_protocol(self):
             self.vocal_channel = "all"
         if self.fold is None and self.split in PROTOCOLS:
             self.fold = 0
-
-
-def corpus_protocol(data_args: DataArguments) -> str | None:
-    """The corpus's own protocol a run asks for (--split emobox or --cv_folds emobox), if any."""
-    cv_folds = str(data_args.cv_folds).strip().lower()
-    if data_args.cv_folds is not None and not cv_folds.isdigit() and cv_folds != "loso":
-        return cv_folds
-    return data_args.split if data_args.split not in PROTOCOLS else None
-
-
-def uses_corpus_protocol(data_args: DataArguments) -> bool:
-    return corpus_protocol(data_args) is not None
 
 
 # Defaults that suit this task better than TrainingArguments' own; YAML and flags override them.

@@ -12,8 +12,9 @@ from pathlib import Path
 from transformers import TrainingArguments
 
 from data_scripts.common.atomic_write import write_json_atomic, write_text_atomic
-from training.arguments import DataArguments, ModelArguments, corpus_protocol
-from training.cv_folds import corpus_facts, cross_validation_folds
+from training.arguments import DataArguments, ModelArguments
+from training.data.cv_folds import corpus_facts, cross_validation_folds
+from training.data.protocol import corpus_protocol
 from training.reports.cv_summary import (
     cv_summary_markdown,
     pooled_intervals_markdown,

@@ -33,20 +33,19 @@ from training.arguments import (
     parse_arguments,
 )
 from training.augment.augmenter import augment_summary, build_augmenter
-from training.cached_cnn_training import use_cnn_feature_cache
-from training.class_weights import class_weighting, loss_function
-from training.corpus_facts import corpus_card_facts, group_columns, label_names, metric_groups
-from training.cross_corpus import check_eval_datasets, evaluate_corpora
 from training.cross_validation import run_cross_validation
-from training.data import (
-    AudioClassificationCollator,
-    describe_split,
-    load_prepared_dataset,
-    model_view,
-    split_for_training,
+from training.data.batching import AudioClassificationCollator, model_view
+from training.data.dataset_facts import corpus_card_facts, group_columns, label_names, metric_groups
+from training.data.leakage import audit_split
+from training.data.loading import describe_split, load_prepared_dataset, split_for_training
+from training.evaluation.cross_corpus import check_eval_datasets, evaluate_corpora
+from training.evaluation.run_evaluation import (
+    bootstrap_settings,
+    calibrate,
+    calibration_report,
+    evaluate_validation,
+    split_extras,
 )
-from training.divergence import StopWhenWeightsAreNotFinite
-from training.leakage import audit_split
 from training.model.checkpoint_refusal import refusal_message
 from training.model.decode_settings import record_decode_settings
 from training.model.model_builder import (
@@ -56,16 +55,9 @@ from training.model.model_builder import (
 )
 from training.model.short_clips import drop_too_short
 from training.model.window_facts import record_window_facts
-from training.probe import build_probe_trainer
+from training.probing.probe import build_probe_trainer
 from training.reports.run_report import RunOutcome, write_run_report
 from training.reports.scores import detailed_metrics, logits_of, make_compute_metrics
-from training.run_evaluation import (
-    bootstrap_settings,
-    calibrate,
-    calibration_report,
-    evaluate_validation,
-    split_extras,
-)
 from training.run_folder.output_dir import (
     check_inputs,
     claim_output_dir,
@@ -74,7 +66,10 @@ from training.run_folder.output_dir import (
 )
 from training.run_folder.push_to_dir import check_push_target, push_to_dir
 from training.run_folder.run_info import collect_run_info, describe_processes
-from training.trainer import EmotionTrainer
+from training.trainer.cached_cnn_training import use_cnn_feature_cache
+from training.trainer.class_weights import class_weighting, loss_function
+from training.trainer.divergence import StopWhenWeightsAreNotFinite
+from training.trainer.emotion_trainer import EmotionTrainer
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ that is not a saved dataset (the data folder, a user's files) is never deleted.
 
 A dataset read straight from the build cache is saved as hard links to the cache's Arrow files
 plus the two JSON files `save_to_disk` writes (the same folder, checked by
-tests/test_dataset_folder.py), rather than a copy of every sample: a RAVDESS-size corpus's
+tests/data/test_dataset_folder.py), rather than a copy of every sample: a RAVDESS-size corpus's
 0.6 GB copy took a second of a cache hit's two. Where links cannot be made (another file system)
 `save_to_disk` copies. A target that already holds this very build (same fingerprint) is left
 as it is.

@@ -22,7 +22,7 @@ Every optional piece of information may be missing: the card then leaves it out.
                     license sections and front matter follow it (default: the download folder's
                     corpus).
     breakdown       dict: {column: values} the test metrics are broken down by.
-    cross_corpus    list: training.cross_corpus results, one per other corpus evaluated.
+    cross_corpus    list: training.evaluation.cross_corpus results, one per other corpus evaluated.
     run_info        dict: num_processes, device, n_gpu, precision, distributed_backend,
                     total_train_batch_size, finished_at, versions (dict), command (list or str).
 """

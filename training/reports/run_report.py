@@ -47,7 +47,7 @@ class RunOutcome:
     training_history: list[dict]
     validation: object = None  # the validation split, in the order of `validation_logits`
     validation_logits: np.ndarray | None = None
-    calibration: dict | None = None  # calibration.json (training.run_evaluation)
+    calibration: dict | None = None  # calibration.json (training.evaluation.run_evaluation)
 
 
 def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) -> None:

@@ -1,5 +1,5 @@
 """The card's statement of what its split guarantees (split.json's `leakage` entry, written by
-training.leakage): disjoint speakers or not, text shared between splits, and copies of one
+training.data.leakage): disjoint speakers or not, text shared between splits, and copies of one
 recording across or inside splits."""
 
 from __future__ import annotations

@@ -1,0 +1,23 @@
+"""Which of a corpus's own protocols a run asks for. It lives with the data side because loading
+and folding a corpus need it, and the data side must not import the command's arguments."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from data_scripts.common.splits import PROTOCOLS
+
+if TYPE_CHECKING:
+    from training.arguments import DataArguments
+
+
+def corpus_protocol(data_args: DataArguments) -> str | None:
+    """The corpus's own protocol a run asks for (--split emobox or --cv_folds emobox), if any."""
+    cv_folds = str(data_args.cv_folds).strip().lower()
+    if data_args.cv_folds is not None and not cv_folds.isdigit() and cv_folds != "loso":
+        return cv_folds
+    return data_args.split if data_args.split not in PROTOCOLS else None
+
+
+def uses_corpus_protocol(data_args: DataArguments) -> bool:
+    return corpus_protocol(data_args) is not None
