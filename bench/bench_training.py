@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -182,12 +183,16 @@ def cache_section(dataset, steps: int, results: dict) -> None:
 
 
 def preset_workers(preset: str) -> int:
-    """The DataLoader workers the preset's YAML sets (small, medium, full: gpu_base's)."""
-    config = REPO / "configs" / "training" / f"{preset}.yaml"
-    flags = ["--model_path", "m", "--dataset_dir", "d", "--output_dir", str(OUTPUT / "trainer")]
-    return parse_arguments(["--train_config", str(config), *flags, "--use_cpu", "true"])[
-        2
-    ].dataloader_num_workers
+    """The DataLoader workers the preset's YAML sets, following its `base:` file (small,
+    medium, full: gpu_base's); 0 when none sets it (the Trainer's default)."""
+    path = REPO / "configs" / "training" / f"{preset}.yaml"
+    while True:
+        config = yaml.safe_load(path.read_text()) or {}
+        if "dataloader_num_workers" in config:
+            return int(config["dataloader_num_workers"])
+        if "base" not in config:
+            return 0
+        path = path.parent / config["base"]
 
 
 def waits_in_training(trainer: EmotionTrainer, steps: int) -> dict:
