@@ -261,12 +261,18 @@ def test_augmentation_trains_on_several_corpora_with_class_weights_and_length_gr
             write_voice_file(crema / f"{actor}_DFA_{code}_XX.wav", emotion, True, 2,
                              sampling_rate=16_000, seconds=(0.5, 0.9))  # fmt: skip
     for corpus, folder in (("emodb", emodb), ("crema_d", crema)):
-        flags = ["--output_dir", str(tmp_path / corpus), "--cache_dir", str(tmp_path / "cache")]
+        flags = [
+            "--output_dir",
+            str(tmp_path / f"prepared_{corpus}"),
+            "--cache_dir",
+            str(tmp_path / "cache"),
+        ]
         assert prepare(["--corpus", corpus, "--data_dir", str(folder), *flags]) == 0
     model_args, data_args, training_args = parse_arguments(
         ["--model_path", str(checkpoint / "pytorch_model.bin"),
          "--config_path", str(checkpoint / "config.json"),
-         "--dataset_dir", str(tmp_path / "emodb"), "--dataset_dir", str(tmp_path / "crema_d"),
+         "--dataset_dir", str(tmp_path / "prepared_emodb"),
+         "--dataset_dir", str(tmp_path / "prepared_crema_d"),
          "--output_dir", str(tmp_path / "run"), "--use_cpu", "true", "--augment", "true",
          "--augment_noise", "1", "--class_weighting", "balanced",
          "--per_device_train_batch_size", "4", "--dataloader_num_workers", "0"]
