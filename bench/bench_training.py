@@ -8,7 +8,9 @@ Prints (and writes bench_output/training_bench.json):
   3. forward+backward seconds per second of audio for full, medium and small;
   4. the share of step time spent waiting for data (target < 5 %);
   5. with the CNN frozen, training and validation samples/s of the tiny and small presets with
-     the CNN computed every step vs its outputs cached once (`--only_cache`: this part only).
+     the CNN computed every step vs its outputs cached once (`--only_cache`: this part only);
+  6. (`--augment`) part 4 with the default augmentation recipe, and the wait measured inside a
+     training loop with the presets' DataLoader workers (`--only_augment`: this part only).
 All ratios are taken against a baseline measured in this same run.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -31,6 +34,7 @@ from data_scripts.common.atomic_write import write_json_atomic  # noqa: E402
 from data_scripts.corpora.ravdess.sample_archives import parse_actor_range, write_sample_archives  # noqa: E402
 from data_scripts.corpora.ravdess_corpus import build_ravdess  # noqa: E402
 from training.arguments import parse_arguments  # noqa: E402
+from training.augment.augmenter import Augmenter, AugmentSettings  # noqa: E402
 from training.data.batching import AudioClassificationCollator, model_view  # noqa: E402
 from training.demo.stand_in_checkpoint import write_ctc_checkpoint  # noqa: E402
 from training.model.model_builder import build_classifier, build_feature_extractor  # noqa: E402
@@ -51,7 +55,9 @@ def prepared_dataset(actors: list[int]):
     return build_ravdess(archive_dir=archives, cache_dir=OUTPUT / "train_bench_cache")
 
 
-def make_trainer(preset: str, dataset, grouping: str, max_steps: int) -> EmotionTrainer:
+def make_trainer(
+    preset: str, dataset, grouping: str, max_steps: int, augment: bool = False, workers: int = 0
+) -> EmotionTrainer:
     checkpoint = OUTPUT / f"checkpoint_{preset}"
     if not (checkpoint / "model.safetensors").exists():
         write_ctc_checkpoint(REPO / "configs" / "models" / f"{preset}.json", checkpoint)
@@ -63,6 +69,7 @@ def make_trainer(preset: str, dataset, grouping: str, max_steps: int) -> Emotion
             "--train_sampling_strategy", grouping, "--eval_strategy", "no",
             "--save_strategy", "no", "--load_best_model_at_end", "false",
             "--logging_strategy", "no", "--optim", "adamw_torch", "--disable_tqdm", "true",
+            "--dataloader_num_workers", str(workers),
         ]
     )  # fmt: skip
     model, _ = build_classifier(model_args.model_path)
@@ -71,7 +78,12 @@ def make_trainer(preset: str, dataset, grouping: str, max_steps: int) -> Emotion
     return EmotionTrainer(
         model=model,
         args=args,
-        data_collator=AudioClassificationCollator(extractor, 6.0, random_crop=True),
+        data_collator=AudioClassificationCollator(
+            extractor,
+            6.0,
+            random_crop=True,
+            augment=Augmenter(AugmentSettings(), extractor.sampling_rate) if augment else None,
+        ),
         train_dataset=model_view(dataset),
         processing_class=extractor,
     )
@@ -170,6 +182,73 @@ def cache_section(dataset, steps: int, results: dict) -> None:
         )
 
 
+def preset_workers(preset: str) -> int:
+    """The DataLoader workers the preset's YAML sets, following its `base:` file (small,
+    medium, full: gpu_base's); 0 when none sets it (the Trainer's default)."""
+    path = REPO / "configs" / "training" / f"{preset}.yaml"
+    while True:
+        config = yaml.safe_load(path.read_text()) or {}
+        if "dataloader_num_workers" in config:
+            return int(config["dataloader_num_workers"])
+        if "base" not in config:
+            return 0
+        path = path.parent / config["base"]
+
+
+def waits_in_training(trainer: EmotionTrainer, steps: int) -> dict:
+    """Seconds a training loop (forward, backward, AdamW) waits for its batches out of its
+    steps' seconds, with the trainer's DataLoader workers; the first batch (the workers'
+    start-up, once per epoch) is timed apart."""
+    model = trainer.model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    start = time.perf_counter()
+    batches = iter(trainer.get_train_dataloader())
+    next(batches)
+    first = time.perf_counter() - start
+    wait = total = 0.0
+    for _ in range(steps):
+        start = time.perf_counter()
+        batch = next(batches)
+        ready = time.perf_counter()
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        wait += ready - start
+        total += time.perf_counter() - start
+    return {
+        "first_batch_seconds": first,
+        "wait_share": wait / total,
+        "seconds_per_step": total / steps,
+    }
+
+
+def augment_section(dataset, steps: int, results: dict) -> None:
+    """Part 6: the data-wait share without and with the default augmentation recipe, as part 4
+    measures it (batches made in the main process, an upper bound) and inside a training loop
+    with the small preset's workers and with none (the tiny preset's)."""
+    workers = preset_workers("small")
+    results["augment_data_wait"] = {}
+    for augment in (False, True):
+        name = "augment" if augment else "plain"
+        trainer = make_trainer("small", dataset, "group_by_length", steps, augment)
+        _, data_seconds, batches = epoch_padding_and_data_time(trainer)
+        start = time.perf_counter()
+        trainer.train()
+        per_step = (time.perf_counter() - start) / steps
+        row = {"main_process_share": data_seconds / batches / per_step}
+        for count in sorted({0, workers}):
+            looped = make_trainer("small", dataset, "group_by_length", steps, augment, count)
+            row[f"workers_{count}"] = waits_in_training(looped, steps)
+        results["augment_data_wait"][name] = row
+        print(
+            f"{name:>8}: data {row['main_process_share']:.2%} of a step (main process); waited "
+            + ", ".join(
+                f"{row[f'workers_{c}']['wait_share']:.2%} with {c} workers"
+                for c in sorted({0, workers})
+            )
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -177,6 +256,8 @@ def main() -> None:
     parser.add_argument("--actors", default="1-4")
     parser.add_argument("--steps", type=int, default=6, help="training steps per timed run")
     parser.add_argument("--only_cache", action="store_true", help="part 5 only")
+    parser.add_argument("--augment", action="store_true", help="also part 6 (augmentation)")
+    parser.add_argument("--only_augment", action="store_true", help="part 6 only")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.manual_seed(0)
@@ -189,6 +270,10 @@ def main() -> None:
     if args.only_cache:
         cache_section(dataset, args.steps, results)
         write_json_atomic(OUTPUT / "training_cache_bench.json", results, sort_keys=False)
+        return
+    if args.only_augment:
+        augment_section(dataset, args.steps, results)
+        write_json_atomic(OUTPUT / "training_augment_bench.json", results, sort_keys=False)
         return
 
     for grouping in ("random", "group_by_length"):
@@ -222,6 +307,8 @@ def main() -> None:
         results["fwd_bwd_seconds_per_audio_second"][preset] = value
         print(f"{preset:>8}: forward+backward {value:.3f} s per second of audio")
     cache_section(dataset, args.steps, results)
+    if args.augment:
+        augment_section(dataset, args.steps, results)
     write_json_atomic(OUTPUT / "training_bench.json", results, sort_keys=False)
 
 

@@ -7,7 +7,8 @@ only). training imports the first three, never a shim: training.model <- trainin
 training.run_folder and training.inference; training.data (loading, combining, splitting,
 batching) <- training.trainer (the Trainer's extensions) <- training.probing; training.inference
 <- training.evaluation (its cross-corpus scoring uses inference's classifier; the data side
-never imports evaluation); all of them <- the run's command at training/'s top;
+never imports evaluation); training.augment (corruptions of audio) <- training.evaluation (the
+robustness conditions); all of them <- the run's command at training/'s top;
 training.serving (server, stream) <- training.demo and bench/.
 Checked from the source (every import, also those inside functions), so a wrong-way import fails
 here before it becomes a cycle.
@@ -27,7 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 ROOMS = (
     "model", "reports", "run_folder", "inference", "serving", "demo",
-    "data", "trainer", "probing", "evaluation",
+    "data", "trainer", "probing", "evaluation", "augment",
 )  # fmt: skip
 # The rooms of data_scripts, innermost first: what every corpus uses, RAVDESS's folder, the
 # other corpora with the interface and builder, and the package root (the command shims).
@@ -49,8 +50,12 @@ ALLOWED = {
     "training.data": DATA,
     "training.trainer": DATA | {"training.model", "training.data"},
     "training.probing": DATA | {"training.model", "training.data", "training.trainer"},
-    # Cross-corpus evaluation scores clips with inference's EmotionClassifier.
-    "training.evaluation": DATA | {"training.model", "training.reports", "training.inference"},
+    # Corruptions of audio (augmentation, robustness conditions): signal code only.
+    "training.augment": DATA,
+    # Cross-corpus evaluation scores clips with inference's EmotionClassifier; the robustness
+    # conditions corrupt them first.
+    "training.evaluation": DATA
+    | {"training.model", "training.reports", "training.inference", "training.augment"},
     # The run's command at training/'s top puts the rooms together.
     "training": DATA
     | {
@@ -62,6 +67,7 @@ ALLOWED = {
         "training.trainer",
         "training.probing",
         "training.evaluation",
+        "training.augment",
     },
     "training.demo": DATA
     | {

@@ -19,6 +19,7 @@ from transformers import TrainingArguments
 
 from data_scripts.common.command_options import OPTIONS_FLAG, CommandParser, read_options_file
 from data_scripts.common.splits import PROTOCOLS
+from training.augment.augmenter import check_augment_arguments
 from training.data.protocol import uses_corpus_protocol
 from training.model.model_builder import POOLING_CHOICES
 from training.model.task_settings import resolve_task
@@ -191,6 +192,49 @@ class DataArguments:
             "labels by name (cross_corpus/NAME/); the flag may be repeated."
         },
     )
+    augment: bool = field(
+        default=False,
+        metadata={
+            "help": "Corrupt training clips on the fly (noise, speed, gain, room, telephone line; "
+            "docs/robustness.md); never validation or test. Off by default."
+        },
+    )
+    augment_noise: float = field(
+        default=0.5, metadata={"help": "With --augment: probability of additive noise."}
+    )
+    augment_speed: float = field(
+        default=0.5, metadata={"help": "With --augment: probability of a speed of 0.9/1.0/1.1."}
+    )
+    augment_gain: float = field(
+        default=0.3, metadata={"help": "With --augment: probability of a gain of -6 to +6 dB."}
+    )
+    augment_reverb: float = field(
+        default=0.3, metadata={"help": "With --augment: probability of reverberation."}
+    )
+    augment_telephone: float = field(
+        default=0.1,
+        metadata={"help": "With --augment: probability of telephone bandwidth (300-3400 Hz)."},
+    )
+    augment_min_snr_db: float = field(
+        default=5.0, metadata={"help": "With --augment: lowest SNR of added noise (dB)."}
+    )
+    augment_max_snr_db: float = field(
+        default=20.0, metadata={"help": "With --augment: highest SNR of added noise (dB)."}
+    )
+    noise_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "With --augment: a folder of noise recordings (e.g. MUSAN); without it, "
+            "generated white, pink or brown noise."
+        },
+    )
+    rir_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "With --augment: a folder of room impulse responses; without it, simulated "
+            "rooms (RT60 0.2-0.8 s)."
+        },
+    )
     class_weighting: Literal["none", "balanced"] = field(
         default="none",
         metadata={
@@ -335,7 +379,11 @@ def parse_arguments(
         parser.error("give exactly one of --data_dir and --dataset_dir")
     if not training_args.output_dir:
         parser.error("--output_dir is required")
-    error = resolve_protocol(data_args) or resolve_task(model_args, data_args, training_args)
+    error = (
+        resolve_protocol(data_args)
+        or resolve_task(model_args, data_args, training_args)
+        or check_augment_arguments(model_args, data_args)
+    )
     if error:
         parser.error(error)
     return model_args, data_args, training_args

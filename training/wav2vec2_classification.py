@@ -32,6 +32,7 @@ from training.arguments import (
     launched_world_size,
     parse_arguments,
 )
+from training.augment.augmenter import augment_summary, build_augmenter
 from training.cross_validation import run_cross_validation
 from training.data.batching import AudioClassificationCollator, model_view
 from training.data.dataset_facts import corpus_card_facts, group_columns, label_names, metric_groups
@@ -271,7 +272,11 @@ def _build_trainer(
         model=model,
         args=training_args,
         data_collator=AudioClassificationCollator(
-            feature_extractor, data_args.max_train_seconds, random_crop=True, labels=labels
+            feature_extractor,
+            data_args.max_train_seconds,
+            random_crop=True,
+            labels=labels,
+            augment=build_augmenter(data_args, feature_extractor.sampling_rate),
         ),
         eval_data_collator=AudioClassificationCollator(feature_extractor, labels=labels),
         train_dataset=views["train"],
@@ -343,6 +348,7 @@ def _training_summary(
         "cache_frozen_features": model_args.freeze_encoder and model_args.cache_frozen_features,
         "max_train_seconds": data_args.max_train_seconds,
         "class_weighting": data_args.class_weighting,
+        "augment": augment_summary(data_args),
         "metric_for_best_model": training_args.metric_for_best_model,
     }
 

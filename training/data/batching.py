@@ -33,9 +33,11 @@ def normalised_batch(feature_extractor: Wav2Vec2FeatureExtractor, waveforms: lis
 
 
 class AudioClassificationCollator:
-    """Normalises each utterance, pads with an attention mask, and optionally crops long clips.
+    """Normalises each utterance, pads with an attention mask, and optionally crops long clips
+    and augments them (`augment`: a training.augment Augmenter; training only).
 
-    Random crops use torch's generator, which the Trainer seeds and DataLoader workers re-seed.
+    Random crops and augmentation use torch's generator, which the Trainer seeds and DataLoader
+    workers re-seed at every epoch: reproducible from the seed, different across epochs.
     """
 
     def __init__(
@@ -44,10 +46,12 @@ class AudioClassificationCollator:
         max_seconds: float | None = None,
         random_crop: bool = False,
         labels: BatchLabels = CLASS_LABELS,
+        augment=None,
     ):
         self.feature_extractor = feature_extractor
         self.random_crop = random_crop
         self.labels_of = labels
+        self.augment = augment
         rate = feature_extractor.sampling_rate
         self.max_samples = int(max_seconds * rate) if max_seconds else None
 
@@ -61,6 +65,11 @@ class AudioClassificationCollator:
         waveforms = [
             self._crop(np.asarray(row["audio"]["array"], dtype=np.float32)) for row in rows
         ]
+        if self.augment is not None:
+            # One numpy stream per batch, seeded from torch's generator (see the class docstring);
+            # crop again: a slower speed lengthens the clip.
+            rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+            waveforms = [self._crop(self.augment(waveform, rng)) for waveform in waveforms]
         batch = normalised_batch(self.feature_extractor, waveforms)
         batch["labels"] = self.labels_of(rows)
         return batch

@@ -57,11 +57,21 @@ def _same_path(a, b) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
-def result_folder(output_dir, name: str, dataset_dir, model_dir, overwrite: bool, taken=()) -> Path:
-    """Where one corpus's results go: `cross_corpus/NAME`, or `NAME-2`, ... when that folder
-    holds something else (another dataset's or model's results, or files not ours) or is
-    `taken` by this command. ValueError when it holds this very evaluation and not `overwrite`."""
-    base = Path(output_dir) / CROSS_CORPUS_DIR
+def result_folder(
+    output_dir,
+    name: str,
+    dataset_dir,
+    model_dir,
+    overwrite: bool,
+    taken=(),
+    kind: str = CROSS_CORPUS_DIR,
+    results_file: str = RESULTS_FILE,
+) -> Path:
+    """Where one corpus's results go: `KIND/NAME` (cross_corpus or robustness), or `NAME-2`, ...
+    when that folder holds something else (another dataset's or model's results, or files not
+    ours) or is `taken` by this command. ValueError when it holds this very evaluation (its
+    `results_file` names the same dataset and model) and not `overwrite`."""
+    base = Path(output_dir) / kind
     for number in range(1, 10_000):
         folder = base / (name if number == 1 else f"{name}-{number}")
         if folder in taken:
@@ -69,7 +79,7 @@ def result_folder(output_dir, name: str, dataset_dir, model_dir, overwrite: bool
         if not folder.exists():
             return folder
         try:
-            earlier = json.loads((folder / RESULTS_FILE).read_text())
+            earlier = json.loads((folder / results_file).read_text())
             same = _same_path(earlier["dataset_dir"], dataset_dir) and _same_path(
                 earlier["model_dir"], model_dir
             )
@@ -85,11 +95,16 @@ def result_folder(output_dir, name: str, dataset_dir, model_dir, overwrite: bool
     raise ValueError(f"{base}: no free folder name for {name}")
 
 
-def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, list[str], list]:
+def score_dataset(
+    model_dir, dataset, batch_size: int = 8, transform=None, classifier=None
+) -> tuple[np.ndarray, list[str], list]:
     """(probabilities of the scored rows, the model's labels, the rows too short to score).
     Every clip whole, through EmotionClassifier.probabilities (each clip's answer is its
-    `pipeline` answer), read in length order a chunk at a time so memory stays bounded."""
-    classifier = EmotionClassifier.from_pretrained(model_dir, batch_size=batch_size)
+    `pipeline` answer), read in length order a chunk at a time so memory stays bounded.
+    `transform(audio, row)`: each clip corrupted first (the robustness conditions), scored by
+    the same path; `classifier`: the model already loaded (else loaded from `model_dir`)."""
+    if classifier is None:
+        classifier = EmotionClassifier.from_pretrained(model_dir, batch_size=batch_size)
     recorded = recorded_decode_settings(dataset)
     if recorded is not None and recorded != classifier.decode_settings:
         logger.warning("the dataset was decoded with other settings than the model's training data")
@@ -104,6 +119,8 @@ def score_dataset(model_dir, dataset, batch_size: int = 8) -> tuple[np.ndarray, 
     for start in range(0, len(kept), chunk):
         rows = kept[start : start + chunk]
         arrays = [view[int(i)]["audio"]["array"] for i in rows]
+        if transform is not None:
+            arrays = [transform(array, int(i)) for array, i in zip(arrays, rows, strict=True)]
         probabilities[rows] = classifier.probabilities(arrays)
     return probabilities, labels, short
 
@@ -185,27 +202,24 @@ def predictions_table(dataset, probabilities, model_labels, shared, short) -> st
     return buffer.getvalue()
 
 
-def evaluate_corpus(
+def score_and_tabulate(
     model_dir,
-    dataset_dir,
-    folder: Path,
+    dataset,
     batch_size: int = 8,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
-) -> dict:
-    """Score the saved model on one prepared corpus and write its three files into `folder`
-    (chosen by `result_folder`); the results."""
-    dataset, record = load_saved_corpus(dataset_dir)
-    name = corpus_name(record, dataset_dir)
-    probabilities, model_labels, short = score_dataset(model_dir, dataset, batch_size)
+    transform=None,
+    classifier=None,
+) -> tuple[dict, str]:
+    """(results, per-file table text) of the saved model on `dataset`, with speaker-clustered
+    intervals; each clip first passed through `transform(audio, row)` when given."""
+    probabilities, model_labels, short = score_dataset(
+        model_dir, dataset, batch_size, transform, classifier
+    )
     names = dataset.features["label"].names
     keep = [i for i in range(len(dataset)) if i not in set(short)]
     true_names = [names[label] for label in np.asarray(dataset["label"])[keep]]
     results = {
-        "corpus": name,
-        "folder": f"{CROSS_CORPUS_DIR}/{folder.name}",
-        "dataset_dir": str(dataset_dir),
-        "model_dir": str(model_dir),
         "files": len(dataset),
         "dropped_too_short": [dataset["file"][i] for i in short],
         **evaluate_probabilities(
@@ -220,6 +234,28 @@ def evaluate_corpus(
     table = predictions_table(
         dataset, probabilities, model_labels, results["shared_labels"], set(short)
     )
+    return results, table
+
+
+def evaluate_corpus(
+    model_dir,
+    dataset_dir,
+    folder: Path,
+    batch_size: int = 8,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> dict:
+    """Score the saved model on one prepared corpus and write its three files into `folder`
+    (chosen by `result_folder`); the results."""
+    dataset, record = load_saved_corpus(dataset_dir)
+    scored, table = score_and_tabulate(model_dir, dataset, batch_size, resamples, seed)
+    results = {
+        "corpus": corpus_name(record, dataset_dir),
+        "folder": f"{CROSS_CORPUS_DIR}/{folder.name}",
+        "dataset_dir": str(dataset_dir),
+        "model_dir": str(model_dir),
+        **scored,
+    }
     write_text_atomic(folder / PREDICTIONS_FILE, table)
     write_json_atomic(folder / RESULTS_FILE, results)
     write_text_atomic(folder / "README.md", cross_corpus_markdown([results]) + "\n")
@@ -292,6 +328,22 @@ class EvaluateOptions:
         default=False,
         metadata={"help": "replace an earlier evaluation of the same dataset with the same model"},
     )
+    conditions: str | None = field(
+        default=None,
+        metadata={
+            "help": "robustness: comma-separated conditions, e.g. clean,noise@20,noise@10,"
+            "noise@5,reverb,telephone,mp3@32k (docs/robustness.md); results in robustness/NAME/"
+        },
+    )
+    noise_dir: str | None = field(
+        default=None, metadata={"help": "with --conditions: noise recordings for noise@SNR"}
+    )
+    rir_dir: str | None = field(
+        default=None, metadata={"help": "with --conditions: room impulse responses for reverb"}
+    )
+    corruption_seed: int = field(
+        default=0, metadata={"help": "with --conditions: the corruptions' seed"}
+    )
 
 
 def build_parser() -> CommandParser:
@@ -314,6 +366,20 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--dataset_dir {dataset_dir}: no such folder")
         if args.bootstrap_resamples < 1:
             raise ValueError(f"--bootstrap_resamples {args.bootstrap_resamples}: must be 1 or more")
+        if args.conditions is not None:
+            from training.evaluation.robustness import run_robustness
+
+            def score(dataset, transform, classifier):
+                return score_and_tabulate(
+                    args.model_dir, dataset, args.batch_size, args.bootstrap_resamples,
+                    args.bootstrap_seed, transform, classifier,
+                )  # fmt: skip
+
+            run_robustness(args, score, result_folder)
+            return 0
+        for flag in ("noise_dir", "rir_dir"):
+            if getattr(args, flag):
+                raise ValueError(f"--{flag}: used only with --conditions (add it, or leave it out)")
         results = evaluate_corpora(
             args.model_dir,
             args.dataset_dir,

@@ -94,14 +94,14 @@ def license_section(facts: dict) -> str:
     return "\n".join(lines)
 
 
-def _with_interval(scores: dict, name: str) -> str:
+def with_interval(scores: dict, name: str) -> str:
     """The value in percent, then its 95 % speaker-clustered interval where one was computed."""
     entry = (scores.get("intervals") or {}).get("metrics", {}).get(name)
     text = f"{100 * scores[name]:.1f}"
     return text + (f" [{100 * entry['low']:.1f}, {100 * entry['high']:.1f}]" if entry else "")
 
 
-def _resampled(intervals: dict) -> str:
+def interval_note(intervals: dict) -> str:
     who = f"{intervals['speakers']} speakers" if intervals["speakers"] else "files (no speakers)"
     return (
         f"95 % intervals from {intervals['resamples']} bootstrap resamples of {who}, "
@@ -121,11 +121,13 @@ def cross_corpus_markdown(results: list[dict]) -> str:
                     result["corpus"],
                     label,
                     str(result["scored_files"]),
-                    *(_with_interval(scores, name) for name in ("accuracy", "uar", "macro_f1")),
+                    *(with_interval(scores, name) for name in ("accuracy", "uar", "macro_f1")),
                 ]
             )
             if scores.get("intervals"):
-                notes.append(f"- {result['corpus']}, {label}: " + _resampled(scores["intervals"]))
+                notes.append(
+                    f"- {result['corpus']}, {label}: " + interval_note(scores["intervals"])
+                )
         lacks = []
         if result["model_only_labels"]:
             lacks.append(f"the corpus lacks {', '.join(result['model_only_labels'])}")

@@ -53,7 +53,7 @@ RUN_OUTPUT_NAMES = frozenset(
         "pytorch_model.bin", "training_args.bin", "trainer_state.json", "all_results.json",
         "train_results.json", "eval_results.json", "test_results.json", "test_predictions.csv",
         "split.json", "run_info.json", "confusion_matrix.png", "training_curves.png",
-        "cv_results.json", "cv_summary.md", "cross_corpus", "runs", ".training.lock",
+        "cv_results.json", "cv_summary.md", "cross_corpus", "robustness", "runs", ".training.lock",
         "validation_predictions.csv", "calibration.json", "reliability_diagram.png",
     }
 )  # fmt: skip

@@ -34,6 +34,10 @@ from training.trainer.cnn_feature_cache import (
 logger = logging.getLogger(__name__)
 
 CACHE_FOLDER = "cnn_features"
+AUGMENT_NOT_CACHED = (
+    "CNN feature cache: off, it cannot augment (--augment changes every training clip at every "
+    "step, so its CNN outputs cannot be computed once); the frozen CNN runs on every step"
+)
 SPLITS = ("train", "validation", "test")
 
 
@@ -115,10 +119,15 @@ def use_cnn_feature_cache(
 ) -> dict[str, datasets.Dataset] | None:
     """Compute the frozen CNN's outputs once and move `trainer` onto them; returns each split's
     view for evaluate/predict, or None (after one line) when the cache is over its bound or the
-    model has no wav2vec2-style CNN. Training clips longer than `max_train_seconds` are randomly
+    model has no wav2vec2-style CNN, or the trainer's collator augments (the cache cannot).
+    Training clips longer than `max_train_seconds` are randomly
     cropped every epoch, so they stay uncached and are computed at each step."""
     model = trainer.model
     if feature_encoder(model) is None:
+        return None
+    if getattr(trainer.data_collator, "augment", None) is not None:
+        # Cached outputs are of the clean clips: training on them would drop the augmentation.
+        logger.warning(AUGMENT_NOT_CACHED)
         return None
     folder = Path(cache_dir or datasets.config.HF_DATASETS_CACHE) / CACHE_FOLDER
     rate = feature_extractor.sampling_rate

@@ -20,6 +20,10 @@ Random crops of training clips longer than `max_train_seconds` start at any samp
 normalised on their own (zero mean, unit variance over the crop), so no slice of the whole
 clip's frames equals a crop's frames, whatever the CNN's norm: those clips are not cached, and
 their crops are computed every step as before (`LIVE_AUDIO`).
+
+It cannot augment: `--augment` corrupts every training clip anew at every step, so there is no
+one CNN output per clip to keep. A run with `--augment` is not cached (one warning line says so,
+`cached_cnn_training.AUGMENT_NOT_CACHED`) and its frozen CNN runs on every step.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Corruptions of speech shared by training-time augmentation and the robustness evaluation."""
