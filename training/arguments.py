@@ -20,7 +20,7 @@ from transformers import TrainingArguments
 from data_scripts.common.command_options import OPTIONS_FLAG, CommandParser, read_options_file
 from data_scripts.common.splits import PROTOCOLS
 from training.augment.augmenter import check_augment_arguments
-from training.data.protocol import uses_corpus_protocol
+from training.data.protocol import resolve_protocol, uses_corpus_protocol
 from training.model.model_builder import POOLING_CHOICES
 from training.model.task_settings import resolve_task
 
@@ -387,25 +387,3 @@ def parse_arguments(
     if error:
         parser.error(error)
     return model_args, data_args, training_args
-
-
-def resolve_protocol(data_args: DataArguments) -> str | None:
-    """Check --cv_folds (made an int or "emobox") and --fold for --split emobox; returns the
-    error message for bad values. (The vocal channel's default is set in __post_init__.)"""
-    if data_args.cv_folds is not None:
-        text = str(data_args.cv_folds).strip().lower()
-        if text in ("emobox", "loso"):
-            data_args.cv_folds = text
-        elif text.isdigit() and int(text) >= 3:
-            data_args.cv_folds = int(text)
-        else:
-            return (
-                f"--cv_folds {data_args.cv_folds}: give a number of folds (3 or more), loso or "
-                "emobox"
-            )
-    if data_args.split not in PROTOCOLS and data_args.cv_folds is None and data_args.fold is None:
-        return (
-            f"--split {data_args.split} needs --fold (one of its folds' numbers; EmoBox's are 1 to "
-            f"6); --cv_folds {data_args.split} runs all of them"
-        )
-    return None

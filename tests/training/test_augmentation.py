@@ -158,6 +158,7 @@ def test_validation_and_test_batches_are_never_augmented(
     """The run's own trainer with --augment and the presets' frozen CNN: the CNN feature cache
     says in one line that it cannot augment and stays off (it would train on clean clips); the
     evaluation and test loaders give exactly the plain collator's batches; training's does not."""
+    from training.data.dataset_facts import label_names
     from training.data.loading import load_prepared_dataset, split_for_training
     from training.trainer.cached_cnn_training import AUGMENT_NOT_CACHED
     from training.wav2vec2_classification import _build_model, _build_trainer
@@ -172,7 +173,7 @@ def test_validation_and_test_batches_are_never_augmented(
     set_seed(0)
     dataset, record = load_prepared_dataset(data_args)
     splits, _ = split_for_training(dataset, data_args, record)
-    model, _, extractor, _ = _build_model(model_args, dataset)
+    model, _, extractor, _ = _build_model(model_args, dataset, tuple(label_names(dataset)))
     assert model_args.freeze_feature_encoder and model_args.feature_cache_gb is None
     with caplog.at_level("WARNING", logger="training.trainer.cached_cnn_training"):
         trainer, views = _build_trainer(
@@ -248,6 +249,7 @@ def test_augmentation_trains_on_several_corpora_with_class_weights_and_length_gr
     epoch, each with its own label, and corrupted audio; the loss is the class-weighted one."""
     from data_scripts.corpora.prepare import main as prepare
     from data_scripts.corpora.ravdess.sample_archives import write_voice_file
+    from training.data.dataset_facts import label_names
     from training.data.loading import load_prepared_dataset, split_for_training
     from training.wav2vec2_classification import _build_model, _build_trainer
 
@@ -281,7 +283,7 @@ def test_augmentation_trains_on_several_corpora_with_class_weights_and_length_gr
     set_seed(0)
     dataset, record = load_prepared_dataset(data_args)
     splits, _ = split_for_training(dataset, data_args, record)
-    model, _, extractor, _ = _build_model(model_args, dataset)
+    model, _, extractor, _ = _build_model(model_args, dataset, tuple(label_names(dataset)))
     trainer, views = _build_trainer(
         model, extractor, dataset, splits, model_args, data_args, training_args
     )

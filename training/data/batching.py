@@ -45,8 +45,8 @@ class AudioClassificationCollator:
         feature_extractor: Wav2Vec2FeatureExtractor,
         max_seconds: float | None = None,
         random_crop: bool = False,
-        labels: BatchLabels = CLASS_LABELS,
         augment=None,
+        labels: BatchLabels = CLASS_LABELS,
     ):
         self.feature_extractor = feature_extractor
         self.random_crop = random_crop

@@ -25,7 +25,6 @@ import io
 import json
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from data_scripts.common.cli_errors import USER_ERRORS, fail
 from data_scripts.common.command_logging import setup_logging
 from data_scripts.common.command_options import CommandParser
 from data_scripts.corpora.corpus_record import corpus_name, load_saved_corpus
+from training.evaluation.evaluate_options import EvaluateOptions
 from training.evaluation.run_evaluation import split_speakers
 from training.inference.classifier import EmotionClassifier
 from training.model.remote_code import refuse_remote_code
@@ -302,48 +302,6 @@ def evaluate_corpora(
 def _uar_text(scores: dict) -> str:
     entry = scores["intervals"]["metrics"]["uar"]
     return f"{100 * scores['uar']:.1f} [{100 * entry['low']:.1f}, {100 * entry['high']:.1f}]"
-
-
-@dataclass
-class EvaluateOptions:
-    """ser-evaluate's options (flags, or keys of an `--options` file)."""
-
-    model_dir: str | None = field(
-        default=None, metadata={"required": True, "help": "a saved classifier directory"}
-    )
-    dataset_dir: list[str] = field(
-        default_factory=list,
-        metadata={"required": True, "nargs": None, "help": "a prepared dataset (repeatable)"},
-    )
-    output_dir: str | None = field(
-        default=None, metadata={"help": "where cross_corpus/NAME/ goes (default: model_dir)"}
-    )
-    batch_size: int = field(default=8, metadata={"help": "clips per forward pass"})
-    bootstrap_resamples: int = field(
-        default=DEFAULT_RESAMPLES,
-        metadata={"help": "speaker-clustered bootstrap resamples behind each 95 %% interval"},
-    )
-    bootstrap_seed: int = field(default=DEFAULT_SEED, metadata={"help": "seed of the bootstrap"})
-    overwrite: bool = field(
-        default=False,
-        metadata={"help": "replace an earlier evaluation of the same dataset with the same model"},
-    )
-    conditions: str | None = field(
-        default=None,
-        metadata={
-            "help": "robustness: comma-separated conditions, e.g. clean,noise@20,noise@10,"
-            "noise@5,reverb,telephone,mp3@32k (docs/robustness.md); results in robustness/NAME/"
-        },
-    )
-    noise_dir: str | None = field(
-        default=None, metadata={"help": "with --conditions: noise recordings for noise@SNR"}
-    )
-    rir_dir: str | None = field(
-        default=None, metadata={"help": "with --conditions: room impulse responses for reverb"}
-    )
-    corruption_seed: int = field(
-        default=0, metadata={"help": "with --conditions: the corruptions' seed"}
-    )
 
 
 def build_parser() -> CommandParser:
