@@ -39,6 +39,7 @@ from training.evaluation.evaluate_options import EvaluateOptions
 from training.evaluation.run_evaluation import split_speakers
 from training.inference.classifier import EmotionClassifier
 from training.model.remote_code import refuse_remote_code
+from training.model.task_outputs import OutputLayout
 from training.reports.corpus_card import cross_corpus_markdown
 from training.reports.intervals import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_intervals
 from training.reports.per_file_results import file_columns
@@ -312,6 +313,20 @@ def build_parser() -> CommandParser:
     )
 
 
+def refuse_regression(model_dir: str) -> None:
+    """Cross-corpus scoring matches class names; a model with continuous targets only has none
+    (its test-set ratings are scored by the training run itself)."""
+    from transformers import AutoConfig
+
+    layout = OutputLayout.from_config(AutoConfig.from_pretrained(model_dir))
+    if not layout.has_classes:
+        raise ValueError(
+            f"--model_dir {model_dir}: a regression model (values of "
+            f"{', '.join(layout.targets)}, no classes), and ser-evaluate matches classes by name; "
+            "its run's test_results.json holds its ratings' scores (docs/dimensions.md)"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args, debug = build_parser().parse_command(argv)
     setup_logging(debug)
@@ -319,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (Path(args.model_dir) / "config.json").is_file():
             raise ValueError(f"--model_dir {args.model_dir}: no config.json (not a saved model)")
         refuse_remote_code(args.model_dir)  # before any dataset is read
+        refuse_regression(args.model_dir)
         for dataset_dir in args.dataset_dir:
             if not Path(dataset_dir).is_dir():
                 raise ValueError(f"--dataset_dir {dataset_dir}: no such folder")
