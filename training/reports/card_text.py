@@ -42,3 +42,19 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def model_index_entry(
+    facts: dict, split: str, task_name: str, metric_type: str, metric_name: str, value
+) -> EvalResult:
+    """One model-index entry for a number measured on the test split of the card's corpus."""
+    return EvalResult(
+        task_type="audio-classification",
+        task_name=task_name,
+        dataset_type=facts["name"],
+        dataset_name=f"{facts['title']} ({split} split)",
+        dataset_split="test",
+        metric_type=metric_type,
+        metric_name=metric_name,
+        metric_value=round(float(value), 4),
+    )

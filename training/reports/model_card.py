@@ -33,8 +33,6 @@ import json
 import re
 from pathlib import Path
 
-from huggingface_hub import EvalResult
-
 from data_scripts.common.atomic_write import write_text_atomic
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
 from data_scripts.common.splits import SPLIT_NAMES
@@ -43,6 +41,7 @@ from training.reports.card_text import (
     HEADLINE_METRICS,
     front_matter,
     is_number,
+    model_index_entry,
     percent,
     scalar,
     table,
@@ -98,16 +97,7 @@ def _front_matter(info: dict, model_type: str | None, title: str) -> str:
     test = info.get("test_metrics") or {}
     split = (info.get("split") or {}).get("protocol", "test")
     results = [
-        EvalResult(
-            task_type="audio-classification",
-            task_name="Emotion recognition",
-            dataset_type=facts["name"],
-            dataset_name=f"{facts['title']} ({split} split)",
-            dataset_split="test",
-            metric_type=metric_type,
-            metric_name=name,
-            metric_value=round(float(test[key]), 4),
-        )
+        model_index_entry(facts, split, "Emotion recognition", metric_type, name, test[key])
         for key, metric_type, name in (
             ("test_accuracy", "accuracy", "Accuracy"),
             ("test_uar", "recall", "UAR (unweighted average recall)"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult
 
-from training.reports.card_text import is_number, table
+from training.reports.card_text import is_number, model_index_entry, table
 
 TARGET_METRICS = (("ccc", "CCC"), ("pearson", "Pearson r"), ("mae", "MAE"))
 
@@ -21,17 +21,9 @@ def target_eval_results(info: dict, facts: dict, split: str) -> list[EvalResult]
         for key, name in TARGET_METRICS:
             value = test.get(f"test_{key}_{target}")
             if is_number(value):
+                label = f"{name} ({target})"
                 results.append(
-                    EvalResult(
-                        task_type="audio-classification",
-                        task_name="Emotion dimensions",
-                        dataset_type=facts["name"],
-                        dataset_name=f"{facts['title']} ({split} split)",
-                        dataset_split="test",
-                        metric_type=key,
-                        metric_name=f"{name} ({target})",
-                        metric_value=round(float(value), 4),
-                    )
+                    model_index_entry(facts, split, "Emotion dimensions", key, label, value)
                 )
     return results
 
