@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import os
+
+# One torch thread per test process: `make test` runs two workers on two cores, and each worker
+# and every command it starts would otherwise take one OpenMP thread per core; the surplus
+# threads spin while they wait and, on tiny models, cost more CPU than they compute (a one-epoch
+# tiny run beside another job: 20 s of CPU with two threads, 12 s with one). Set before torch is
+# imported here or in a worker; a value the caller exports wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 import shutil
 from pathlib import Path
 

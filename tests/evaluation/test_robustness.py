@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from data_scripts.corpora.ravdess_corpus import FEATURES
 from training.augment import transforms
 from training.augment.conditions import Corruptor, parse_conditions
 from training.augment.mp3 import mp3_encoder
+from training.evaluation.cross_corpus import main as evaluate_main
 from training.reports.per_file_results import read_predictions_table
 from training.reports.table_intervals import table_intervals
 
@@ -49,7 +51,8 @@ def _dataset(folder: Path, count: int = 16) -> Path:
 
 
 def _evaluate(*arguments: str) -> subprocess.CompletedProcess:
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(Path.home())}
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(Path.home()),
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}  # fmt: skip
     return subprocess.run(
         [str(BIN / "ser-evaluate"), *arguments], capture_output=True, text=True, env=env
     )
@@ -146,6 +149,38 @@ def test_the_report_has_a_picture_and_a_card_section(evaluated):
     assert card.count("## Robustness on ravdess") == 1 and "| `noise@10` |" not in card
 
 
+@pytest.fixture(scope="module")
+def refusal_inputs(tmp_path_factory) -> dict:
+    """A model, a two-clip dataset and an empty folder; a refused command writes nothing, so the
+    cases share them."""
+    root = tmp_path_factory.mktemp("refusals")
+    (root / "empty").mkdir()
+    return {"model": save_tiny_classifier(root / "model"),
+            "data": _dataset(root / "ravdess", count=2), "empty": root / "empty"}  # fmt: skip
+
+
+def _refusal_arguments(inputs: dict, arguments: list[str]) -> list[str]:
+    arguments = [str(inputs["empty"]) if a == "EMPTY" else a for a in arguments]
+    return ["--model_dir", str(inputs["model"]), "--dataset_dir", str(inputs["data"]), *arguments]
+
+
+def _assert_one_line_refusal(returncode: int, stderr: str, message: str, inputs: dict) -> None:
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert returncode == 1 and len(errors) == 1, stderr[-2000:]
+    assert message.replace("EMPTY", str(inputs["empty"])) in errors[0]
+    assert "Traceback" not in stderr
+    assert not (inputs["model"] / "robustness").exists()
+
+
+def test_the_installed_command_refuses_an_unknown_condition_in_one_line(refusal_inputs):
+    arguments = _refusal_arguments(refusal_inputs, ["--conditions", "clean,noise@10,underwater"])
+    result = _evaluate(*arguments)
+    message = "--conditions: unknown condition 'underwater'"
+    _assert_one_line_refusal(result.returncode, result.stderr, message, refusal_inputs)
+
+
+# The same refusals through the command's own entry point, in this process (each installed
+# command costs seconds of imports; the one above shows the installed path says the same).
 @pytest.mark.parametrize(
     "arguments, message",
     [
@@ -160,18 +195,12 @@ def test_the_report_has_a_picture_and_a_card_section(evaluated):
         (["--noise_dir", "EMPTY"], "--noise_dir: used only with --conditions"),
     ],
 )  # fmt: skip
-def test_unknown_conditions_and_empty_folders_are_refused_in_one_line(tmp_path, arguments, message):
-    model = save_tiny_classifier(tmp_path / "model")
-    data = _dataset(tmp_path / "ravdess", count=2)
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    arguments = [str(empty) if a == "EMPTY" else a for a in arguments]
-    result = _evaluate("--model_dir", str(model), "--dataset_dir", str(data), *arguments)
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert result.returncode == 1 and len(errors) == 1, result.stderr[-2000:]
-    assert message.replace("EMPTY", str(empty)) in errors[0]
-    assert "Traceback" not in result.stderr
-    assert not (model / "robustness").exists()
+def test_unknown_conditions_and_empty_folders_are_refused_in_one_line(
+    refusal_inputs, capsys, arguments, message
+):
+    with pytest.raises(SystemExit) as exited:
+        evaluate_main(_refusal_arguments(refusal_inputs, arguments))
+    _assert_one_line_refusal(exited.value.code, capsys.readouterr().err, message, refusal_inputs)
 
 
 def test_a_noise_condition_adds_noise_at_its_snr():

@@ -21,6 +21,8 @@ from training_helpers import (
 )
 
 
+# Killed and multi-process runs are fault tests (`make test-faults`): they cost the most time.
+@pytest.mark.faults
 def test_interrupted_run_resumes_to_a_finished_run(checkpoint, sample_data_dir, tmp_path):
     output_dir = tmp_path / "model"
     common = (
@@ -95,6 +97,7 @@ def test_cross_validation_summarises_every_fold(checkpoint, sample_data_dir, tmp
     assert "No temperature was fitted" in (output_dir / "fold_0" / "README.md").read_text()
 
 
+@pytest.mark.faults
 def test_two_processes_really_train_together(checkpoint, sample_data_dir, tmp_path):
     """`--multi_gpu` with no GPU and no `--use_cpu`: two CPU processes must form ONE run."""
     output_dir = tmp_path / "ddp"
