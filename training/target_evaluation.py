@@ -11,6 +11,7 @@ from training.reports.intervals import bootstrap_intervals
 from training.reports.metrics.regression_metrics import regression_intervals
 from training.reports.scores import logits_of
 from training.task_training import TargetTask
+from training.trainer.early_stopping import early_stopping_record
 
 
 def score_split(trainer, view, split, task: TargetTask, data_args, prefix: str):
@@ -41,5 +42,7 @@ def score_split(trainer, view, split, task: TargetTask, data_args, prefix: str):
     metrics = {f"{prefix}_{key}": value for key, value in scores.items()}
     metrics[f"{prefix}_loss"] = prediction.metrics.get(f"{prefix}_loss")
     metrics[f"{prefix}_samples"] = len(split)
+    if prefix == "test":  # whether the run stopped early, beside the numbers it reached
+        metrics["early_stopping"] = early_stopping_record(trainer)
     trainer.save_metrics("eval" if prefix == "eval" else prefix, metrics)
     return logits, metrics
