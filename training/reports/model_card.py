@@ -55,7 +55,7 @@ from training.reports.target_card import (
     target_results_section,
     target_usage_section,
 )
-from training.reports.uncertainty_card import uncertainty_sections
+from training.reports.uncertainty_card import calibration_section, uncertainty_sections
 
 MODEL_CARD_NAME = "README.md"
 PROTOCOLS = {
@@ -322,6 +322,7 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
             info.get("test_metrics") or {}, info.get("eval_metrics") or {}, info.get("breakdown")
         ),
         target_results_section(info) if targets else uncertainty_sections(info, output_dir),
+        calibration_section(info.get("calibration"), output_dir) if targets else "",
         corpus_card.cross_corpus_markdown(info["cross_corpus"]) if info.get("cross_corpus") else "",
         _figures_section(output_dir),
         target_figures(output_dir, info) if targets else "",

@@ -21,6 +21,7 @@ from training.reports.per_file_results import (
     file_columns,
 )
 from training.reports.plots import TRAINING_CURVES_PNG, _save_figure, plot_training_curves
+from training.reports.run_report import write_calibration
 
 
 def scatter_file(target: str) -> str:
@@ -100,8 +101,8 @@ def write_target_report(
         run_info["model_file"] = {"name": MODEL_WEIGHTS, "size": weights.stat().st_size,
                                   "sha256": sha256_of(weights)}  # fmt: skip
     write_json_atomic(output_dir / "run_info.json", run_info)
-    if outcome.get("calibration"):
-        write_json_atomic(output_dir / "calibration.json", outcome["calibration"])
+    if outcome.get("calibration"):  # a multitask run's class head
+        write_calibration(output_dir, outcome["calibration"])
     plot_training_curves(training_history, output_dir / TRAINING_CURVES_PNG)
     facts = dict(card_facts)
     write_model_card(
@@ -112,6 +113,7 @@ def write_target_report(
             "test_metrics": outcome["test_metrics"],
             "eval_metrics": outcome["eval_metrics"],
             "run_info": run_info,
+            "calibration": outcome.get("calibration"),
             "test_table": output_dir / PREDICTIONS_FILE,
             "task": {
                 "task": task.layout.task,
