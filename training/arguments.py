@@ -23,6 +23,7 @@ from training.augment.augmenter import check_augment_arguments
 from training.data.protocol import resolve_protocol, uses_corpus_protocol
 from training.model.model_builder import POOLING_CHOICES
 from training.model.task_settings import resolve_task
+from training.trainer.early_stopping import early_stopping_problem
 
 TRAIN_DESCRIPTION = (
     "Fine-tune a wav2vec2-family checkpoint into an emotion classifier; the output folder\n"
@@ -120,6 +121,12 @@ class ModelArguments:
             "and the regression loss (default 1,1); they also weigh UAR and mean CCC in the "
             "`combined` metric that selects the best checkpoint."
         },
+    )
+    early_stopping_patience: int = field(
+        default=0, metadata={"help": "Evaluations without a gain before the run stops (0: off)."}
+    )
+    early_stopping_threshold: float = field(
+        default=0.0, metadata={"help": "Least gain that counts, with --early_stopping_patience."}
     )
     push_to_dir: str | None = field(
         default=None,
@@ -383,6 +390,7 @@ def parse_arguments(
         resolve_protocol(data_args)
         or resolve_task(model_args, data_args, training_args)
         or check_augment_arguments(model_args, data_args)
+        or early_stopping_problem(model_args, training_args)
     )
     if error:
         parser.error(error)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 
 from training.evaluation.run_evaluation import split_speakers
+from training.reports.calibration import calibration_metrics, softmax
 from training.reports.intervals import bootstrap_intervals
 from training.reports.metrics.regression_metrics import regression_intervals
 from training.reports.scores import logits_of
 from training.task_training import TargetTask
+from training.trainer.early_stopping import early_stopping_record
 
 
 def score_split(trainer, view, split, task: TargetTask, data_args, prefix: str):
@@ -30,9 +32,11 @@ def score_split(trainer, view, split, task: TargetTask, data_args, prefix: str):
         data_args.bootstrap_seed,
     )
     if classes is not None:
+        class_logits = logits[:, task.layout.class_slice]
+        scores.update(calibration_metrics(softmax(class_logits), classes))  # as a classifier's
         scores["class_intervals"] = bootstrap_intervals(
             classes,
-            logits[:, task.layout.class_slice].argmax(axis=-1),
+            class_logits.argmax(axis=-1),
             speakers,
             list(task.layout.classes),
             data_args.bootstrap_resamples,
@@ -41,5 +45,7 @@ def score_split(trainer, view, split, task: TargetTask, data_args, prefix: str):
     metrics = {f"{prefix}_{key}": value for key, value in scores.items()}
     metrics[f"{prefix}_loss"] = prediction.metrics.get(f"{prefix}_loss")
     metrics[f"{prefix}_samples"] = len(split)
+    if prefix == "test":  # whether the run stopped early, beside the numbers it reached
+        metrics["early_stopping"] = early_stopping_record(trainer)
     trainer.save_metrics("eval" if prefix == "eval" else prefix, metrics)
     return logits, metrics

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from training.evaluation.run_evaluation import calibration_report
 from training.reports.target_report import write_target_report
 from training.run_folder.run_info import collect_run_info, describe_processes
 from training.target_evaluation import score_split
@@ -33,6 +34,11 @@ def finish_target_run(trainer, views, splits, task: TargetTask, arguments, run: 
     test_logits, test_metrics = score_split(
         trainer, views["test"], splits["test"], task, data_args, "test"
     )
+    if task.layout.has_classes:  # ECE, Brier and log loss before and after T, as a classifier's
+        rows = task.layout.class_slice
+        calibration = calibration_report(calibration, validation_logits[:, rows], validation,
+                                         test_logits[:, rows], splits["test"])  # fmt: skip
+        calibration["folded_into"] = "the class rows of the last linear layer, not its target rows"
     transfer, argv, extractor = run["run_info"]
     processes = describe_processes(training_args)  # every rank takes part in the gather
     if trainer.is_world_process_zero():

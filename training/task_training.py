@@ -8,7 +8,6 @@ run facts) is the classification run's (training.wav2vec2_classification).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,17 +15,14 @@ from transformers import EvalPrediction
 
 from data_scripts.corpora.corpus_record import facts_of
 from training.data.batch_labels import CLASS_LABELS, BatchLabels
+from training.evaluation.run_evaluation import fit_and_fold
 from training.model.regression_loss import task_loss
 from training.model.target_scaling import TargetScaling, fold_scaling
 from training.model.task_outputs import OutputLayout
 from training.model.task_settings import parse_loss_weights, parse_names
-from training.model.temperature import fold_temperature
-from training.reports.calibration import fit_temperature
 from training.reports.metrics.regression_metrics import regression_metrics
 from training.reports.scores import load_metric, logits_of
 from training.trainer.class_weights import class_weighting
-
-logger = logging.getLogger(__name__)
 
 
 def task_layout(task: str, targets: str | None, dataset, source: str) -> OutputLayout:
@@ -131,17 +127,15 @@ def record_layout(model, task: TargetTask, record: dict | None) -> None:
 def fold_before_saving(trainer, model, task: TargetTask, view, split, calibration: str):
     """Multitask: fit the temperature on the class logits and fold it into the class rows only.
     Both: fold the target scaling into the target rows, so the saved model answers in the
-    user's units. Returns the calibration record (None without a class head or with none)."""
+    user's units. Returns the calibration record (None without a class head or with none):
+    training.evaluation.run_evaluation's, so the report is the classification run's."""
     record = None
     if task.layout.has_classes and calibration != "none":
         labels = task.labels.of_split(split)
         prediction = trainer.predict_in_order(view, labels, metric_key_prefix="calibration")
         logits = logits_of(prediction.predictions).astype(np.float64)
         classes, _ = task.truth(labels)
-        temperature = fit_temperature(logits[:, task.layout.class_slice], classes)
-        fold_temperature(model, temperature, rows=task.layout.class_slice)
-        logger.info("calibration: temperature %.4f folded into the class logits", temperature)
-        record = {"temperature": temperature, "fitted_on": "validation (log loss)",
-                  "files": len(classes)}  # fmt: skip
+        slice_ = task.layout.class_slice
+        record = fit_and_fold(model, logits[:, slice_], classes, rows=slice_)
     fold_scaling(model, task.layout, task.scaling)
     return record

@@ -71,6 +71,7 @@ from training.task_training import TargetTask, labels_for_task, record_layout, t
 from training.trainer.cached_cnn_training import use_cnn_feature_cache
 from training.trainer.class_weights import class_weighting, loss_function
 from training.trainer.divergence import StopWhenWeightsAreNotFinite
+from training.trainer.early_stopping import add_early_stopping, early_stopping_record
 from training.trainer.emotion_trainer import EmotionTrainer
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ def _train_and_test(
         model, feature_extractor, dataset, splits, model_args, data_args, training_args, task
     )
     trainer.add_callback(StopWhenWeightsAreNotFinite())  # a NaN run stops, named, not finished
+    add_early_stopping(trainer, model_args)  # --early_stopping_patience, on the best's metric
 
     started = time.perf_counter()
     train_result = trainer.train(resume_from_checkpoint=_resume_checkpoint(training_args))
@@ -316,6 +318,7 @@ def _test(trainer, test_view, test, record, data_args) -> tuple:
     test_metrics["test_loss"] = prediction.metrics.get("test_loss")
     test_metrics["test_samples"] = len(test)
     test_metrics.update(split_extras(logits, test, label_names(test), data_args, "test_"))
+    test_metrics["early_stopping"] = early_stopping_record(trainer)
     trainer.save_metrics("test", test_metrics)
     return logits, details, test_metrics
 

@@ -14,6 +14,8 @@ NAME is a safe folder name (never hidden, `.` or `..`, no separators: a manifest
 `...csv` once wrote over the model's own README.md). A second result never replaces a first
 silently: another dataset or model with the same corpus name gets `NAME-2`, `NAME-3`, ...; the
 same dataset and model again is refused unless --overwrite (a training run replaces its own).
+A model with continuous targets (regression, multitask) is scored per target on a corpus that
+carries them (training.evaluation.cross_corpus_targets).
 
     ser-evaluate --model_dir runs/small --dataset_dir data/crema_d --dataset_dir data/tess
 """
@@ -35,15 +37,22 @@ from data_scripts.common.cli_errors import USER_ERRORS, fail
 from data_scripts.common.command_logging import setup_logging
 from data_scripts.common.command_options import CommandParser
 from data_scripts.corpora.corpus_record import corpus_name, load_saved_corpus
+from training.evaluation.cross_corpus_targets import (
+    check_corpus_targets,
+    model_layout,
+    refuse_conditions,
+    result_line,
+    score_targets,
+)
 from training.evaluation.evaluate_options import EvaluateOptions
 from training.evaluation.run_evaluation import split_speakers
 from training.inference.classifier import EmotionClassifier
 from training.model.remote_code import refuse_remote_code
-from training.model.task_outputs import OutputLayout
 from training.reports.corpus_card import cross_corpus_markdown
 from training.reports.intervals import DEFAULT_RESAMPLES, DEFAULT_SEED, bootstrap_intervals
 from training.reports.per_file_results import file_columns
 from training.reports.scores import load_metric
+from training.reports.target_card import target_cross_corpus_markdown
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +106,10 @@ def result_folder(
 
 
 def score_dataset(
-    model_dir, dataset, batch_size: int = 8, transform=None, classifier=None
+    model_dir, dataset, batch_size: int = 8, transform=None, classifier=None, part="probabilities"
 ) -> tuple[np.ndarray, list[str], list]:
-    """(probabilities of the scored rows, the model's labels, the rows too short to score).
+    """(probabilities of the scored rows, the model's labels, the rows too short to score);
+    `part="scores"`: every output (class probabilities, then target values) and their names.
     Every clip whole, through EmotionClassifier.probabilities (each clip's answer is its
     `pipeline` answer), read in length order a chunk at a time so memory stays bounded.
     `transform(audio, row)`: each clip corrupted first (the robustness conditions), scored by
@@ -109,7 +119,7 @@ def score_dataset(
     recorded = recorded_decode_settings(dataset)
     if recorded is not None and recorded != classifier.decode_settings:
         logger.warning("the dataset was decoded with other settings than the model's training data")
-    labels = classifier.labels
+    labels = classifier.labels + (classifier.targets if part == "scores" else [])
     lengths = np.asarray(dataset["length"])
     short = [i for i, n in enumerate(lengths) if classifier.too_short(int(n))]
     dropped = set(short)
@@ -122,7 +132,7 @@ def score_dataset(
         arrays = [view[int(i)]["audio"]["array"] for i in rows]
         if transform is not None:
             arrays = [transform(array, int(i)) for array, i in zip(arrays, rows, strict=True)]
-        probabilities[rows] = classifier.probabilities(arrays)
+        probabilities[rows] = getattr(classifier, part)(arrays)
     return probabilities, labels, short
 
 
@@ -249,7 +259,14 @@ def evaluate_corpus(
     """Score the saved model on one prepared corpus and write its three files into `folder`
     (chosen by `result_folder`); the results."""
     dataset, record = load_saved_corpus(dataset_dir)
-    scored, table = score_and_tabulate(model_dir, dataset, batch_size, resamples, seed)
+    layout = model_layout(model_dir)
+    if layout.has_targets:  # per target CCC, Pearson r, MAE (and a multitask model's classes)
+        scores, _, short = score_dataset(model_dir, dataset, batch_size, part="scores")
+        scored, table = score_targets(
+            dataset, scores, short, layout, resamples, seed, evaluate_probabilities
+        )
+    else:
+        scored, table = score_and_tabulate(model_dir, dataset, batch_size, resamples, seed)
     results = {
         "corpus": corpus_name(record, dataset_dir),
         "folder": f"{CROSS_CORPUS_DIR}/{folder.name}",
@@ -259,7 +276,8 @@ def evaluate_corpus(
     }
     write_text_atomic(folder / PREDICTIONS_FILE, table)
     write_json_atomic(folder / RESULTS_FILE, results)
-    write_text_atomic(folder / "README.md", cross_corpus_markdown([results]) + "\n")
+    markdown = target_cross_corpus_markdown if layout.has_targets else cross_corpus_markdown
+    write_text_atomic(folder / "README.md", markdown([results]) + "\n")
     return results
 
 
@@ -289,8 +307,11 @@ def evaluate_corpora(
     Every result folder is chosen before anything is scored, so a refusal costs nothing."""
     output_dir = output_dir or model_dir
     folders: list[Path] = []
+    layout = model_layout(model_dir)
     for dataset_dir in dataset_dirs or ():
-        name = corpus_name(load_saved_corpus(dataset_dir)[1], dataset_dir)
+        dataset, record = load_saved_corpus(dataset_dir)
+        check_corpus_targets(layout, dataset, record, dataset_dir)  # before anything is scored
+        name = corpus_name(record, dataset_dir)
         folders.append(
             result_folder(output_dir, name, dataset_dir, model_dir, overwrite, tuple(folders))
         )
@@ -309,22 +330,9 @@ def build_parser() -> CommandParser:
     return CommandParser(
         EvaluateOptions,
         prog="ser-evaluate",
-        description="Evaluate a saved classifier on other prepared corpora (labels by name).",
+        description="Evaluate a saved model on other prepared corpora (labels by name, targets by "
+        "column).",
     )
-
-
-def refuse_regression(model_dir: str) -> None:
-    """Cross-corpus scoring matches class names; a model with continuous targets only has none
-    (its test-set ratings are scored by the training run itself)."""
-    from transformers import AutoConfig
-
-    layout = OutputLayout.from_config(AutoConfig.from_pretrained(model_dir))
-    if not layout.has_classes:
-        raise ValueError(
-            f"--model_dir {model_dir}: a regression model (values of "
-            f"{', '.join(layout.targets)}, no classes), and ser-evaluate matches classes by name; "
-            "its run's test_results.json holds its ratings' scores (docs/dimensions.md)"
-        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (Path(args.model_dir) / "config.json").is_file():
             raise ValueError(f"--model_dir {args.model_dir}: no config.json (not a saved model)")
         refuse_remote_code(args.model_dir)  # before any dataset is read
-        refuse_regression(args.model_dir)
+        layout = model_layout(args.model_dir)
         for dataset_dir in args.dataset_dir:
             if not Path(dataset_dir).is_dir():
                 raise ValueError(f"--dataset_dir {dataset_dir}: no such folder")
@@ -342,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--bootstrap_resamples {args.bootstrap_resamples}: must be 1 or more")
         if args.conditions is not None:
             from training.evaluation.robustness import run_robustness
+
+            refuse_conditions(layout, args.model_dir)  # the class head only, for now
 
             def score(dataset, transform, classifier):
                 return score_and_tabulate(
@@ -366,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         fail(error, debug)
     for result in results:
+        if "targets" in result:
+            print(result_line(result))
+            continue
         shared, plain = result["shared_classes"], result["unrestricted"]
         facts = shared["intervals"]
         who = f"{facts['speakers']} speakers, " if facts["speakers"] else "no speakers: files, "

@@ -13,7 +13,8 @@ class EvaluateOptions:
     """ser-evaluate's options (flags, or keys of an `--options` file)."""
 
     model_dir: str | None = field(
-        default=None, metadata={"required": True, "help": "a saved classifier directory"}
+        default=None,
+        metadata={"required": True, "help": "a saved model directory (classes, targets or both)"},
     )
     dataset_dir: list[str] = field(
         default_factory=list,

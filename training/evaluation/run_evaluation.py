@@ -51,9 +51,14 @@ def calibrate(trainer, model, view, split, mode: str) -> dict | None:
     if mode == "none":
         return None
     logits, _ = ordered_logits(trainer, view, split, "calibration")
-    truth = np.asarray(split["label"])
+    return fit_and_fold(model, logits, np.asarray(split["label"]))
+
+
+def fit_and_fold(model, logits, truth, rows: slice | None = None) -> dict:
+    """Fit T on validation `logits` (the class outputs) and fold it into `model`'s last layer,
+    into its `rows` only when given (a multitask head's class rows; its targets keep theirs)."""
     temperature = fit_temperature(logits, truth)
-    fold_temperature(model, temperature)
+    fold_temperature(model, temperature, rows=rows)
     logger.info(
         "calibration: temperature %.4f fitted on %d validation files", temperature, len(truth)
     )

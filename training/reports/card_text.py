@@ -58,3 +58,22 @@ def model_index_entry(
         metric_name=metric_name,
         metric_value=round(float(value), 4),
     )
+
+
+def early_stopping_text(record: dict | None) -> str:
+    """The card's sentence on early stopping (training.trainer.early_stopping's record)."""
+    if not record:
+        return ""
+    if not record.get("patience"):
+        return f"Early stopping: off; all {record['epochs']:g} epochs ran."
+    watched = (
+        f"{record['patience']} evaluation(s) in a row without a gain of more than "
+        f"{record['threshold']:g} in `{record['metric']}`"
+    )
+    if record["stopped_early"]:
+        return (
+            f"Early stopping: stopped after epoch {record['epochs_run']:g} of "
+            f"{record['epochs']:g} ({record['evaluations']} evaluations; {watched}); the best "
+            "checkpoint was kept."
+        )
+    return f"Early stopping: not triggered ({watched} would stop it); all epochs ran."

@@ -39,6 +39,7 @@ from data_scripts.common.splits import SPLIT_NAMES
 from training.reports import corpus_card
 from training.reports.card_text import (
     HEADLINE_METRICS,
+    early_stopping_text,
     front_matter,
     is_number,
     model_index_entry,
@@ -54,7 +55,7 @@ from training.reports.target_card import (
     target_results_section,
     target_usage_section,
 )
-from training.reports.uncertainty_card import uncertainty_sections
+from training.reports.uncertainty_card import calibration_section, uncertainty_sections
 
 MODEL_CARD_NAME = "README.md"
 PROTOCOLS = {
@@ -222,7 +223,7 @@ def _figures_section(output_dir: Path) -> str:
     return "\n\n".join(lines)
 
 
-def _training_section(training: dict, run_info: dict) -> str:
+def _training_section(training: dict, run_info: dict, stopping: dict | None = None) -> str:
     rows = [
         [f"`{k}`", scalar(v)]
         for k, v in training.items()
@@ -246,6 +247,8 @@ def _training_section(training: dict, run_info: dict) -> str:
     if not rows:
         return ""
     lines = ["## Training setup", "", table(["setting", "value"], rows)]
+    if stopping:
+        lines += ["", early_stopping_text(stopping)]
     command = run_info.get("command")
     if command:
         command = " ".join(command) if isinstance(command, list | tuple) else str(command)
@@ -319,10 +322,15 @@ def model_card_markdown(output_dir: str | Path, info: dict) -> str:
             info.get("test_metrics") or {}, info.get("eval_metrics") or {}, info.get("breakdown")
         ),
         target_results_section(info) if targets else uncertainty_sections(info, output_dir),
+        calibration_section(info.get("calibration"), output_dir) if targets else "",
         corpus_card.cross_corpus_markdown(info["cross_corpus"]) if info.get("cross_corpus") else "",
         _figures_section(output_dir),
         target_figures(output_dir, info) if targets else "",
-        _training_section(info.get("training") or {}, info.get("run_info") or {}),
+        _training_section(
+            info.get("training") or {},
+            info.get("run_info") or {},
+            (info.get("test_metrics") or {}).get("early_stopping"),
+        ),
         corpus_card.limits_section(facts),
         corpus_card.license_section(facts),
         target_usage_section(str(output_dir), int(rate), info)

@@ -50,6 +50,17 @@ class RunOutcome:
     calibration: dict | None = None  # calibration.json (training.evaluation.run_evaluation)
 
 
+def write_calibration(output_dir: Path, report: dict) -> None:
+    """calibration.json (training.evaluation.run_evaluation.calibration_report) and its test
+    reliability diagram; a classification run's and a multitask run's class head alike."""
+    write_json_atomic(Path(output_dir) / CALIBRATION_FILE, report)
+    plot_reliability(
+        report["test_reliability"],
+        Path(output_dir) / RELIABILITY_PNG,
+        title="Test reliability (15 bins of the top probability)",
+    )
+
+
 def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) -> None:
     """Write every file a person reads after a run. `card_facts`: the model card's description
     of the run (base model, corpus, pooling, `split_protocol`, training settings)."""
@@ -67,12 +78,7 @@ def write_run_report(output_dir: Path, outcome: RunOutcome, card_facts: dict) ->
             outcome.label_names,
         )
     if outcome.calibration is not None:
-        write_json_atomic(output_dir / CALIBRATION_FILE, outcome.calibration)
-        plot_reliability(
-            outcome.calibration["test_reliability"],
-            output_dir / RELIABILITY_PNG,
-            title="Test reliability (15 bins of the top probability)",
-        )
+        write_calibration(output_dir, outcome.calibration)
     write_json_atomic(output_dir / "split.json", outcome.split_info)
     run_info = dict(outcome.run_info)
     weights = output_dir / MODEL_WEIGHTS

@@ -9,6 +9,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult
 
 from training.reports.card_text import is_number, model_index_entry, table
+from training.reports.corpus_card import cross_corpus_markdown, interval_note
 
 TARGET_METRICS = (("ccc", "CCC"), ("pearson", "Pearson r"), ("mae", "MAE"))
 
@@ -103,3 +104,37 @@ print(dimensions("speech.wav", top_k=None))  # [{{"label": NAME, "score": VALUE}
 ```
 {classes}
 The audio is read at {sampling_rate} Hz. docs/dimensions.md says how to read the outputs."""
+
+
+def target_cross_corpus_markdown(results: list[dict]) -> str:
+    """ser-evaluate's report for a model with targets: per corpus and target CCC, Pearson r and
+    MAE with their 95 % speaker-clustered intervals; a multitask model's class head follows as a
+    classifier's (corpus_card.cross_corpus_markdown)."""
+    rows, notes, classes = [], [], []
+    for result in results:
+        intervals = result["intervals"]
+        found = intervals.get("metrics") or {}
+        for target in result["targets"]:
+            rows.append(
+                [result["corpus"], target, str(result["scored_files"])]
+                + [_with_interval(result[f"{key}_{target}"], found.get(f"{key}_{target}"))
+                   for key, _ in TARGET_METRICS]
+            )  # fmt: skip
+        rows.append([result["corpus"], "mean CCC", str(result["scored_files"]),
+                     _with_interval(result["ccc"], found.get("ccc")), "", ""])  # fmt: skip
+        notes.append(f"- {result['corpus']}: " + interval_note(intervals))
+        if result.get("classes"):
+            classes.append({"corpus": result["corpus"], **result["classes"]})
+        elif "classes" in result:
+            notes.append(f"- {result['corpus']}: no label the class head knows; classes unscored.")
+    intro = (
+        "The model's values on another corpus rated on the same targets, in the model's units "
+        "(MAE too), each with its 95 % interval. Per-file table (`true_<target>`, "
+        "`predicted_<target>`): `cross_corpus/<corpus>/test_predictions.csv`."
+    )
+    header = ["corpus", "target", "files", "CCC", "Pearson r", "MAE"]
+    lines = ["## Cross-corpus evaluation: continuous targets", "", intro, ""]
+    lines += [table(header, rows), "", *notes]
+    if classes:
+        lines += ["", cross_corpus_markdown(classes)]
+    return "\n".join(lines)

@@ -21,6 +21,7 @@ from training.reports.per_file_results import (
     file_columns,
 )
 from training.reports.plots import TRAINING_CURVES_PNG, _save_figure, plot_training_curves
+from training.reports.run_report import write_calibration
 
 
 def scatter_file(target: str) -> str:
@@ -28,32 +29,43 @@ def scatter_file(target: str) -> str:
 
 
 def target_table_csv(dataset, logits: np.ndarray, task) -> str:
-    """One row per dataset row, in order: the file's fields, then per target the true and the
-    predicted value (the saved model's output), then for a class head the true and predicted
-    emotion and each class's probability."""
+    """A run's per-file table of `dataset` (a split) from its logits: the saved model's target
+    values, and for a class head the softmax over its class outputs (`target_rows_csv`)."""
     layout = task.layout
-    columns = [c for c in file_columns(dataset) if c not in layout.targets]
-    fields = dataset.select_columns([*columns, "label", *layout.targets]).to_dict()
-    predicted = task.target_outputs(logits)
-    header = list(columns)
-    for name in layout.targets:
-        header += [f"true_{name}", f"predicted_{name}"]
     probabilities = None
     if layout.has_classes:
         probabilities = softmax(np.asarray(logits, np.float64)[:, layout.class_slice])
+    return target_rows_csv(dataset, task.target_outputs(logits), probabilities, layout)
+
+
+def target_rows_csv(dataset, values: np.ndarray, probabilities, layout) -> str:
+    """One row per dataset row, in order: the file's fields, then per target the true and the
+    predicted value (`values`, the user's units), then with `probabilities` (a class head's, one
+    row each) the true emotion (the corpus's label name), the predicted one and each class's
+    probability. Training's tables and ser-evaluate's for another corpus alike."""
+    columns = [c for c in file_columns(dataset) if c not in layout.targets]
+    with_classes = probabilities is not None
+    fields = dataset.select_columns(
+        [*columns, *(["label"] if with_classes else []), *layout.targets]
+    ).to_dict()
+    header = list(columns)
+    for name in layout.targets:
+        header += [f"true_{name}", f"predicted_{name}"]
+    if with_classes:
+        names = dataset.features["label"].names
         header += ["true_emotion", "predicted_emotion"] + [f"prob_{c}" for c in layout.classes]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for row in range(len(dataset)):
-        values = [fields[column][row] for column in columns]
+        cells = [fields[column][row] for column in columns]
         for index, name in enumerate(layout.targets):
-            values += [f"{float(fields[name][row]):.6g}", f"{predicted[row, index]:.6f}"]
-        if probabilities is not None:
-            values += [layout.classes[fields["label"][row]],
-                       layout.classes[int(probabilities[row].argmax())]]  # fmt: skip
-            values += [f"{p:.6f}" for p in probabilities[row]]
-        writer.writerow(values)
+            cells += [f"{float(fields[name][row]):.6g}", f"{values[row, index]:.6f}"]
+        if with_classes:
+            cells += [names[fields["label"][row]],
+                      layout.classes[int(probabilities[row].argmax())]]  # fmt: skip
+            cells += [f"{p:.6f}" for p in probabilities[row]]
+        writer.writerow(cells)
     return buffer.getvalue()
 
 
@@ -100,8 +112,8 @@ def write_target_report(
         run_info["model_file"] = {"name": MODEL_WEIGHTS, "size": weights.stat().st_size,
                                   "sha256": sha256_of(weights)}  # fmt: skip
     write_json_atomic(output_dir / "run_info.json", run_info)
-    if outcome.get("calibration"):
-        write_json_atomic(output_dir / "calibration.json", outcome["calibration"])
+    if outcome.get("calibration"):  # a multitask run's class head
+        write_calibration(output_dir, outcome["calibration"])
     plot_training_curves(training_history, output_dir / TRAINING_CURVES_PNG)
     facts = dict(card_facts)
     write_model_card(
@@ -112,6 +124,7 @@ def write_target_report(
             "test_metrics": outcome["test_metrics"],
             "eval_metrics": outcome["eval_metrics"],
             "run_info": run_info,
+            "calibration": outcome.get("calibration"),
             "test_table": output_dir / PREDICTIONS_FILE,
             "task": {
                 "task": task.layout.task,

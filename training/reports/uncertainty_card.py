@@ -101,10 +101,11 @@ def calibration_section(report: dict | None, output_dir: Path) -> str:
         return ""
     lines = ["## Calibration", ""]
     if report.get("temperature") is not None:
+        folded = report.get("folded_into", "the classifier's last linear layer")
         lines.append(
             f"Temperature T = {report['temperature']:.4f}, fitted on the "
             f"{report.get('validation_files', '')} validation files by log loss and folded into "
-            "the classifier's last linear layer (its weights and bias divided by T): the saved "
+            f"{folded} (weights and bias divided by T): the saved "
             "model, `pipeline`, ONNX and int8 exports answer with the calibrated probabilities, "
             "and no label changes. Every result above is the calibrated model's. "
             '"before" is the model before the temperature (its logits x T).'
