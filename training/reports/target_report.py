@@ -60,7 +60,9 @@ def target_rows_csv(dataset, values: np.ndarray, probabilities, layout) -> str:
     for row in range(len(dataset)):
         cells = [fields[column][row] for column in columns]
         for index, name in enumerate(layout.targets):
-            cells += [f"{float(fields[name][row]):.6g}", f"{values[row, index]:.6f}"]
+            # Nine significant digits round-trip float32, so every metric recomputes from the table
+            # (six decimals moved a nearly constant model's Pearson r by 2e-5).
+            cells += [f"{float(fields[name][row]):.9g}", f"{values[row, index]:.9g}"]
         if with_classes:
             cells += [names[fields["label"][row]],
                       layout.classes[int(probabilities[row].argmax())]]  # fmt: skip
