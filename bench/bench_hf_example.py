@@ -13,8 +13,9 @@ Both train the same preset checkpoint (random weights, `configs/models/<preset>.
 same clips: the generated RAVDESS-size corpus of the learning benchmark (24 actors, speech,
 1,440 clips of 1.0-1.6 s), our speaker split's training and validation clips, which the setup
 (untimed) writes as an audiofolder of 16 kHz float WAVs decoded from our prepared dataset, so
-both read the same samples. Same flags on both: one epoch, batch 8, CNN frozen, fp32, CPU,
-plain AdamW, no loader workers, no gradient accumulation, the preset's crop length, seed 42.
+both read the same samples. Same flags on both: one epoch (`--epochs N`), batch 8, CNN frozen,
+fp32, CPU, plain AdamW, no loader workers, no gradient accumulation, the preset's crop length,
+seed 42.
 The example runs `--do_train` only (train + save, its own train-only run); ours is the whole
 command (train with its per-epoch validation and checkpoint, final validation and test,
 reports). `ours_nocache` is ours with `--feature_cache_gb 0` (the CNN every step and pass).
@@ -112,16 +113,17 @@ def environment(output_dir: Path) -> dict:
     return env
 
 
-def common_flags(preset: str) -> list[str]:
+def common_flags(preset: str, epochs: int) -> list[str]:
     return [
-        "--num_train_epochs", "1", "--per_device_train_batch_size", str(BATCH),
+        "--num_train_epochs", str(epochs), "--per_device_train_batch_size", str(BATCH),
         "--freeze_feature_encoder", "true", "--use_cpu", "true", "--bf16", "false",
         "--dataloader_num_workers", "0", "--optim", "adamw_torch", "--seed", str(SEED),
         "--gradient_accumulation_steps", "1", "--report_to", "none",
     ]  # fmt: skip
 
 
-def command(variant: str, preset: str, paths: dict, run_dir: Path, hf_script: Path) -> list[str]:
+def command(variant: str, preset: str, paths: dict, run_dir: Path, args) -> list[str]:
+    hf_script = args.hf_script
     crop = str(CROP_SECONDS[preset])
     if variant == "hf":
         return [
@@ -130,7 +132,7 @@ def command(variant: str, preset: str, paths: dict, run_dir: Path, hf_script: Pa
             "--feature_extractor_name", str(paths["extractor"]),
             "--dataset_name", str(paths["audiofolder"]), "--output_dir", str(run_dir),
             "--do_train", "--remove_unused_columns", "false", "--max_length_seconds", crop,
-            *common_flags(preset),
+            *common_flags(preset, args.epochs),
         ]  # fmt: skip
     extra = ["--feature_cache_gb", "0"] if variant == "ours_nocache" else []
     return [
@@ -138,7 +140,8 @@ def command(variant: str, preset: str, paths: dict, run_dir: Path, hf_script: Pa
         "--train_config", str(REPO / "configs" / "training" / f"{preset}.yaml"),
         "--model_path", str(paths["checkpoint"]), "--data_dir", str(paths["data_dir"]),
         "--vocal_channel", "speech", "--split", "speaker", "--cache_dir", str(paths["cache"]),
-        "--output_dir", str(run_dir), "--max_train_seconds", crop, *common_flags(preset), *extra,
+        "--output_dir", str(run_dir), "--max_train_seconds", crop,
+        *common_flags(preset, args.epochs), *extra,
     ]  # fmt: skip
 
 
@@ -153,7 +156,7 @@ def run_once(variant: str, preset: str, paths: dict, args, round_index: int, ord
     started_epoch, started = time.time(), time.perf_counter()
     with open(log_path, "w") as log:
         done = subprocess.run(
-            command(variant, preset, paths, run_dir, args.hf_script),
+            command(variant, preset, paths, run_dir, args),
             cwd=args.output_dir, env=environment(args.output_dir), stdout=log, stderr=log,
         )  # fmt: skip
     wall = time.perf_counter() - started
@@ -162,7 +165,7 @@ def run_once(variant: str, preset: str, paths: dict, args, round_index: int, ord
     facts = run_facts(run_dir, log_path.read_text())
     facts.update(
         preset=preset, variant=variant, actors=f"{args.actors[0]}-{args.actors[-1]}",
-        round=round_index, order=order,
+        round=round_index, order=order, epochs=args.epochs,
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_epoch)),
         wall_s=wall, cpu_s=cpu_seconds() - cpu_before,
         saved_model_s=(run_dir / "model.safetensors").stat().st_mtime - started_epoch,
@@ -265,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hf_script", type=Path, help="run_audio_classification.py")
     parser.add_argument("--preset", choices=sorted(CROP_SECONDS), default="small")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--epochs", type=int, default=1, help="epochs of every run (the cache pays from the 2nd)"
+    )
     parser.add_argument(
         "--actors", type=parse_actor_range, default=list(range(1, 25)), help="e.g. 1-8"
     )

@@ -20,10 +20,11 @@ def derived(run: dict, train_clips: int) -> dict:
     """Throughput and step time of one recorded run."""
     loop = run["train_runtime_s"] - run["in_training_eval_s"]
     with_build = loop + run.get("cache_build_s", 0.0)
+    samples = train_clips * run.get("epochs", 1)  # runs recorded before --epochs ran one
     out = {
         "loop_s": loop,
-        "samples_per_s": train_clips / loop,
-        "samples_per_s_with_build": train_clips / with_build,
+        "samples_per_s": samples / loop,
+        "samples_per_s_with_build": samples / with_build,
         "s_per_step": loop / run["steps"],
     }
     if "after_training_s" in run:
