@@ -23,6 +23,7 @@ from training.augment.augmenter import check_augment_arguments
 from training.data.protocol import resolve_protocol, uses_corpus_protocol
 from training.model.model_builder import POOLING_CHOICES
 from training.model.task_settings import resolve_task
+from training.trainer.best_checkpoint import keep_last_without_evaluation
 from training.trainer.early_stopping import early_stopping_problem
 
 TRAIN_DESCRIPTION = (
@@ -357,7 +358,7 @@ def parse_arguments(
     valid = {
         f.name for cls in (ModelArguments, DataArguments, TrainingArguments) for f in fields(cls)
     }
-    defaults = dict(TRAINING_DEFAULTS)
+    defaults, from_file = dict(TRAINING_DEFAULTS), {}
     if known.train_config:
         from_file = read_options_file(known.train_config, "the training config")
         unknown = sorted(set(from_file) - valid)
@@ -371,6 +372,8 @@ def parse_arguments(
         # Without this, transformers ignores the process group on a machine without GPUs and
         # every process trains its own model into the same folder.
         defaults["use_cpu"] = True
+    if best_checkpoint_problem := keep_last_without_evaluation(defaults, from_file, rest):
+        parser.error(best_checkpoint_problem)
     parser.set_defaults(**defaults)
     model_args, data_args, training_args, _ = parser.parse_args_into_dataclasses(args=rest)
     if launched > 1 and training_args.world_size != launched:

@@ -89,3 +89,34 @@ def test_gpu_presets_say_what_they_set(preset):
     assert training_args.optim == "adamw_torch_fused"
     assert training_args.dataloader_num_workers == 4
     assert training_args.dataloader_pin_memory is True
+
+
+def test_no_evaluation_keeps_the_last_weights_instead_of_transformers_error(tmp_path):
+    """Our default loads the best checkpoint at the end; `--eval_strategy no` alone (or in a
+    training config) gives way to it instead of failing in transformers' three-line error."""
+    _, _, training_args = _parse("--eval_strategy", "no")
+    assert training_args.eval_strategy == "no" and training_args.load_best_model_at_end is False
+    config = tmp_path / "train.yaml"
+    config.write_text("eval_strategy: 'no'\n")
+    _, _, from_file = _parse("--train_config", str(config))
+    assert from_file.load_best_model_at_end is False
+    _, _, evaluated = _parse()
+    assert evaluated.load_best_model_at_end is True  # the default with evaluations
+
+
+@pytest.mark.parametrize(
+    "asked", [("--load_best_model_at_end", "true"), ("--load_best_model_at_end",), ("yaml",)]
+)
+def test_asking_for_the_best_checkpoint_without_evaluation_is_one_line(asked, tmp_path, capsys):
+    args = ["--eval_strategy", "no"]
+    if asked == ("yaml",):
+        config = tmp_path / "train.yaml"
+        config.write_text("load_best_model_at_end: true\n")
+        args += ["--train_config", str(config)]
+    else:
+        args += list(asked)
+    with pytest.raises(SystemExit) as stopped:
+        _parse(*args)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--eval_strategy no" in error and "--load_best_model_at_end is true" in error

@@ -93,22 +93,35 @@ def _only(answers: dict, keys: list[str]) -> dict:
     return {name: {k: scores[k] for k in keys} for name, scores in answers.items()}
 
 
+def _checked_onnx(staging: Path, pytorch: EmotionClassifier, clips: list, names: list):
+    """(path, answers, {"onnx": comparison}) from the first of onnx_export.EXPORTERS whose graph
+    answers like `pytorch` on `clips`; ValueError with the last exporter's reason when none
+    does."""
+    columns = score_names(pytorch.layout)
+    reference = onnx_export.as_answers(pytorch.scores(clips), names, columns)
+    model = load_trained_classifier(staging).eval()
+    path = staging / onnx_export.ONNX_FILE
+    for exporter in onnx_export.EXPORTERS:
+        try:
+            onnx_export.export_onnx(model, path, pytorch.sampling_rate, exporter=exporter)
+            onnx = EmotionClassifier.from_pretrained(staging, backend="onnxruntime", batch_size=1)
+            answers = onnx_export.as_answers(onnx.scores(clips), names, columns)
+            what = f"onnxruntime on {path.name}"
+            comparison = compare(answers, reference, what, classes_checked(pytorch.layout))
+            return path, answers, {"onnx": {**comparison, "exporter": exporter}}
+        except Exception as error:  # noqa: BLE001 - the next exporter, or the error below
+            failure = error
+            path.unlink(missing_ok=True)
+            logger.info("ONNX via the %s exporter not kept: %s", exporter, error)
+    raise ValueError(f"{failure}; no ONNX file written") from failure
+
+
 def onnx_forms(staging: Path, clips_arrays: list, names: list, quantize: str | None) -> dict:
     """model.onnx (and model.int8.onnx), each checked against PyTorch on the verified clips,
     all three scored by EmotionClassifier one clip at a time (the ONNX file takes no mask)."""
     pytorch = EmotionClassifier.from_pretrained(staging, device="cpu", batch_size=1)
     layout, columns = pytorch.layout, score_names(pytorch.layout)
-    model = load_trained_classifier(staging).eval()
-    path = onnx_export.export_onnx(model, staging / onnx_export.ONNX_FILE, pytorch.sampling_rate)
-    reference = onnx_export.as_answers(pytorch.scores(clips_arrays), names, columns)
-    onnx = EmotionClassifier.from_pretrained(staging, backend="onnxruntime", batch_size=1)
-    answers = onnx_export.as_answers(onnx.scores(clips_arrays), names, columns)
-    try:
-        what = f"onnxruntime on {path.name}"
-        result = {"onnx": compare(answers, reference, what, classes_checked(layout))}
-    except ValueError as error:
-        path.unlink()
-        raise ValueError(f"{error}; no ONNX file written") from error
+    path, answers, result = _checked_onnx(staging, pytorch, clips_arrays, names)
     if quantize == "int8":
         int8 = onnx_export.quantize_int8(path, staging / onnx_export.INT8_FILE)
         quantized_model = EmotionClassifier.from_pretrained(
