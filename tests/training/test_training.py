@@ -59,6 +59,15 @@ def trained(checkpoint, sample_data_dir, train_cache, tmp_path_factory) -> Path:
     return output_dir
 
 
+@pytest.fixture(scope="module")
+def held_out_answers(trained, sample_data_dir) -> dict[str, dict[str, float]]:
+    """Plain `pipeline` on the saved model and every file of the test table, one clip at a time,
+    from one process without the project; the tests below each judge their part."""
+    _, rows = predictions_table(trained)
+    paths = {path.name: path for path in sample_data_dir.rglob("*.wav")}
+    return pipeline_probabilities(trained, [paths[row["file"]] for row in rows])
+
+
 def test_run_writes_every_result_file(trained):
     missing = [name for name in RESULT_FILES if not (trained / name).is_file()]
     assert not missing
@@ -86,12 +95,14 @@ MEASURED_PIPELINE_ACCURACY = 0.606  # 63 of 104 clips, speech and song
 MEASURED_PIPELINE_UAR = 0.547
 
 
-def test_saved_model_learns_judged_by_pipeline_on_held_out_speakers(trained, sample_data_dir):
+def test_saved_model_learns_judged_by_pipeline_on_held_out_speakers(
+    trained, sample_data_dir, held_out_answers
+):
     _, rows = predictions_table(trained)
     files = {Path(r["file"]).name: r["true_emotion"] for r in rows}
     paths = [p for p in sample_data_dir.rglob("*.wav") if p.name in files]
     assert len(paths) == len(files) >= 50
-    answers = pipeline_probabilities(trained, paths)
+    answers = {str(path): held_out_answers[str(path)] for path in paths}
     truth = [files[Path(path).name] for path in answers]
     predicted = [max(scores, key=scores.get) for scores in answers.values()]
     accuracy, uar, _ = _scores_by_hand(truth, predicted)
@@ -187,12 +198,14 @@ def test_every_breakdown_recomputes_from_the_per_file_table(trained):
             assert test[f"test_{prefix}count"] == len(part)
 
 
-def test_reported_test_numbers_are_what_pipeline_gives_one_clip_at_a_time(trained, sample_data_dir):
+def test_reported_test_numbers_are_what_pipeline_gives_one_clip_at_a_time(
+    trained, sample_data_dir, held_out_answers
+):
     """Plain `pipeline` on the saved model and the test files, in a process without the project."""
     _, rows = predictions_table(trained)
     paths = {path.name: path for path in sample_data_dir.rglob("*.wav")}
     files = [paths[row["file"]] for row in rows]
-    reference = pipeline_probabilities(trained, files)
+    reference = held_out_answers
     answers = []
     for row, path in zip(rows, files, strict=True):
         expected = reference[str(path)]
