@@ -33,7 +33,12 @@ for request in json.loads(sys.stdin.read()):
         mono = samples.mean(axis=1, dtype=np.float32)
         scores = classify({"raw": mono, "sampling_rate": rate}, top_k=None)
         answers[path] = {s["label"]: s["score"] for s in scores}
-    replies.append(answers)
+    reply = {"answers": answers}
+    if request["bare_tone"]:  # as users call it on a bare array: the model's own rate assumed
+        reply["labels"] = AutoModelForAudioClassification.from_pretrained(model_dir).config.id2label
+        t = np.arange(24000) / 16000
+        reply["tone"] = classify((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), top_k=None)
+    replies.append(reply)
 assert "training" not in sys.modules and "data_scripts" not in sys.modules
 print(json.dumps(replies))
 """
@@ -44,22 +49,27 @@ VALUES = {"function_to_apply": "none"}
 
 
 class Request(NamedTuple):
-    """One model folder, the files to classify with it, and the options of each call."""
+    """One model folder, the files to classify with it, and the options of each call.
+    `bare_tone`: also the model's labels as AutoModelForAudioClassification loads them, and
+    pipeline's scores (`tone`) for a bare array of a 1.5 s 220 Hz tone given without its rate."""
 
     model_dir: Path
     files: list[Path]
     options: dict = {}
+    bare_tone: bool = False
 
 
-def pipeline_answers(requests: list[Request]) -> list[dict[str, dict[str, float]]]:
-    """For each request, {file path: {label: score}} from `pipeline`, one clip per call, all
-    from ONE fresh process run without PYTHONPATH in the first model's parent folder, so the
-    project is not importable there (the script asserts it was not imported)."""
+def pipeline_replies(requests: list[Request]) -> list[dict]:
+    """For each request, {"answers": {file path: {label: score}}} from `pipeline`, one clip per
+    call (and "labels", "tone" where asked), all from ONE fresh process run without PYTHONPATH
+    in the first model's parent folder, so the project is not importable there (the script
+    asserts it was not imported)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     asked = [
-        {"model_dir": str(r.model_dir), "files": [str(f) for f in r.files], "options": r.options}
+        {"model_dir": str(r.model_dir), "files": [str(f) for f in r.files], "options": r.options,
+         "bare_tone": r.bare_tone}
         for r in requests
-    ]
+    ]  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-c", _SCRIPT],
         input=json.dumps(asked),
@@ -72,6 +82,11 @@ def pipeline_answers(requests: list[Request]) -> list[dict[str, dict[str, float]
     if result.returncode != 0:
         raise AssertionError(f"pipeline subprocess failed:\n{result.stderr[-4000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def pipeline_answers(requests: list[Request]) -> list[dict[str, dict[str, float]]]:
+    """For each request, {file path: {label: score}} (see pipeline_replies)."""
+    return [reply["answers"] for reply in pipeline_replies(requests)]
 
 
 def pipeline_probabilities(
