@@ -8,6 +8,7 @@ file catches a flag renamed in code but not in the README (real data needs the n
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shlex
 import subprocess
@@ -148,28 +149,76 @@ def test_old_command_paths_run_the_moved_commands(old):
     assert importlib.import_module(old).main is importlib.import_module(SHIMS[old]).main
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "data_scripts.download_and_map_emotion_data",
-        "data_scripts.ravdess",
-        "data_scripts.sample_archives",
-        "data_scripts.corpora.prepare",
-        "training.wav2vec2_classification",
-        "training.inference.predict",
-        "training.inference.export",
-        "training.evaluation.cross_corpus",
-        "training.demo.stand_in_checkpoint",
-        "training.demo",
-    ],
-)
-def test_every_command_prints_its_help(module):
+HELP_MODULES = [
+    "data_scripts.download_and_map_emotion_data",
+    "data_scripts.ravdess",
+    "data_scripts.sample_archives",
+    "data_scripts.corpora.prepare",
+    "training.wav2vec2_classification",
+    "training.inference.predict",
+    "training.inference.export",
+    "training.evaluation.cross_corpus",
+    "training.demo.stand_in_checkpoint",
+    "training.demo",
+]
+# Runs each module as `python -m NAME --help` does (runpy with run_name="__main__" and sys.argv
+# set), all from one fresh process: torch and transformers are imported once, then each module
+# runs in a child forked before any project module is imported, so no module's help leans on
+# imports an earlier one made. Each module's exit code and output are recorded apart, so each
+# still passes or fails by name below.
+_HELP_SCRIPT = """
+import contextlib, io, json, os, runpy, sys, traceback
+import torch, transformers, transformers.modeling_utils, transformers.trainer
+assert not any(m.split(".")[0] in ("training", "data_scripts") for m in sys.modules)
+names, folder, answers = json.loads(sys.argv[1]), sys.argv[2], {}
+for number, name in enumerate(names):
+    answer_file = os.path.join(folder, f"{number}.json")
+    child = os.fork()
+    if child == 0:
+        out, err = io.StringIO(), io.StringIO()
+        sys.argv = [name, "--help"]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                runpy.run_module(name, run_name="__main__", alter_sys=True)
+                code = 0
+            except SystemExit as stop:  # what the interpreter makes of sys.exit's argument
+                code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+                if stop.code is not None and not isinstance(stop.code, int):
+                    print(stop.code, file=sys.stderr)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+        with open(answer_file, "w") as handle:
+            json.dump({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}, handle)
+        os._exit(0)
+    status = os.waitpid(child, 0)[1]
+    if os.path.exists(answer_file):
+        with open(answer_file) as handle:
+            answers[name] = json.load(handle)
+    else:  # the child died before it could say anything
+        answers[name] = {"code": -1, "stdout": "", "stderr": f"child died, wait status {status}"}
+with open(os.path.join(folder, "answers.json"), "w") as handle:
+    json.dump(answers, handle)
+"""
+
+
+@pytest.fixture(scope="module")
+def help_answers(tmp_path_factory) -> dict[str, dict]:
+    """{module: {code, stdout, stderr}} of `python -m MODULE --help`, from one process."""
+    folder = tmp_path_factory.mktemp("help")
     result = subprocess.run(
-        [sys.executable, "-m", module, "--help"],
+        [sys.executable, "-c", _HELP_SCRIPT, json.dumps(HELP_MODULES), str(folder)],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "usage:" in result.stdout
+    return json.loads((folder / "answers.json").read_text())
+
+
+@pytest.mark.parametrize("module", HELP_MODULES)
+def test_every_command_prints_its_help(module, help_answers):
+    answer = help_answers[module]
+    assert answer["code"] == 0, answer["stderr"][-2000:]
+    assert "usage:" in answer["stdout"]

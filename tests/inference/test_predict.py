@@ -16,7 +16,7 @@ import soundfile
 import torch
 import torchaudio
 from model_helpers import save_tiny_classifier
-from pipeline_helpers import pipeline_probabilities
+from pipeline_helpers import Request, pipeline_answers
 from transformers import (
     Wav2Vec2FeatureExtractor,
     Wav2Vec2ForSequenceClassification,
@@ -73,12 +73,16 @@ def model_dir(tmp_path_factory) -> Path:
     return _tiny_classifier(tmp_path_factory.mktemp("tiny_group_classifier"), "group")
 
 
-@pytest.fixture(scope="module", params=["group", "layer"])
-def any_norm_model_dir(tmp_path_factory, request, model_dir) -> Path:
-    """The group-norm classifier, and one with the large checkpoints' stable layer norm."""
-    if request.param == "group":
-        return model_dir
+@pytest.fixture(scope="module")
+def layer_model_dir(tmp_path_factory) -> Path:
+    """A tiny classifier with the large checkpoints' stable layer norm."""
     return _tiny_classifier(tmp_path_factory.mktemp("tiny_layer_classifier"), "layer")
+
+
+@pytest.fixture(scope="module", params=["group", "layer"])
+def any_norm_model_dir(request, model_dir, layer_model_dir) -> Path:
+    """The group-norm classifier, and one with the large checkpoints' stable layer norm."""
+    return model_dir if request.param == "group" else layer_model_dir
 
 
 @pytest.fixture(scope="module")
@@ -191,11 +195,23 @@ def test_batch_size_and_batch_mates_change_no_answer(any_norm_model_dir, audio_d
             )
 
 
-def test_predictions_equal_pipeline_one_clip_at_a_time(any_norm_model_dir, audio_dir):
+@pytest.fixture(scope="module")
+def pipeline_reference(model_dir, layer_model_dir, audio_dir) -> dict[str, dict]:
+    """{model folder: {path: {label: probability}}}: plain `pipeline` on both classifiers and the
+    good files, one clip at a time, from one process without the project."""
+    good = [audio_dir / name for name in GOOD_FILES]
+    models = [model_dir, layer_model_dir]
+    answers = pipeline_answers([Request(model, good) for model in models])
+    return dict(zip(map(str, models), answers, strict=True))
+
+
+def test_predictions_equal_pipeline_one_clip_at_a_time(
+    any_norm_model_dir, audio_dir, pipeline_reference
+):
     """Against plain `pipeline` in a process without the project (clips shorter than a window)."""
     good = [audio_dir / name for name in GOOD_FILES]
     results = _by_name(_predict(any_norm_model_dir, good, batch_size=32, window_seconds=30.0)[0])
-    reference = pipeline_probabilities(any_norm_model_dir, good)
+    reference = pipeline_reference[str(any_norm_model_dir)]
     for path in good:
         expected = reference[str(path)]
         got = results[path.name]

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import soundfile
-from pipeline_helpers import pipeline_probabilities
+from pipeline_helpers import VALUES, Request, pipeline_answers
 from serving_helpers import (
     MULTITASK,
     RATE,
@@ -28,11 +28,9 @@ from training.inference.predict import main as predict_main
 LAYOUTS = {"regression": REGRESSION, "multitask": MULTITASK}
 
 
-@pytest.fixture(scope="module", params=list(LAYOUTS))
-def exported(request, tmp_path_factory) -> dict:
-    """A tiny model of each layout exported with ONNX and int8, and two clips of speech."""
-    root = tmp_path_factory.mktemp(f"export_{request.param}")
-    model = tiny_dimension_model(root / "model", LAYOUTS[request.param])
+def _export(root, task: str) -> dict:
+    """A tiny model of the layout exported with ONNX and int8, and two clips of speech."""
+    model = tiny_dimension_model(root / "model", LAYOUTS[task])
     dest = root / "export"
     assert export_main([str(model), str(dest), "--onnx", "--quantize", "int8"]) == 0
     speech = speech_with_pauses(4.0)
@@ -40,8 +38,27 @@ def exported(request, tmp_path_factory) -> dict:
     soundfile.write(clips[0], speech[: int(1.5 * RATE)], RATE, subtype="FLOAT")
     soundfile.write(clips[1], 0.5 * speech[RATE // 2 : 3 * RATE], RATE, subtype="FLOAT")
     manifest = json.loads((dest / "manifest.json").read_text())
-    return {"task": request.param, "layout": LAYOUTS[request.param], "dest": dest,
+    return {"task": task, "layout": LAYOUTS[task], "dest": dest,
             "clips": clips, "verification": manifest["verification"]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict:
+    """Both layouts' exports, made once for the module."""
+    return {task: _export(tmp_path_factory.mktemp(f"export_{task}"), task) for task in LAYOUTS}
+
+
+@pytest.fixture(scope="module", params=list(LAYOUTS))
+def exported(request, exports) -> dict:
+    return exports[request.param]
+
+
+@pytest.fixture(scope="module")
+def pipeline_raw(exports) -> dict:
+    """{task: {clip: {output: value}}}: pipeline's raw outputs on each export's clips, from one
+    process without the project."""
+    asked = [Request(e["dest"], e["clips"], VALUES) for e in exports.values()]
+    return dict(zip(exports, pipeline_answers(asked), strict=True))
 
 
 def _predict(dest, clips, tmp_path, *backend: str) -> dict:
@@ -61,7 +78,7 @@ def test_onnx_parity_is_checked_on_every_output(exported):
     assert "target values" in card
 
 
-def test_predict_on_model_onnx_gives_the_pytorch_values(exported, tmp_path):
+def test_predict_on_model_onnx_gives_the_pytorch_values(exported, pipeline_raw, tmp_path):
     dest, clips, layout = exported["dest"], exported["clips"], exported["layout"]
     pytorch = _predict(dest, clips, tmp_path)
     onnx = _predict(dest, clips, tmp_path, "--backend", "onnxruntime")
@@ -78,7 +95,7 @@ def test_predict_on_model_onnx_gives_the_pytorch_values(exported, tmp_path):
         for label, p in (expected["probabilities"] or {}).items():
             assert got["probabilities"][label] == pytest.approx(p, abs=1e-4)
     # The export answers pipeline's values in a process without the project.
-    raw = pipeline_probabilities(dest, clips, function_to_apply="none")
+    raw = pipeline_raw[exported["task"]]
     for name, expected in pytorch.items():
         for target in layout.targets:
             assert raw[name][target] == pytest.approx(expected["values"][target], abs=1e-5)

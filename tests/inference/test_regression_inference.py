@@ -13,7 +13,7 @@ import pytest
 import soundfile
 import torch
 from matplotlib.image import imread
-from pipeline_helpers import pipeline_probabilities
+from pipeline_helpers import VALUES, Request, pipeline_answers
 from serving_helpers import (
     MULTITASK,
     RATE,
@@ -68,6 +68,16 @@ def workspace(tmp_path_factory) -> dict:
     return {"root": root, "files": files, "runs": runs}
 
 
+@pytest.fixture(scope="module")
+def pipeline_raw(workspace) -> dict:
+    """{task: {path: {output: value}}}: both models' raw outputs on the short clips, from one
+    process that imports nothing of the project: AutoModel loads each, pipeline with no function
+    applied gives the raw outputs, values already in the user's units."""
+    paths = [workspace["root"] / name for name in SHORT]
+    asked = [Request(workspace["runs"][task]["model"], paths, VALUES) for task in LAYOUTS]
+    return dict(zip(LAYOUTS, pipeline_answers(asked), strict=True))
+
+
 def test_output_scores_softmax_the_classes_only_and_pass_the_values_through():
     layout = OutputLayout("multitask", ("a", "b", "c"), ("arousal", "valence"))
     logits = torch.tensor([[2.0, 0.0, 1.0, 5.5, -3.0]])
@@ -90,12 +100,12 @@ def test_smoothing_is_a_moving_average_within_stretches_of_speech():
 
 
 @pytest.mark.parametrize("task", list(LAYOUTS))
-def test_pipeline_classifier_predict_json_csv_and_table_give_one_answer(workspace, task):
+def test_pipeline_classifier_predict_json_csv_and_table_give_one_answer(
+    workspace, pipeline_raw, task
+):
     run, layout = workspace["runs"][task], LAYOUTS[task]
     paths = [workspace["root"] / name for name in SHORT]
-    # A process that imports nothing of the project: AutoModel loads it, pipeline with no
-    # function applied gives the raw outputs, values already in the user's units.
-    raw = pipeline_probabilities(run["model"], paths, function_to_apply="none")
+    raw = pipeline_raw[task]  # pipeline in a process that imports nothing of the project
     classifier = EmotionClassifier.from_pretrained(run["model"], device="cpu")
     with open(run["out"] / "p.csv", newline="") as handle:
         table = {row["file"].rsplit("/", 1)[-1]: row for row in csv.DictReader(handle)}

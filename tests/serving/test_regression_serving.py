@@ -28,27 +28,36 @@ from serving_helpers import (
 WINDOW, HOP = 1.0, 0.5
 
 
+def _predict(model: Path, files: list[Path], out: Path, *windows: str) -> dict[str, dict]:
+    """ser-predict --timeline's answers, {file name: result}."""
+    subprocess.run(
+        ["ser-predict", "--model_dir", str(model), *map(str, files), "--timeline",
+         "--json", str(out), *windows],
+        check=True, capture_output=True, env=command_env(), timeout=600,
+    )  # fmt: skip
+    return {Path(r["file"]).name: r for r in json.loads(out.read_text())["results"]}
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> dict:
-    """A regression and a multitask model, a 2 s clip and a 12 s recording, and ser-predict's
-    answers (with timelines) for both files with both models."""
+    """A regression and a multitask model, a 2 s clip and a 12 s recording; ser-predict's answers
+    (with timelines) for both files with the regression model (the server's), and each model's
+    timeline of the recording in WINDOW s windows every HOP s (ser-stream's)."""
     root = tmp_path_factory.mktemp("dimension_serving")
     speech = speech_with_pauses(12.0)
     files = {"clip.wav": root / "clip.wav", "long.wav": root / "long.wav"}
     soundfile.write(files["clip.wav"], speech[: 2 * RATE], RATE, subtype="PCM_16")
     soundfile.write(files["long.wav"], speech, RATE, subtype="PCM_16")
-    models, expected = {}, {}
+    models, windowed = {}, {}
     for task, layout in (("regression", REGRESSION), ("multitask", MULTITASK)):
         models[task] = tiny_dimension_model(root / task, layout)
-        out = root / f"{task}.json"
-        subprocess.run(
-            ["ser-predict", "--model_dir", str(models[task]), *map(str, files.values()),
-             "--timeline", "--json", str(out)],
-            check=True, capture_output=True, env=command_env(), timeout=600,
-        )  # fmt: skip
-        results = json.loads(out.read_text())["results"]
-        expected[task] = {Path(r["file"]).name: r for r in results}
-    return {"root": root, "files": files, "models": models, "expected": expected}
+        windowed[task] = _predict(
+            models[task], [files["long.wav"]], root / f"{task}_windows.json",
+            "--window_seconds", str(WINDOW), "--hop_seconds", str(HOP),
+        )["long.wav"]  # fmt: skip
+    expected = _predict(models["regression"], list(files.values()), root / "regression.json")
+    return {"root": root, "files": files, "models": models, "expected": expected,
+            "windowed": windowed}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +80,7 @@ def test_the_api_answers_ser_predicts_values(server, workspace):
     assert facts["targets"] == list(REGRESSION.targets)
     assert facts["target_ranges"] == TARGET_RANGES
     for name, path in workspace["files"].items():
-        expected = workspace["expected"]["regression"][name]
+        expected = workspace["expected"][name]
         params = {"timeline": "true", "name": name}
         response = requests.post(
             f"{server.url}/v1/classify", data=path.read_bytes(), params=params, timeout=300
@@ -91,7 +100,7 @@ def test_the_page_in_chromium_shows_a_regression_models_values(server, workspace
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    expected = workspace["expected"]["regression"]
+    expected = workspace["expected"]
     with headless_chromium() as browser:
         browser.get(f"{server.url}/")
         WebDriverWait(browser, 60).until(
@@ -116,15 +125,9 @@ def test_the_page_in_chromium_shows_a_regression_models_values(server, workspace
 
 
 @pytest.mark.parametrize("task", ["regression", "multitask"])
-def test_ser_stream_lines_are_predicts_windows_with_their_values(workspace, task, tmp_path):
+def test_ser_stream_lines_are_predicts_windows_with_their_values(workspace, task):
     model, path = workspace["models"][task], workspace["files"]["long.wav"]
-    out = tmp_path / "timeline.json"
-    subprocess.run(
-        ["ser-predict", "--model_dir", str(model), str(path), "--timeline", "--json", str(out),
-         "--window_seconds", str(WINDOW), "--hop_seconds", str(HOP)],
-        check=True, capture_output=True, env=command_env(), timeout=600,
-    )  # fmt: skip
-    windows = json.loads(out.read_text())["results"][0]["timeline"]["windows"]
+    windows = workspace["windowed"][task]["timeline"]["windows"]
     result = subprocess.run(
         ["ser-stream", str(model), str(path), "--window_seconds", str(WINDOW),
          "--hop_seconds", str(HOP)],
