@@ -15,45 +15,17 @@ import logging
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_scripts.common.command_logging import setup_logging
 from data_scripts.common.command_options import CommandParser
 from training.inference.manifest import read_manifest
-from training.serving.http_app import Limits, create_app
-from training.serving.model_loading import ModelFolderOptions, load_classifier
 from training.serving.scoring_pool import ScoringPool
+from training.serving.serving_options import ServeOptions
 
 logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass
-class ServeOptions(ModelFolderOptions):
-    """ser-serve's options (flags, or keys of an `--options` file)."""
-
-    host: str = field(
-        default="127.0.0.1",
-        metadata={"help": "address to bind (127.0.0.1: this machine only)"},
-    )
-    port: int = field(default=8000, metadata={"help": "port to listen on"})
-    max_upload_mb: float = field(
-        default=50.0, metadata={"help": "largest request body accepted (413 beyond)"}
-    )
-    max_seconds: float = field(
-        default=600.0, metadata={"help": "longest recording accepted, in seconds (413 beyond)"}
-    )
-    workers: int = field(
-        default=1,
-        metadata={"help": "requests scored at once, each worker with its own copy of the model "
-                  "(memory grows with it)"},
-    )  # fmt: skip
-    queue_size: int = field(
-        default=32,
-        metadata={"help": "requests that may wait for a worker; more get 503 with Retry-After"},
-    )
 
 
 def build_parser() -> CommandParser:
@@ -109,6 +81,10 @@ def _check(args: ServeOptions) -> None:
 def main(argv: list[str] | None = None) -> int:
     args, debug = build_parser().parse_command(argv)
     setup_logging(debug)
+    # The model stack and the web framework, once the options are known to be good.
+    from training.serving.http_app import Limits, create_app
+    from training.serving.model_loading import load_classifier
+
     try:
         _check(args)
         classifiers = [
