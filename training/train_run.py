@@ -26,7 +26,7 @@ from training.data.batching import AudioClassificationCollator, model_view
 from training.data.dataset_facts import corpus_card_facts, group_columns, label_names, metric_groups
 from training.data.leakage import audit_split
 from training.data.loading import describe_split, load_prepared_dataset, split_for_training
-from training.evaluation.cross_corpus import check_eval_datasets, evaluate_corpora
+from training.evaluation.cross_corpus_scoring import check_eval_datasets, evaluate_corpora
 from training.evaluation.run_evaluation import (
     bootstrap_settings,
     calibrate,
