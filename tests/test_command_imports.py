@@ -39,9 +39,9 @@ MODEL_STACK = (
 # ser-train's options include transformers' TrainingArguments, whose module imports torch and
 # accelerate: that much it needs to parse, but no model code, no Trainer, no data sets.
 TRAIN_OPTIONS_NEED = ("torch", "transformers.training_args")
-# The data commands read corpora with `datasets` (an Arrow table library, no torch); their
-# options do not need it, but the commands' modules import it, so only the model stack is barred.
-DATA_COMMANDS = {"ser-prepare", "ser-compare"}
+# ser-prepare builds corpora with `datasets` (an Arrow table library, no torch); its
+# options do not need it, but its modules import it, so only the model stack is barred there.
+DATA_COMMANDS = {"ser-prepare"}
 COMMANDS = (
     "ser-download", "ser-prepare", "ser-sample-archives", "ser-train", "ser-evaluate",
     "ser-predict", "ser-export", "ser-compare", "ser-demo", "ser-serve", "ser-stream",
