@@ -98,7 +98,7 @@ def test_help_prints_and_exits_0_without_the_model_stack(command, tmp_path):
         ("ser-evaluate", ["--model_dir", "m", "--dataset_dir", "d", "--no_such_option"]),
         ("ser-predict", ["--model_dir", "m", "clip.wav", "--vad", "webrtc"]),
         ("ser-export", ["source", "dest", "--quantize", "int4"]),
-        ("ser-serve", ["m", "--port", "eighty"]),
+        ("ser-serve", ["m", "--port", "70000"]),
         ("ser-stream", ["m", "--format", "mp3"]),
     ],
 )

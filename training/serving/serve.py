@@ -81,12 +81,11 @@ def _check(args: ServeOptions) -> None:
 def main(argv: list[str] | None = None) -> int:
     args, debug = build_parser().parse_command(argv)
     setup_logging(debug)
-    # The model stack and the web framework, once the options are known to be good.
-    from training.serving.http_app import Limits, create_app
-    from training.serving.model_loading import load_classifier
-
     try:
         _check(args)
+        # The model stack, once the options are known to be good.
+        from training.serving.model_loading import load_classifier
+
         classifiers = [
             load_classifier(args.model_dir, args.backend, args.onnx_file, args.device)
             for _ in range(args.workers)
@@ -101,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
               "it has no authentication: put it behind a proxy that has",
               file=sys.stderr)  # fmt: skip
     import uvicorn
+
+    from training.serving.http_app import Limits, create_app
 
     temp_root = Path(tempfile.mkdtemp(prefix="ser-serve-"))  # mode 0700: this user's only
     try:
