@@ -18,10 +18,10 @@ import torch
 from transformers import TrainingArguments
 
 from data_scripts.common.command_options import OPTIONS_FLAG, CommandParser, read_options_file
-from data_scripts.common.splits import PROTOCOLS
+from data_scripts.common.split_protocols import PROTOCOLS
 from training.augment.augmenter import check_augment_arguments
 from training.data.protocol import resolve_protocol, uses_corpus_protocol
-from training.model.model_builder import POOLING_CHOICES
+from training.model.pooling_choices import POOLING_CHOICES
 from training.model.task_settings import resolve_task
 from training.trainer.best_checkpoint import keep_last_without_evaluation
 from training.trainer.early_stopping import early_stopping_problem

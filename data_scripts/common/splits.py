@@ -31,9 +31,10 @@ from collections import Counter
 import datasets
 import numpy as np
 
+from data_scripts.common.split_protocols import PROTOCOLS
+
 logger = logging.getLogger(__name__)
 
-PROTOCOLS = ("speaker", "kfold", "loso", "random")
 SPLIT_NAMES = ("train", "validation", "test")
 MIN_SPEAKERS = 3
 # Gender groups in the order the interleaving draws them (then any other value, sorted).

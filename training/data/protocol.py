@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from data_scripts.common.splits import PROTOCOLS
+from data_scripts.common.split_protocols import PROTOCOLS
 
 if TYPE_CHECKING:
     from training.arguments import DataArguments

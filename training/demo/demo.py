@@ -21,7 +21,6 @@ from pathlib import Path
 
 from data_scripts.common.command_logging import setup_logging
 from data_scripts.common.command_options import CommandParser
-from training.run_folder.output_dir import earlier_results
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_ACTORS = "1-8"  # 4 train, 2 validation, 2 test actors under the speaker split
@@ -126,6 +125,10 @@ def run_demo(output_dir: Path, epochs: int | None = None) -> None:
     ]
     if epochs:
         train += ["--num_train_epochs", str(epochs)]
+    # The run folder's rules come with TrainingArguments (torch): imported when the demo runs,
+    # not for its --help.
+    from training.run_folder.output_dir import earlier_results
+
     if model.is_dir() and earlier_results(model):
         # Training refuses a folder holding an earlier run; this one is the demo's own.
         print(f"\nremoving the previous demo run in {model}", flush=True)

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from data_scripts.common.audio_spans import SpanDecoder
 from training.inference.audio_io import ArraySource, samples_at_rate
+from training.inference.choices import BACKENDS, DEFAULT_BATCH_SIZE
 from training.inference.file_answer import file_result
 from training.inference.onnx_backend import OnnxScorer
 from training.inference.output_scores import is_speech, target_ranges
@@ -45,9 +46,6 @@ from training.inference.windows import score_partly_spoken, score_windows, windo
 from training.model.window_facts import HOP_FRACTION, default_windows, trained_clip_seconds
 
 logger = logging.getLogger(__name__)
-
-BACKENDS = ("pytorch", "onnxruntime")
-DEFAULT_BATCH_SIZE = 8
 
 
 class ClassifierLoadError(ValueError):

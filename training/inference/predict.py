@@ -19,36 +19,35 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from tqdm.auto import tqdm
 
 from data_scripts.common.command_logging import setup_logging
-from data_scripts.common.command_options import CommandParser
 from training.inference.abstention import (
     apply_min_confidence,
     check_min_confidence,
     check_min_confidence_applies,
 )
 from training.inference.audio_io import AUDIO_EXTENSIONS, is_audio_file
-from training.inference.classifier import BACKENDS, DEFAULT_BATCH_SIZE, EmotionClassifier
-from training.inference.onnx_backend import onnx_path
+from training.inference.choices import DEFAULT_BATCH_SIZE
 from training.inference.output_paths import check_outputs, check_png_folder
-from training.inference.predict_outputs import (
-    format_segments,
-    format_table,
-    write_csv,
-    write_json,
-    write_timeline_csv,
-)
-from training.inference.scoring import DTYPES
-from training.inference.vad import VAD_CHOICES
-from training.inference.windows import window_starts
+from training.inference.predict_options import PredictOptions, build_parser
 from training.model.window_facts import HOP_FRACTION
 
-__all__ = ["find_audio_files", "main", "predict_files", "window_starts"]
+# window_starts: module __getattr__ below.
+__all__ = ["PredictOptions", "find_audio_files", "main", "predict_files", "window_starts"]  # noqa: F822
+
+
+def __getattr__(name: str):
+    # window_starts lives with the windowing code, which imports torch: loaded on first use, so
+    # that `ser-predict --help` does not.
+    if name == "window_starts":
+        from training.inference.windows import window_starts
+
+        return window_starts
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +126,8 @@ def predict_files(
     if not files:
         raise ValueError(f"no audio files (libsndfile formats: {'/'.join(AUDIO_EXTENSIONS)}) "
                          f"found in {paths}")  # fmt: skip
+    from training.inference.classifier import EmotionClassifier  # torch: after the checks
+
     classifier = EmotionClassifier.from_pretrained(
         model_dir, backend=backend, onnx_file=onnx_file, device=device, dtype=dtype,
         batch_size=batch_size,
@@ -163,83 +164,6 @@ def predict_files(
                 continue
             results.append(result)
     return results, failures
-
-
-DTYPE_CHOICES = tuple(DTYPES)
-
-
-@dataclass
-class PredictOptions:
-    """ser-predict's options (flags, or keys of an `--options` file)."""
-
-    paths: list[str] = field(
-        default_factory=list,
-        metadata={"positional": True, "nargs": "+",
-                  "help": "audio files or folders (searched recursively)"},
-    )  # fmt: skip
-    model_dir: str | None = field(
-        default=None,
-        metadata={"required": True, "help": "model directory written by save_pretrained"},
-    )
-    batch_size: int = field(
-        default=DEFAULT_BATCH_SIZE,
-        metadata={"help": "windows (or short files) per forward pass; on CPU the CNN still runs "
-                  "one clip at a time (faster there)"},
-    )  # fmt: skip
-    window_seconds: float | None = field(
-        default=None,
-        metadata={"help": "window length (default: the model's training clips' median)"},
-    )
-    hop_seconds: float | None = field(
-        default=None,
-        metadata={"help": "step between windows (default: the window; half of it gives a finer "
-                  "timeline at half the speed)"},
-    )  # fmt: skip
-    vad: Literal[VAD_CHOICES] = field(
-        default="silero",
-        metadata={"help": "silero: windows without speech are `silence`; none: score all"},
-    )
-    smooth: int = field(
-        default=1, metadata={"help": "median over K windows before merging segments (odd; 1 = off)"}
-    )
-    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
-    dtype: Literal[DTYPE_CHOICES] = field(
-        default="float32", metadata={"help": "model precision (half on GPU)"}
-    )
-    backend: Literal[BACKENDS] = field(
-        default="pytorch", metadata={"help": "onnxruntime: the ONNX export"}
-    )
-    onnx_file: str | None = field(
-        default=None,
-        metadata={"help": "with --backend onnxruntime: e.g. model.int8.onnx (default model.onnx)"},
-    )
-    min_confidence: float | None = field(
-        default=None,
-        metadata={"help": "label files and windows whose top probability is below P "
-                  "`uncertain` (0-1); not for a regression model, which has no class "
-                  "probabilities", "metavar": "P"},
-    )  # fmt: skip
-    json: str | None = field(default=None, metadata={"help": "write all results and failures here"})
-    csv: str | None = field(default=None, metadata={"help": "write one row per file here"})
-    timeline: bool = field(
-        default=False,
-        metadata={"help": "print segments and put windows and segments in the JSON"},
-    )
-    csv_timeline: str | None = field(
-        default=None, metadata={"help": "write one row per window of every file here"}
-    )
-    timeline_png: str | None = field(
-        default=None, metadata={"help": "write one timeline picture per file here (DIR)"}
-    )
-
-
-def build_parser() -> CommandParser:
-    return CommandParser(
-        PredictOptions,
-        prog="ser-predict",
-        description="Classify audio files (any format libsndfile reads) with an "
-        "audio-classification model;\n--timeline for emotions over time.",
-    )
 
 
 def _layout(model_dir: Path):
@@ -294,6 +218,15 @@ def main(argv: list[str] | None = None) -> int:
             logger.exception("traceback")
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    from training.inference.onnx_backend import onnx_path
+    from training.inference.predict_outputs import (
+        format_segments,
+        format_table,
+        write_csv,
+        write_json,
+        write_timeline_csv,
+    )
+
     if args.json:
         onnx_file = None
         if args.backend == "onnxruntime":  # the file scored, as resolved (predict_files's)

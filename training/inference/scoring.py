@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from training.inference.choices import DTYPE_CHOICES
 from training.inference.output_scores import output_scores
 from training.model.checkpoint_refusal import refusal_message, weights_file
 from training.model.decode_settings import model_decode_settings
@@ -24,7 +25,7 @@ from training.model.short_clips import too_short
 from training.model.task_outputs import OutputLayout
 from training.model.trained_classifier import load_trained_classifier
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {name: getattr(torch, name) for name in DTYPE_CHOICES}
 
 
 def resolve_device(device: str) -> torch.device:

@@ -17,12 +17,13 @@ import warnings
 import numpy as np
 import torch
 
+from training.inference.choices import VAD_CHOICES
+
 SPEECH_THRESHOLD = 0.5  # silero's default frame threshold
 MIN_SPEECH_FRACTION = 0.5
 LANE_SECONDS, WARMUP_SECONDS = 4.0, 1.0
 # Frame sizes silero's model takes at the rates it supports.
 _FRAME_SAMPLES = {16_000: 512, 8_000: 256}
-VAD_CHOICES = ("silero", "none")
 
 
 class SileroVad:

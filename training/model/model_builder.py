@@ -31,13 +31,13 @@ from transformers.utils import logging as hf_logging
 from data_scripts.common.audio_decoding import TARGET_SAMPLING_RATE
 from data_scripts.corpora.registry import DOWNLOAD_LABELS
 from training.model.checkpoint_refusal import damaged_message, refusal_message
+from training.model.pooling_choices import POOLING_CHOICES
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_FILE_NAMES = {".bin": "pytorch_model.bin", ".safetensors": "model.safetensors"}
 # Parameters the sequence-classification classes add on top of the encoder.
 HEAD_PARAMETERS = ("classifier.", "projector.", "layer_weights")
-POOLING_CHOICES = ("mean", "weighted_layers")
 
 
 class CheckpointError(ValueError):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 
 from data_scripts.common.atomic_write import write_text_atomic
+
+if TYPE_CHECKING:  # only named in annotations: `ser-compare` reads tables without `datasets`
+    import datasets
 
 PREDICTIONS_FILE = "test_predictions.csv"
 # The validation files' table, beside the test one: calibration and validation intervals

@@ -27,9 +27,8 @@ from data_scripts.common.audio_decoding import (
     refuse_impossible_samples,
     resample,
 )
+from training.serving.serving_options import FORMATS  # ffmpeg's names: numpy type, bytes
 
-# Raw sample formats (ffmpeg's names): numpy type, bytes per sample.
-FORMATS = {"s16le": ("<i2", 2), "f32le": ("<f4", 4)}
 READ_BYTES = 16_384  # a pipe hands over what it has, at most this much per read
 MIC_BLOCK_SECONDS = 0.1
 

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from training.inference.classifier import BACKENDS, EmotionClassifier
+from training.inference.choices import BACKENDS
+from training.inference.classifier import EmotionClassifier
+from training.serving.serving_options import ModelFolderOptions
 
 __all__ = ["BACKENDS", "ModelFolderOptions", "load_classifier"]
-
-
-@dataclass
-class ModelFolderOptions:
-    """MODEL_DIR, --backend, --onnx_file and --device: the server's and the stream's options
-    (their option dataclasses extend this one)."""
-
-    model_dir: str | None = field(
-        default=None,
-        metadata={"positional": True,
-                  "help": "model directory (a training run, a fold or an export)"},
-    )  # fmt: skip
-    backend: Literal[BACKENDS] = field(
-        default="pytorch", metadata={"help": "onnxruntime: the ONNX export"}
-    )
-    onnx_file: str | None = field(
-        default=None, metadata={"help": "with --backend onnxruntime: e.g. model.int8.onnx"}
-    )
-    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
 
 
 def load_classifier(

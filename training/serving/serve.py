@@ -15,45 +15,17 @@ import logging
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from data_scripts.common.command_logging import setup_logging
 from data_scripts.common.command_options import CommandParser
 from training.inference.manifest import read_manifest
-from training.serving.http_app import Limits, create_app
-from training.serving.model_loading import ModelFolderOptions, load_classifier
 from training.serving.scoring_pool import ScoringPool
+from training.serving.serving_options import ServeOptions
 
 logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-@dataclass
-class ServeOptions(ModelFolderOptions):
-    """ser-serve's options (flags, or keys of an `--options` file)."""
-
-    host: str = field(
-        default="127.0.0.1",
-        metadata={"help": "address to bind (127.0.0.1: this machine only)"},
-    )
-    port: int = field(default=8000, metadata={"help": "port to listen on"})
-    max_upload_mb: float = field(
-        default=50.0, metadata={"help": "largest request body accepted (413 beyond)"}
-    )
-    max_seconds: float = field(
-        default=600.0, metadata={"help": "longest recording accepted, in seconds (413 beyond)"}
-    )
-    workers: int = field(
-        default=1,
-        metadata={"help": "requests scored at once, each worker with its own copy of the model "
-                  "(memory grows with it)"},
-    )  # fmt: skip
-    queue_size: int = field(
-        default=32,
-        metadata={"help": "requests that may wait for a worker; more get 503 with Retry-After"},
-    )
 
 
 def build_parser() -> CommandParser:
@@ -111,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(debug)
     try:
         _check(args)
+        # The model stack, once the options are known to be good.
+        from training.serving.model_loading import load_classifier
+
         classifiers = [
             load_classifier(args.model_dir, args.backend, args.onnx_file, args.device)
             for _ in range(args.workers)
@@ -125,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
               "it has no authentication: put it behind a proxy that has",
               file=sys.stderr)  # fmt: skip
     import uvicorn
+
+    from training.serving.http_app import Limits, create_app
 
     temp_root = Path(tempfile.mkdtemp(prefix="ser-serve-"))  # mode 0700: this user's only
     try:

@@ -20,60 +20,15 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from data_scripts.common.command_logging import setup_logging
 from data_scripts.common.command_options import CommandParser
-from training.inference.classifier import ClassifierLoadError
-from training.inference.vad import VAD_CHOICES, make_vad
 from training.model.window_facts import HOP_FRACTION
-from training.serving.audio_input import (
-    FORMATS,
-    PcmDecoder,
-    file_pieces,
-    microphone_pieces,
-    raw_pieces,
-)
-from training.serving.live_windows import LiveWindows
-from training.serving.model_loading import ModelFolderOptions, load_classifier
+from training.serving.serving_options import StreamOptions
 
 logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-FORMAT_CHOICES = tuple(FORMATS)
-
-
-@dataclass
-class StreamOptions(ModelFolderOptions):
-    """ser-stream's options (flags, or keys of an `--options` file)."""
-
-    source: str | None = field(
-        default=None, metadata={"positional": True, "nargs": "?", "help": "the same as --input"}
-    )
-    input: str | None = field(
-        default=None,
-        metadata={"help": "mic (default), - for raw PCM on standard input, or a file: an audio "
-                  "file libsndfile reads, else raw PCM as --format says"},
-    )  # fmt: skip
-    format: Literal[FORMAT_CHOICES] = field(
-        default="s16le", metadata={"help": "raw PCM sample format (little-endian)"}
-    )
-    sample_rate: int | None = field(
-        default=None, metadata={"help": "raw PCM rate (default: the model's)"}
-    )
-    channels: int = field(default=1, metadata={"help": "raw PCM channels (averaged)"})
-    window_seconds: float | None = field(
-        default=None, metadata={"help": "window length (default: the model's own, as predict)"}
-    )
-    hop_seconds: float | None = field(
-        default=None, metadata={"help": "step between windows (default: the window)"}
-    )
-    vad: Literal[VAD_CHOICES] = field(
-        default="silero", metadata={"help": "silero: windows without speech are `silence`"}
-    )
 
 
 def build_parser() -> CommandParser:
@@ -111,6 +66,8 @@ def _windows(args: StreamOptions, classifier) -> tuple[int, int]:
 
 def _pieces(args: StreamOptions, settings, rate: int):
     """The chosen input as an iterator of sample pieces at the model's rate."""
+    from training.serving.audio_input import PcmDecoder, file_pieces, microphone_pieces, raw_pieces
+
     if args.input == "mic":
         return microphone_pieces(settings)
     raw = dict(sample_format=args.format, rate=args.sample_rate or rate,
@@ -174,6 +131,10 @@ def _print(row: dict) -> None:
 
 
 def run(args: StreamOptions) -> int:
+    from training.inference.vad import make_vad
+    from training.serving.live_windows import LiveWindows
+    from training.serving.model_loading import load_classifier
+
     classifier = load_classifier(
         args.model_dir, args.backend, args.onnx_file, args.device, args.vad
     )
@@ -207,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     # Warnings only: standard output carries the windows' JSON lines and standard error the
     # one-line summary; info lines would bury it.
     setup_logging(debug, logging.WARNING)
+    from training.inference.classifier import ClassifierLoadError  # the model stack, after parsing
+
     try:
         return run(args)
     except KeyboardInterrupt:
