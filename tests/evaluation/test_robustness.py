@@ -118,15 +118,15 @@ def test_corruptions_change_the_scores_and_repeat_exactly(evaluated, tmp_path):
         assert any(
             a["prob_angry"] != b["prob_angry"] for a, b in zip(clean, corrupted, strict=True)
         ), condition
-    again = _evaluate("--model_dir", str(model), "--dataset_dir", str(data), "--conditions",
-                      "noise@0", "--corruption_seed", "3",
-                      "--output_dir", str(tmp_path))  # fmt: skip
-    assert again.returncode == 0, again.stderr[-2000:]
+    # The same command in this process: the installed one ran above (the fixture).
+    assert evaluate_main(["--model_dir", str(model), "--dataset_dir", str(data), "--conditions",
+                          "noise@0", "--corruption_seed", "3",
+                          "--output_dir", str(tmp_path)]) == 0  # fmt: skip
     repeated = tmp_path / "robustness" / "ravdess" / "noise@0" / "test_predictions.csv"
     assert repeated.read_text() == (folder / "noise@0" / "test_predictions.csv").read_text()
 
 
-def test_the_report_has_a_picture_and_a_card_section(evaluated):
+def test_the_report_has_a_picture_and_a_card_section(evaluated, capsys):
     model, data, result = evaluated
     folder = model / "robustness" / "ravdess"
     assert (folder / "accuracy_by_condition.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -138,13 +138,21 @@ def test_the_report_has_a_picture_and_a_card_section(evaluated):
     assert len([line for line in result.stdout.splitlines() if "accuracy" in line]) == 6
     # The same evaluation again is refused unless --overwrite; then its section replaces the
     # first rather than adding another.
-    refused = _evaluate("--model_dir", str(model), "--dataset_dir", str(data), "--conditions",
-                        "clean,telephone")  # fmt: skip
-    assert refused.returncode == 1 and "pass --overwrite" in refused.stderr
+    # The command in this process (the installed one ran in the fixture): exit 1 is SystemExit.
+    capsys.readouterr()
+    again = [
+        "--model_dir",
+        str(model),
+        "--dataset_dir",
+        str(data),
+        "--conditions",
+        "clean,telephone",
+    ]
+    with pytest.raises(SystemExit) as refused:
+        evaluate_main(again)
+    assert refused.value.code == 1 and "pass --overwrite" in capsys.readouterr().err
     assert "| `noise@10` |" in (model / "README.md").read_text()
-    rerun = _evaluate("--model_dir", str(model), "--dataset_dir", str(data), "--conditions",
-                      "clean,telephone", "--overwrite")  # fmt: skip
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert evaluate_main([*again, "--overwrite"]) == 0
     card = (model / "README.md").read_text()
     assert card.count("## Robustness on ravdess") == 1 and "| `noise@10` |" not in card
 
