@@ -32,9 +32,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 # Each test process runs torch on one thread (tests/conftest.py): two threads per process spun on
 # the busy cores (the suite: 12 min 44 s before, 10 min 43 s after, quiet 2-core machine).
 # --dist loadfile keeps each test file on one worker, so a module's fixtures (a training run,
-# a server) are made once, not once per worker that happens to get some of its tests.
+# a server) are made once, not once per worker that happens to get some of its tests; the
+# slowest files start first (tests/conftest.py), in our order, not xdist's by test count.
 test: install
-	$(PY) -m pytest -q -n 2 --dist loadfile -m "not faults" tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not faults" tests
 
 # Slow fault tests: killed builders, concurrent builds and trainings (docs/reliability.md).
 test-faults: install
