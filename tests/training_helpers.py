@@ -16,9 +16,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import torch
-
 REPO = Path(__file__).resolve().parent.parent
 TINY_CONFIG = REPO / "configs" / "models" / "tiny.json"
 TRAIN_CONFIG = REPO / "configs" / "training" / "tiny.yaml"
@@ -65,10 +62,14 @@ class _LogTail(logging.Handler):
 @contextlib.contextmanager
 def _process_state_kept():
     """Put back what a command's main changes for the whole process, so that later tests in
-    this pytest process see what they would after a subprocess: the log levels its logging
-    setup sets (root and the quietened libraries, transformers' verbosity), root's handlers,
-    torch's thread count, the random generators the run seeds, the environment, the current
-    folder, signal handlers and warnings filters."""
+    this pytest process see what they would after a subprocess. A training run changes the
+    levels its logging setup gives the quietened libraries, the random generators (it seeds
+    them) and the warnings filters (libraries it imports add theirs); the thread count, the
+    environment, the current folder, root's handlers and signal handlers are kept too, so that
+    no later change to the commands leaks into other tests unseen."""
+    import numpy as np
+    import torch
+
     root = logging.getLogger()
     names = [None, *logging.root.manager.loggerDict]
     levels = {name: logging.getLogger(name).level for name in names}
@@ -113,7 +114,8 @@ def main_in_process(main: Callable[[list[str]], int], argv: list[str]) -> None:
             code = stop.code
         finally:
             logging.getLogger().removeHandler(tail)
-    assert code == 0, f"{argv} returned {code}:\n" + "\n".join(tail.lines[-60:])
+    lines = "\n".join(tail.lines[-60:])
+    assert code == 0, f"{argv} returned {code} (a refusal's line: captured stderr):\n{lines}"
 
 
 def train_in_process(command: list[str]) -> None:
