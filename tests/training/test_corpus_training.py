@@ -5,13 +5,19 @@ reported number is the per-file table's and pipeline's."""
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
 import numpy as np
 import pytest
 from pipeline_helpers import pipeline_probabilities
-from training_helpers import predictions_table, read_json, run_command, train_command
+from training_helpers import (
+    main_in_process,
+    predictions_table,
+    prepare_in_process,
+    read_json,
+    train_command,
+    train_in_process,
+)
 
 from data_scripts.corpora.ravdess.sample_archives import write_voice_file
 
@@ -23,10 +29,9 @@ ACTORS = {"1001": "Male", "1002": "Female", "1003": "Female", "1004": "Male", "1
 
 
 def _prepare(corpus: str, data_dir, output, cache) -> None:
-    """The prepare command, as a user runs it."""
-    run_command([sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", corpus,
-                 "--data_dir", str(data_dir), "--output_dir", str(output),
-                 "--cache_dir", str(cache)])  # fmt: skip
+    """The prepare command with a user's arguments (its main, in this process)."""
+    prepare_in_process("--corpus", corpus, "--data_dir", str(data_dir), "--output_dir",
+                       str(output), "--cache_dir", str(cache))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,7 @@ def crema_run(checkpoint, tmp_path_factory):
                              sampling_rate=16_000, seconds=(0.5, 0.8))  # fmt: skip
     _prepare("folder", other, root / "other_prepared", root / "cache")
     output = root / "run"
-    run_command(
+    train_in_process(
         train_command(
             checkpoint, output, "--dataset_dir", str(prepared), "--num_train_epochs", "2",
             "--class_weighting", "balanced", "--pooling", "weighted_layers",
@@ -160,8 +165,10 @@ def test_cross_corpus_numbers_recompute_from_its_table(crema_run):
 
 def test_ser_evaluate_writes_the_same_results_from_the_saved_model(crema_run, tmp_path):
     _, output = crema_run
-    run_command([
-        sys.executable, "-m", "training.evaluation.cross_corpus", "--model_dir", str(output),
+    from training.evaluation import cross_corpus
+
+    main_in_process(cross_corpus.main, [
+        "--model_dir", str(output),
         "--dataset_dir", str(output.parent / "other_prepared"), "--output_dir", str(tmp_path),
     ])  # fmt: skip
     ours = read_json(tmp_path / "cross_corpus" / "other_corpus" / "results.json")
@@ -177,7 +184,7 @@ def test_frozen_probe_cross_validation_folds_a_corpus_other_than_ravdess_by_spea
 ):
     audio, _ = crema_run
     output = tmp_path / "cv"
-    run_command(
+    train_in_process(
         train_command(
             checkpoint, output, "--dataset_dir", str(audio.parent / "prepared"),
             "--cv_folds", "3", "--num_train_epochs", "1", "--save_strategy", "no",
@@ -222,7 +229,7 @@ def test_leave_one_speaker_out_runs_a_fold_per_speaker_of_a_two_speaker_corpus(
     prepared = tmp_path / "prepared"
     _prepare("tess", data, prepared, tmp_path / "cache")
     output = tmp_path / "loso"
-    run_command(
+    train_in_process(
         train_command(
             checkpoint, output, "--dataset_dir", str(prepared), "--cv_folds", "loso",
             "--num_train_epochs", "1", "--save_strategy", "no", "--load_best_model_at_end",

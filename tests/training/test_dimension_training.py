@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import csv
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 from huggingface_hub import ModelCard
 from pipeline_helpers import pipeline_values
-from training_helpers import predictions_table, read_json, run_command, run_env, train_command
+from training_helpers import (
+    predictions_table,
+    prepare_in_process,
+    read_json,
+    run_env,
+    train_command,
+    train_in_process,
+)
 
 from bench.dimension_corpus import write_dimension_corpus
 from training.model.task_outputs import OutputLayout
@@ -37,9 +43,9 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("dimensions")
     manifest = write_dimension_corpus(root / "audio", speakers=10, clips=14)
     prepared = root / "prepared"
-    run_command([sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "manifest",
-                 "--manifest", str(manifest), "--target_columns", ",".join(TARGETS),
-                 "--output_dir", str(prepared), "--cache_dir", str(root / "cache")])  # fmt: skip
+    prepare_in_process("--corpus", "manifest", "--manifest", str(manifest),
+                       "--target_columns", ",".join(TARGETS), "--output_dir", str(prepared),
+                       "--cache_dir", str(root / "cache"))  # fmt: skip
     with open(manifest, newline="") as handle:
         truth = {row["path"]: row for row in csv.DictReader(handle)}
     return root, prepared, truth
@@ -49,9 +55,9 @@ def corpus(tmp_path_factory):
 def regression_run(checkpoint, corpus):
     root, prepared, _ = corpus
     output = root / "regression"
-    run_command(train_command(checkpoint, output, "--dataset_dir", str(prepared),
-                              "--task", "regression", "--targets", ",".join(TARGETS),
-                              "--num_train_epochs", "6", *PRESET_SETTINGS))  # fmt: skip
+    train_in_process(train_command(checkpoint, output, "--dataset_dir", str(prepared),
+                                   "--task", "regression", "--targets", ",".join(TARGETS),
+                                   "--num_train_epochs", "6", *PRESET_SETTINGS))  # fmt: skip
     return output
 
 
@@ -130,10 +136,10 @@ def test_the_saved_model_says_its_targets_scaling_and_card(regression_run, corpu
 def test_a_multitask_model_saves_and_reloads_with_both_heads(checkpoint, corpus):
     root, prepared, _ = corpus
     output = root / "multitask"
-    run_command(train_command(checkpoint, output, "--dataset_dir", str(prepared),
-                              "--task", "multitask", "--targets", "arousal",
-                              "--loss_weights", "1,2", "--num_train_epochs", "1",
-                              *PRESET_SETTINGS))  # fmt: skip
+    train_in_process(train_command(checkpoint, output, "--dataset_dir", str(prepared),
+                                   "--task", "multitask", "--targets", "arousal",
+                                   "--loss_weights", "1,2", "--num_train_epochs", "1",
+                                   *PRESET_SETTINGS))  # fmt: skip
     from transformers import AutoConfig
 
     layout = OutputLayout.from_config(AutoConfig.from_pretrained(output))

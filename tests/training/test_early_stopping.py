@@ -6,10 +6,15 @@ Settings it cannot honour are refused in one line naming the flag."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
-from training_helpers import read_json, run_command, run_env, train_command
+from training_helpers import (
+    prepare_in_process,
+    read_json,
+    run_env,
+    train_command,
+    train_in_process,
+)
 
 from bench.dimension_corpus import write_dimension_corpus
 from training.arguments import parse_arguments
@@ -22,10 +27,10 @@ FAST = ("--max_train_seconds", "0.6", "--num_train_epochs", str(EPOCHS), "--save
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("stopping")
     manifest = write_dimension_corpus(root / "audio", speakers=6, clips=4)
-    run_command([sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "manifest",
-                 "--manifest", str(manifest), "--target_columns", "arousal,valence",
-                 "--output_dir", str(root / "prepared"),
-                 "--cache_dir", str(root / "cache")])  # fmt: skip
+    prepare_in_process("--corpus", "manifest", "--manifest", str(manifest),
+                       "--target_columns", "arousal,valence",
+                       "--output_dir", str(root / "prepared"),
+                       "--cache_dir", str(root / "cache"))  # fmt: skip
     return root
 
 
@@ -38,9 +43,9 @@ def test_a_metric_that_cannot_improve_stops_the_run_after_patience_evaluations(
 ):
     output = prepared / task
     targets = () if task == "classification" else ("--task", task, "--targets", "arousal,valence")
-    run_command(train_command(checkpoint, output, "--dataset_dir", str(prepared / "prepared"),
-                              *targets, *FAST, "--learning_rate", "0",
-                              "--early_stopping_patience", "1"))  # fmt: skip
+    train_in_process(train_command(checkpoint, output, "--dataset_dir", str(prepared / "prepared"),
+                                   *targets, *FAST, "--learning_rate", "0",
+                                   "--early_stopping_patience", "1"))  # fmt: skip
     state = read_json(output / "trainer_state.json")
     evaluations = [entry for entry in state["log_history"] if metric in entry]
     assert [entry["epoch"] for entry in evaluations] == [1.0, 2.0]
@@ -55,9 +60,9 @@ def test_a_metric_that_cannot_improve_stops_the_run_after_patience_evaluations(
 
 def test_a_run_without_early_stopping_records_that_it_ran_every_epoch(checkpoint, prepared):
     output = prepared / "all_epochs"
-    run_command(train_command(checkpoint, output, "--dataset_dir", str(prepared / "prepared"),
-                              "--max_train_seconds", "0.6", "--num_train_epochs", "2",
-                              "--learning_rate", "0"))  # fmt: skip
+    train_in_process(train_command(checkpoint, output, "--dataset_dir", str(prepared / "prepared"),
+                                   "--max_train_seconds", "0.6", "--num_train_epochs", "2",
+                                   "--learning_rate", "0"))  # fmt: skip
     stopping = read_json(output / "test_results.json")["early_stopping"]
     assert stopping["stopped_early"] is False and stopping["patience"] == 0
     assert stopping["epochs_run"] == 2 and stopping["evaluations"] == 2

@@ -7,11 +7,15 @@ labels and values, and its probabilities are the table's before the temperature.
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
-from training_helpers import predictions_table, read_json, run_command, train_command
+from training_helpers import (
+    predictions_table,
+    prepare_in_process,
+    read_json,
+    train_command,
+    train_in_process,
+)
 
 from bench.dimension_corpus import write_dimension_corpus
 
@@ -53,13 +57,13 @@ def runs(checkpoint, tmp_path_factory):
     root = tmp_path_factory.mktemp("multitask_calibration")
     manifest = write_dimension_corpus(root / "audio", speakers=8, clips=6)
     prepared = root / "prepared"
-    run_command([sys.executable, "-m", "data_scripts.corpora.prepare", "--corpus", "manifest",
-                 "--manifest", str(manifest), "--target_columns", "arousal",
-                 "--output_dir", str(prepared), "--cache_dir", str(root / "cache")])  # fmt: skip
+    prepare_in_process("--corpus", "manifest", "--manifest", str(manifest),
+                       "--target_columns", "arousal", "--output_dir", str(prepared),
+                       "--cache_dir", str(root / "cache"))  # fmt: skip
     calibrated, plain = root / "calibrated", root / "plain"
-    run_command(train_command(checkpoint, calibrated, "--dataset_dir", str(prepared), *RUN))
-    run_command(train_command(checkpoint, plain, "--dataset_dir", str(prepared), *RUN,
-                              "--calibration", "none"))  # fmt: skip
+    train_in_process(train_command(checkpoint, calibrated, "--dataset_dir", str(prepared), *RUN))
+    train_in_process(train_command(checkpoint, plain, "--dataset_dir", str(prepared), *RUN,
+                                   "--calibration", "none"))  # fmt: skip
     return calibrated, plain
 
 
