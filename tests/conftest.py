@@ -26,22 +26,22 @@ from training.demo.stand_in_checkpoint import write_ctc_checkpoint
 # reordering by test count, which put these files last): started first, they no longer leave one
 # worker finishing a long file while the other idles. A file not listed runs after these.
 SLOWEST_FIRST = (
-    "tests/evaluation/test_evaluate_targets.py",
-    "tests/training/test_corpus_training.py",
     "tests/inference/test_export.py",
-    "tests/training/test_early_stopping.py",
+    "tests/evaluation/test_evaluate_targets.py",
     "tests/serving/test_stream.py",
-    "tests/training/test_dimension_training.py",
-    "tests/evaluation/test_robustness.py",
     "tests/serving/test_regression_serving.py",
     "tests/test_console_scripts.py",
     "tests/training/test_frozen_probe.py",
     "tests/training/test_training.py",
     "tests/test_command_imports.py",
-    "tests/training/test_multitask_calibration.py",
     "tests/serving/test_serve.py",
+    "tests/training/test_dimension_training.py",
     "tests/data/test_splits.py",
     "tests/data/test_ravdess_builder.py",
+    "tests/evaluation/test_robustness.py",
+    "tests/training/test_cnn_feature_cache.py",
+    "tests/training/test_corpus_training.py",
+    "tests/training/test_early_stopping.py",
 )
 
 
