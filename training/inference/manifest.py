@@ -20,7 +20,7 @@ EXPORT_FORMAT = "ser-wav2vec2 export"
 FORMAT_VERSION = 1
 PROJECT = "ser-wav2vec2"
 LIBRARIES = ("torch", "torchaudio", "transformers", "safetensors", "soundfile", "numpy")
-ONNX_LIBRARIES = ("onnx", "onnxruntime")
+ONNX_LIBRARIES = ("onnx", "onnxscript", "onnxruntime")
 
 
 def _version(package: str) -> str | None:

@@ -13,7 +13,8 @@ normalises over the whole input, padding included. `model.int8.onnx` is onnxrunt
 quantization of the MatMul and Gemm weights (the transformer and the head); the convolutions,
 and the first one that reads raw audio above all, stay float.
 
-onnx and onnxruntime are the `[onnx]` extra, imported only here and only when used.
+onnx, onnxruntime and (for the dynamo-based fallback) onnxscript are the `[onnx]` extra,
+imported only here and only when used.
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ OPSET = 17
 EXPORTERS = ("torchscript", "dynamo")
 
 
-def require_onnx(flag: str) -> None:
+def require_onnx(flag: str, packages: tuple[str, ...] = ONNX_PACKAGES) -> None:
     """ValueError naming `flag` and the extra to install when an ONNX package is missing."""
     missing = []
-    for name in ONNX_PACKAGES:
+    for name in packages:
         try:
             importlib.import_module(name)
         except ImportError:
@@ -92,6 +93,7 @@ def export_onnx(
     common = dict(input_names=["input_values"], output_names=["logits"], verbose=False)
     with torch.no_grad(), warnings.catch_warnings():
         if exporter == "dynamo":
+            require_onnx("the dynamo-based ONNX exporter", ("onnxscript",))
             # onnx_ir and onnxscript's optimizer log a line per constant they fold (dozens).
             for name in ("onnx_ir", "onnxscript"):
                 logging.getLogger(name).setLevel(logging.WARNING)
